@@ -1,0 +1,89 @@
+"""Golden vectors: the exact bytes of content encoding v1.
+
+Boxes in the field decode these bytes for ever. If a test here fails after a change, the change breaks
+compatibility: restore the old behaviour and add a new method/layout number instead
+(docs/content-encoding.md, "Versioning"). DEFLATE output is only checked for decoding: zlib builds
+(zlib, zlib-ng) may emit different yet equally valid streams.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+
+import pytest
+
+from nspgw.wire.content import decode_content, encode_content
+from nspgw.wire.forms import (
+    Aanvraag,
+    Bulletin,
+    Casualties,
+    ClockTime,
+    Condition,
+    Form,
+    IncidentType,
+    ItemKind,
+    MinutesAgo,
+    Noodmelding,
+    NspStatus,
+    Position,
+    PowerState,
+    RequestItem,
+    Sitrap,
+    SupplyLevel,
+    Unit,
+    Urgency,
+)
+from nspgw.wire.frames import ContentType
+
+GOLDEN_TEXT = [
+    (ContentType.TEXT, "ok", "006f6b"),
+    (ContentType.TEXT, "Graag 40 dekens en drinkwater naar NSP Zuid, z.s.m. 🔥", "02356a10c824f2f13bb9e308cee20e"),
+    (ContentType.SITRAP, "Sitrap 14:00: open, 35 bezoekers, water krap.", "422d732c83d08df698029fe8b0"),
+]
+GOLDEN_DEFLATE = [(ContentType.TEXT, "Test test, hoort iemand mij?", "01c3b7191600")]
+GOLDEN_FORMS: list[tuple[Form, str]] = [
+    (
+        Noodmelding(
+            IncidentType.BRAND, "Dorpsstraat 12, Elsterwijk", Position(5212345, 512345),
+            (Casualties(2, Condition.LEVENSBEDREIGEND), Casualties(1, Condition.LICHTGEWOND)),
+            "Jan", "NSP Zuid", MinutesAgo(10), "rook uit dak",
+        ),
+        "30fe030019ebcb3d7902110b15343ae82946dd5dcdd1143915412e9d8afb02d714bb169c7def12",
+    ),
+    (
+        Sitrap(NspStatus.OPEN, 42, 5, PowerState.AGGREGAAT, 6, SupplyLevel.VOLDOENDE, SupplyLevel.KRAP, None,
+               "dekens", ClockTime(20, 0)),
+        "507e060b2a0506b00906ecba90",
+    ),
+    (
+        Aanvraag((RequestItem(ItemKind.DRINKWATER, 200, Unit.LITER), RequestItem("zaklampen", 20)), Urgency.SPOED,
+                 "NSP Bieb"),
+        "70060421c801001412efff7fa459b5a2974fdf08",
+    ),
+    (Bulletin(7, "Drinkwater vanaf 12:00 op het marktplein.", ClockTime(18, 0)), "900607b808293d218eb0a734ed52"),
+]
+DICTIONARY_SHA256 = {"nl_v1.txt": "e90e33a74383fa8568ac4a03efd9915a5ddba3cea648e6fa97f7bd3ce939f652"}
+
+
+@pytest.mark.parametrize(("ct", "text", "hexbytes"), GOLDEN_TEXT)
+def test_golden_text(ct: ContentType, text: str, hexbytes: str) -> None:
+    assert encode_content(ct, text).hex() == hexbytes
+    assert decode_content(bytes.fromhex(hexbytes)) == (ct, text)
+
+
+@pytest.mark.parametrize(("ct", "text", "hexbytes"), GOLDEN_DEFLATE)
+def test_golden_deflate_decodes(ct: ContentType, text: str, hexbytes: str) -> None:
+    assert decode_content(bytes.fromhex(hexbytes)) == (ct, text)
+
+
+@pytest.mark.parametrize(("form", "hexbytes"), GOLDEN_FORMS)
+def test_golden_forms(form: Form, hexbytes: str) -> None:
+    assert encode_content(form.content_type, form).hex() == hexbytes
+    assert decode_content(bytes.fromhex(hexbytes)) == (form.content_type, form)
+
+
+@pytest.mark.parametrize("name", sorted(DICTIONARY_SHA256))
+def test_shipped_dictionaries_never_change(name: str) -> None:
+    data = resources.files("nspgw.wire.dictionary").joinpath(name).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == DICTIONARY_SHA256[name]
