@@ -76,12 +76,24 @@ class ReceiptFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameRef:
+    """A sealed frame as a relay sees it: originating box and that box's frame counter (both cleartext).
+
+    A relay cannot open an end-to-end sealed frame, so custody acknowledgements and expiry reports from a
+    relay name frames this way; the originator maps its counters back to its messages.
+    """
+
+    origin: BoxAddr
+    counter: int
+
+
+@dataclass(frozen=True, slots=True)
 class CustodyAckFrame:
-    """Hop custody acknowledgement: relay `src` has committed these messages and takes over delivery."""
+    """Hop custody acknowledgement: relay `src` has committed these frames and takes over their delivery."""
 
     src: BoxAddr
     dst: BoxAddr
-    msgs: tuple[MsgId, ...]
+    refs: tuple[FrameRef, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +108,26 @@ class FragmentRequestFrame:
 
 @dataclass(frozen=True, slots=True)
 class ExpiredFrame:
-    """Report to the originator `dst`: relay `src` gave up on these messages of `dst` (TTL ran out)."""
+    """Report to the originator `dst`: relay `src` gave up on these frames of `dst` (their TTL ran out)."""
 
     src: BoxAddr
     dst: BoxAddr
-    seqs: tuple[int, ...]
+    counters: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFrame:
+    """Counter resynchronisation: `src` has seen counters of `dst` up to `counter_floor`.
+
+    A box restored from a backup (or cloned) restarts with an old frame counter; receivers reject its frames
+    as replays. A receiver answers such a frame (rate-limited) with this sealed hint; the sender moves its
+    counter above the floor and retransmits. A second hint from a box whose counter is already past the floor
+    points to a clone and is reported to the operator.
+    """
+
+    src: BoxAddr
+    dst: BoxAddr
+    counter_floor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +164,7 @@ Frame = (
     | CustodyAckFrame
     | FragmentRequestFrame
     | ExpiredFrame
+    | SyncFrame
     | BeaconFrame
     | RosterUpdateFrame
     | ProbeFrame
@@ -144,15 +172,34 @@ Frame = (
 
 
 @dataclass(frozen=True, slots=True)
-class Envelope:
-    """A frame as it travels one hop: the frame plus what the hop adds.
+class FrameHeader:
+    """The cleartext, authenticated part of every frame (docs/wire-format.md).
 
-    `hop_src`/`hop_dst` are the boxes at the two ends of this hop (the radio/MQTT addressing is derived from
-    them); `custody=True` asks `hop_dst` to take custody (the frame then carries a hop tag so the relay can
-    check that an enrolled box sent it before it stores anything).
+    A relay reads only this: it cannot open a frame sealed end to end for another box. `precedence` is in
+    the clear so that a relay can schedule custody traffic; `ttl_s` is present only on a custody hop (it
+    changes per hop, so it is covered by the hop tag, not the end-to-end tag).
     """
 
-    frame: Frame
-    hop_src: BoxAddr
-    hop_dst: BoxAddr
+    version: int
+    kind: int
+    src: BoxAddr
+    dst: BoxAddr
+    counter: int
+    precedence: Precedence = Precedence.ROUTINE
     custody: bool = False
+    ttl_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What the codec makes of bytes from one hop.
+
+    `frame` is None when the frame is sealed for another box (we are a relay); `raw` is then the sealed frame
+    as it must be forwarded (hop extension stripped). `hop_src` is the box that sent this hop (authenticated
+    by the end-to-end tag when it is the originator, by the hop tag on a custody hop).
+    """
+
+    header: FrameHeader
+    frame: Frame | None
+    raw: bytes
+    hop_src: BoxAddr
