@@ -54,7 +54,7 @@ def _training_text(name: str) -> str:
 
 
 @cache
-def _zdict_v1() -> bytes:
+def deflate_dictionary_v1() -> bytes:
     # DEFLATE reaches back at most 32 KiB; the end of the dictionary is the cheapest to refer to.
     return _training_text("nl_v1.txt").encode("utf-8")[-32768:]
 
@@ -63,7 +63,9 @@ def _zdict_v1() -> bytes:
 def ppm_model_v1() -> PpmModel:
     """The frozen v1 model (built once per process from the training text, ~0.1 s)."""
     lines = [line for line in _training_text("nl_v1.txt").split("\n") if line]
-    return PpmModel(lines, _PPM_V1_ORDER, BASE_ALPHABET_V1)
+    # Escape frequency 5/4 of PPM-D's: operators' messages differ more from the training text than the
+    # training text from itself, so novel symbols are a little likelier than PPM-D assumes.
+    return PpmModel(lines, _PPM_V1_ORDER, BASE_ALPHABET_V1, escape_num=5, escape_den=4)
 
 
 def put_uvarint(value: int, out: bytearray) -> None:
@@ -120,7 +122,7 @@ def compress_text(text: str) -> tuple[TextMethod, bytes]:
     ppm += ppm_model_v1().encode(text)
     if len(ppm) < len(best[1]):
         best = (TextMethod.PPM_V1, bytes(ppm))
-    zd = deflate(raw, _zdict_v1())
+    zd = deflate(raw, deflate_dictionary_v1())
     if len(zd) < len(best[1]):
         best = (TextMethod.DEFLATE_V1, zd)
     return best
@@ -131,7 +133,7 @@ def decompress_text(method: int, payload: bytes) -> str:
     if method == TextMethod.RAW:
         raw = payload
     elif method == TextMethod.DEFLATE_V1:
-        raw = inflate(payload, _zdict_v1(), MAX_TEXT_BYTES)
+        raw = inflate(payload, deflate_dictionary_v1(), MAX_TEXT_BYTES)
     elif method == TextMethod.PPM_V1:
         n_chars, pos = get_uvarint(payload, 0, MAX_TEXT_BYTES)
         text = ppm_model_v1().decode(payload[pos:], n_chars)

@@ -71,32 +71,48 @@ class PpmModel:
         order0 = counts.setdefault("", {})
         for ch in base_alphabet:
             order0[ch] = order0.get(ch, 0) + 1
-        tables: dict[str, _Table] = {}
-        for ctx, c in counts.items():
-            items = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
-            syms = tuple(s for s, _ in items)
-            freqs = tuple((2 * n - 1) * scale for _, n in items)
-            cums: list[int] = []
-            acc = 0
-            for f in freqs:
-                cums.append(acc)
-                acc += f
-            esc = max(1, (len(items) * scale * escape_num) // escape_den)
-            if acc + esc >= MAX_TOTAL:
-                raise ValueError("training text too large for the coder's precision")
-            index = {s: (cu, f) for s, cu, f in zip(syms, cums, freqs, strict=True)}
-            tables[ctx] = _Table(index, syms, tuple(cums), freqs, acc, esc)
-        self._tables = tables
+        self._counts = counts
+        self._scale = scale
+        self._escape = (escape_num, escape_den)
+        # Tables are built on first use: a message touches a few hundred of the ~18,000 contexts, so this
+        # keeps the first-use cost (the CLI's `nspgw send`) to the counting pass.
+        self._tables: dict[str, _Table] = {}
+
+    def _table(self, ctx: str) -> _Table | None:
+        """The frozen frequency table of `ctx`, or None if the training text never had that context."""
+        t = self._tables.get(ctx)
+        if t is not None:
+            return t
+        c = self._counts.get(ctx)
+        if c is None:
+            return None
+        scale = self._scale
+        items = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+        syms = tuple(s for s, _ in items)
+        freqs = tuple((2 * n - 1) * scale for _, n in items)  # PPM-D: (2c - 1) / 2n
+        cums: list[int] = []
+        acc = 0
+        for f in freqs:
+            cums.append(acc)
+            acc += f
+        num, den = self._escape
+        esc = max(1, (len(items) * scale * num) // den)  # PPM-D: d / 2n
+        if acc + esc >= MAX_TOTAL:
+            raise ValueError("training text too large for the coder's precision")
+        index = {s: (cu, f) for s, cu, f in zip(syms, cums, freqs, strict=True)}
+        t = self._tables[ctx] = _Table(index, syms, tuple(cums), freqs, acc, esc)
+        return t
 
     @property
     def context_count(self) -> int:
-        return len(self._tables)
+        return len(self._counts)
 
     def encode(self, text: str) -> bytes:
         """Arithmetic-code `text` (the caller stores its length in characters)."""
         enc = ArithmeticEncoder()
         put = enc.encode
         tables = self._tables
+        table_of = self._table
         k_max = self.max_order
         hist = START + text
         novel: list[str] = []
@@ -105,7 +121,7 @@ class PpmModel:
             excluded: set[str] | None = None
             done = False
             for start in range(max(0, i - k_max), i + 1):
-                t = tables.get(hist[start:i])
+                t = tables.get(hist[start:i]) or table_of(hist[start:i])
                 if t is None:
                     continue
                 hit = t.index.get(ch)
@@ -162,6 +178,7 @@ class PpmModel:
         target_of = dec.decode_target
         consume = dec.consume
         tables = self._tables
+        table_of = self._table
         k_max = self.max_order
         hist = [START]
         novel: list[str] = []
@@ -170,7 +187,7 @@ class PpmModel:
             ch: str | None = None
             ctx_all = "".join(hist[max(0, i - k_max) : i])
             for start in range(len(ctx_all) + 1):
-                t = tables.get(ctx_all[start:])
+                t = tables.get(ctx_all[start:]) or table_of(ctx_all[start:])
                 if t is None:
                     continue
                 if excluded is None:

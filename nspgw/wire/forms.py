@@ -340,7 +340,6 @@ MAX_FUEL_HOURS = 1000
 MAX_MINUTES_AGO = 7 * 24 * 60
 MAX_BULLETIN_NUMBER = 1_000_000
 MAX_VALID_HOURS = 30 * 24
-TEXT_SEPARATOR = "\x1f"  # joins a form's text fields into one compressed stream
 
 
 def _text(form: str, name: str, value: object, limit: int, required: bool = False) -> None:
@@ -350,8 +349,6 @@ def _text(form: str, name: str, value: object, limit: int, required: bool = Fals
         raise UsageError(f"{form}: veld '{name}' is verplicht")
     if len(value) > limit:
         raise UsageError(f"{form}: veld '{name}' is te lang ({len(value)} tekens, maximaal {limit})")
-    if TEXT_SEPARATOR in value:
-        raise UsageError(f"{form}: veld '{name}' bevat een ongeldig stuurteken")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

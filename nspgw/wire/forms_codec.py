@@ -2,8 +2,9 @@
 
 Every form body starts with one uvarint `(presence << 2) | text_method`: which optional fields follow, and
 how the form's text fields are coded. Then the fixed fields in schema order, then all non-empty text fields
-joined by U+001F and compressed as *one* stream (one model warm-up and one length instead of one per field),
-taking the rest of the bytes.
+concatenated and compressed as *one* stream (one model warm-up and one length instead of one per field),
+taking the rest of the bytes. The character length of each present text but the last precedes that stream
+(uvarints), so the texts need no separator character the model would have to learn.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from nspgw.errors import DecodeError, UsageError
-from nspgw.wire.compress import KNOWN_TEXT_METHODS, compress_text, decompress_text, get_uvarint, put_uvarint
+from nspgw.wire.compress import (
+    KNOWN_TEXT_METHODS,
+    MAX_TEXT_BYTES,
+    compress_text,
+    decompress_text,
+    get_uvarint,
+    put_uvarint,
+)
 from nspgw.wire.forms import (
     E5,
     MAX_BULLETIN_NUMBER,
@@ -24,7 +32,6 @@ from nspgw.wire.forms import (
     MAX_PEOPLE,
     MAX_QUANTITY,
     MAX_VALID_HOURS,
-    TEXT_SEPARATOR,
     Aanvraag,
     Bulletin,
     Casualties,
@@ -301,10 +308,13 @@ def encode_form(form: Form) -> bytes:
     fixed = bytearray()
     presence, texts = _ENCODERS[type(form)](form, fixed)
     present = [t for t in texts if t]
-    method, payload = compress_text(TEXT_SEPARATOR.join(present)) if present else (0, b"")
     out = bytearray()
+    method, payload = compress_text("".join(present)) if present else (0, b"")
     put_uvarint((presence << 2) | method, out)
-    return bytes(out + fixed + payload)
+    out += fixed
+    for t in present[:-1]:
+        put_uvarint(len(t), out)
+    return bytes(out + payload)
 
 
 def decode_form(content_type: ContentType, data: bytes, pos: int) -> Form:
@@ -316,7 +326,6 @@ def decode_form(content_type: ContentType, data: bytes, pos: int) -> Form:
     if method not in KNOWN_TEXT_METHODS:
         raise DecodeError(f"onbekende tekstcodering {method} in formulier")
     build, n_text = decoder(presence, r)
-    payload = data[r.pos :]
     # Which text slots are present: for forms with optional texts, the presence bits from `text_bit` on;
     # `n_text` of them (noodmelding 4, sitrap 2) or, for aanvraag/bulletin, `n_text` always-present slots
     # followed by the optional ones of the presence bits.
@@ -326,15 +335,22 @@ def decode_form(content_type: ContentType, data: bytes, pos: int) -> Form:
         slots = [True] * n_text + [bool(presence & 1), bool(presence & 2)]
     else:
         slots = [True]
-    if not any(slots):
-        if payload or method:
+    n_present = sum(slots)
+    if not n_present:
+        if r.pos != len(data) or method:
             raise DecodeError("formulier: onverwachte bytes na de velden")
         texts = [""] * len(slots)
     else:
-        joined = decompress_text(method, payload)
-        parts = joined.split(TEXT_SEPARATOR)
-        if len(parts) != sum(slots) or not all(parts):
-            raise DecodeError("formulier: tekstvelden kloppen niet met de aanwezige velden")
+        lengths = [r.uvarint(MAX_TEXT_BYTES) for _ in range(n_present - 1)]
+        joined = decompress_text(method, data[r.pos :])
+        if any(n == 0 for n in lengths) or sum(lengths) >= len(joined):
+            raise DecodeError("formulier: tekstlengtes kloppen niet met de tekst")
+        parts: list[str] = []
+        start = 0
+        for n in lengths:
+            parts.append(joined[start : start + n])
+            start += n
+        parts.append(joined[start:])
         it = iter(parts)
         texts = [next(it) if present else "" for present in slots]
     try:

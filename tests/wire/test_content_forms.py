@@ -35,7 +35,7 @@ from nspgw.wire.forms import (
 )
 from nspgw.wire.frames import ContentType
 
-field_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x1f"), max_size=60)
+field_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
 nonblank = field_text.filter(lambda s: s.strip() != "")
 clock = st.builds(ClockTime, st.integers(0, 23), st.integers(0, 59))
 position = st.builds(Position, st.integers(-90 * 10**5, 90 * 10**5), st.integers(-180 * 10**5, 180 * 10**5))
@@ -170,7 +170,7 @@ def test_worldwide_position_costs_two_bytes_more_than_dutch() -> None:
         (Noodmelding(IncidentType.BRAND, "x", casualties=(Casualties(1, Condition.GEWOND),) * 2), "slachtoffers"),
         (Noodmelding(IncidentType.BRAND, "x", time=ClockTime(24, 0)), "tijdstip"),
         (Noodmelding(IncidentType.BRAND, position=Position(9_100_000, 0)), "positie"),
-        (Noodmelding(IncidentType.BRAND, "a\x1fb"), "adres"),
+        (Noodmelding(IncidentType.BRAND, "a\ud800b"), "adres"),
         (Noodmelding(IncidentType.BRAND, "x" * 201), "adres"),
         (Sitrap(NspStatus.OPEN, visitors=-1), "bezoekers"),
         (Sitrap(NspStatus.OPEN, fuel_hours=MAX_FUEL_HOURS + 1), "brandstof_uren"),

@@ -38,10 +38,14 @@ from nspgw.wire.frames import ContentType
 
 GOLDEN_TEXT = [
     (ContentType.TEXT, "ok", "006f6b"),
-    (ContentType.TEXT, "Graag 40 dekens en drinkwater naar NSP Zuid, z.s.m. 🔥", "02356a10c824f2f13bb9e308cee20e"),
-    (ContentType.SITRAP, "Sitrap 14:00: open, 35 bezoekers, water krap.", "422d732c83d08df698029fe8b0"),
+    (ContentType.TEXT, "Test test, hoort iemand mij?", "021ca9d084348ab9ea80"),
+    (ContentType.TEXT, "Graag 40 dekens en drinkwater naar NSP Zuid, z.s.m. 🔥", "0235859387e81103d3dd285ca59bc0"),
+    (ContentType.SITRAP, "Sitrap 14:00: open, 35 bezoekers, water krap.", "422d50bbbf0e9a7b0838f8"),
 ]
-GOLDEN_DEFLATE = [(ContentType.TEXT, "Test test, hoort iemand mij?", "01c3b7191600")]
+GOLDEN_DEFLATE = [
+    (ContentType.TEXT, "Test test, hoort iemand mij?", "010b014d7e978017f26580933d3449e76666d90300"),
+    (ContentType.TEXT, "Stroom is uitgevallen. " * 6, "010b861f1484b483137eb2233d8501"),
+]
 GOLDEN_FORMS: list[tuple[Form, str]] = [
     (
         Noodmelding(
@@ -49,21 +53,21 @@ GOLDEN_FORMS: list[tuple[Form, str]] = [
             (Casualties(2, Condition.LEVENSBEDREIGEND), Casualties(1, Condition.LICHTGEWOND)),
             "Jan", "NSP Zuid", MinutesAgo(10), "rook uit dak",
         ),
-        "30fe030019ebcb3d7902110b15343ae82946dd5dcdd1143915412e9d8afb02d714bb169c7def12",
+        "30fe030019ebcb3d7902110b151a03083136fdca51507a28da7529d9c835a26d89114fbf08",
     ),
     (
         Sitrap(NspStatus.OPEN, 42, 5, PowerState.AGGREGAAT, 6, SupplyLevel.VOLDOENDE, SupplyLevel.KRAP, None,
                "dekens", ClockTime(20, 0)),
-        "507e060b2a0506b00906ecba90",
+        "507e060b2a0506b00906e8dd",
     ),
     (
         Aanvraag((RequestItem(ItemKind.DRINKWATER, 200, Unit.LITER), RequestItem("zaklampen", 20)), Urgency.SPOED,
                  "NSP Bieb"),
-        "70060421c801001412efff7fa459b5a2974fdf08",
+        "70060421c80100140911f0f5f27863f7b8",
     ),
-    (Bulletin(7, "Drinkwater vanaf 12:00 op het marktplein.", ClockTime(18, 0)), "900607b808293d218eb0a734ed52"),
+    (Bulletin(7, "Drinkwater vanaf 12:00 op het marktplein.", ClockTime(18, 0)), "900607b80829390d7747edb9b06280"),
 ]
-DICTIONARY_SHA256 = {"nl_v1.txt": "e90e33a74383fa8568ac4a03efd9915a5ddba3cea648e6fa97f7bd3ce939f652"}
+DICTIONARY_SHA256 = {"nl_v1.txt": "2c4b7fe7423288ac8107c40a2070ebf6c2817356eee3f3de91b303e6c23ce4ae"}
 
 
 @pytest.mark.parametrize(("ct", "text", "hexbytes"), GOLDEN_TEXT)

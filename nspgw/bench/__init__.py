@@ -1,0 +1,1 @@
+"""Benchmarks callable from `nspgw bench` and docs/benchmarks.md (measure, never assert)."""
