@@ -24,6 +24,11 @@ from nspgw.wire.compress_coder import MAX_TOTAL, ArithmeticDecoder, ArithmeticEn
 START = "\x02"
 """Virtual character before every message (STX): lets the model learn how messages begin."""
 
+FOLD_DIGITS = str.maketrans("123456789", "000000000")
+"""Contexts see every ASCII digit as "0": a time, count or house number predicts what follows ("uur", ":",
+"bezoekers") the same whatever its digits, and the digits themselves are nearly uniform anyway. The coded
+symbols keep their real digits. Measured: 0.6 % smaller on the corpus, 1 % on the held-out set."""
+
 _CP_HIGH = 0x110  # code point = high * 4096 + low; high < 0x110 keeps every decoded value <= U+10FFFF
 _CP_LOW = 0x1000
 
@@ -61,10 +66,11 @@ class PpmModel:
         counts: dict[str, dict[str, int]] = {}
         for line in training:
             hist = START + line
+            folded = hist.translate(FOLD_DIGITS)
             for i in range(1, len(hist)):
                 ch = hist[i]
                 for k in range(min(max_order, i) + 1):
-                    ctx = hist[i - k : i]
+                    ctx = folded[i - k : i]
                     c = counts.get(ctx)
                     if c is None:
                         c = counts[ctx] = {}
@@ -116,13 +122,14 @@ class PpmModel:
         table_of = self._table
         k_max = self.max_order
         hist = START + text
+        folded = hist.translate(FOLD_DIGITS)
         novel: list[str] = []
         for i in range(1, len(hist)):
             ch = hist[i]
             excluded: set[str] | None = None
             done = False
             for start in range(max(0, i - k_max), i + 1):
-                t = tables.get(hist[start:i]) or table_of(hist[start:i])
+                t = tables.get(folded[start:i]) or table_of(folded[start:i])
                 if t is None:
                     continue
                 hit = t.index.get(ch)
@@ -182,11 +189,12 @@ class PpmModel:
         table_of = self._table
         k_max = self.max_order
         hist = [START]
+        folded = [START]
         novel: list[str] = []
         for i in range(1, n_chars + 1):
             excluded: set[str] | None = None
             ch: str | None = None
-            ctx_all = "".join(hist[max(0, i - k_max) : i])
+            ctx_all = "".join(folded[max(0, i - k_max) : i])
             for start in range(len(ctx_all) + 1):
                 t = tables.get(ctx_all[start:]) or table_of(ctx_all[start:])
                 if t is None:
@@ -229,6 +237,7 @@ class PpmModel:
             if ch is None:
                 ch = self._decode_novel(target_of, consume, novel)
             hist.append(ch)
+            folded.append("0" if "1" <= ch <= "9" else ch)
         return "".join(hist[1:])
 
     @staticmethod

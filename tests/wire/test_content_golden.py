@@ -39,8 +39,8 @@ from nspgw.wire.frames import ContentType
 GOLDEN_TEXT = [
     (ContentType.TEXT, "ok", "006f6b"),
     (ContentType.TEXT, "Test test, hoort iemand mij?", "021cbdb82525d7e85640"),
-    (ContentType.TEXT, "Graag 40 dekens en drinkwater naar NSP Zuid, z.s.m. 🔥", "02358a6ec3cf241c8272b83346de60"),
-    (ContentType.SITRAP, "Sitrap 14:00: open, 35 bezoekers, water krap.", "422d5460f69170777079c0"),
+    (ContentType.TEXT, "Graag 40 dekens en drinkwater naar NSP Zuid, z.s.m. 🔥", "02358a707a27d50b20ed03d5bbd690"),
+    (ContentType.SITRAP, "Sitrap 14:00: open, 35 bezoekers, water krap.", "422d546272394e12a57640"),
 ]
 GOLDEN_DEFLATE = [
     (ContentType.TEXT, "Test test, hoort iemand mij?", "010b0135c74ac007b564809735405ba0b9c0440700"),
@@ -53,7 +53,7 @@ GOLDEN_FORMS: list[tuple[Form, str]] = [
             (Casualties(2, Condition.LEVENSBEDREIGEND), Casualties(1, Condition.LICHTGEWOND)),
             "Jan", "NSP Zuid", MinutesAgo(10), "rook uit dak",
         ),
-        "30fe030019ebcb3d7902110b151a030831492477a06c2817ac195068ba0e36c162fc0945",
+        "30fe030019ebcb3d7902110b151a03083149247e1e1a0ab85afe4b736ec26297423edbb5",
     ),
     (
         Sitrap(NspStatus.OPEN, 42, 5, PowerState.AGGREGAAT, 6, SupplyLevel.VOLDOENDE, SupplyLevel.KRAP, None,
@@ -65,7 +65,7 @@ GOLDEN_FORMS: list[tuple[Form, str]] = [
                  "NSP Bieb"),
         "70060421c80100140911f2f20f64f4c0",
     ),
-    (Bulletin(7, "Drinkwater vanaf 12:00 op het marktplein.", ClockTime(18, 0)), "900607b808294aef81a916fd6cc6"),
+    (Bulletin(7, "Drinkwater vanaf 12:00 op het marktplein.", ClockTime(18, 0)), "900607b808294aef81a1b8413b51"),
 ]
 DICTIONARY_SHA256 = {"nl_v1.txt": "6608b4d060b8dfabc35abf1b7a609f712890228de18dc432943126eaf051441a"}
 
