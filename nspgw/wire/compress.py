@@ -49,20 +49,22 @@ _PPM_V1_ORDER = 4
 
 
 @cache
-def _training_text(name: str) -> str:
-    return resources.files("nspgw.wire.dictionary").joinpath(name).read_text(encoding="utf-8")
+def training_text(name: str) -> str:
+    text = resources.files("nspgw.wire.dictionary").joinpath(name).read_text(encoding="utf-8")
+    # A checkout with CRLF conversion must not change the model (and with it every encoded message).
+    return text.replace("\r\n", "\n")
 
 
 @cache
 def deflate_dictionary_v1() -> bytes:
     # DEFLATE reaches back at most 32 KiB; the end of the dictionary is the cheapest to refer to.
-    return _training_text("nl_v1.txt").encode("utf-8")[-32768:]
+    return training_text("nl_v1.txt").encode("utf-8")[-32768:]
 
 
 @cache
 def ppm_model_v1() -> PpmModel:
     """The frozen v1 model (built once per process from the training text, ~0.1 s)."""
-    lines = [line for line in _training_text("nl_v1.txt").split("\n") if line]
+    lines = [line for line in training_text("nl_v1.txt").split("\n") if line]
     # Escape frequency 5/4 of PPM-D's: operators' messages differ more from the training text than the
     # training text from itself, so novel symbols are a little likelier than PPM-D assumes.
     return PpmModel(lines, _PPM_V1_ORDER, BASE_ALPHABET_V1, escape_num=5, escape_den=4)
