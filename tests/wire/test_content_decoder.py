@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,3 +100,20 @@ def test_unknown_versions_say_update_this_box() -> None:
             assert "nieuwere" in str(exc) or "onbekend" in str(exc)
         else:
             raise AssertionError(f"header {head:#x} decoded")
+
+
+@pytest.mark.slow
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1000, max_size=MAX_TEXT_BYTES // 4))
+@settings(max_examples=30, deadline=None)
+def test_any_unicode_up_to_the_cap_round_trips(text: str) -> None:
+    # 4 bytes per character at most: every text here is within the 16 KiB cap.
+    data = encode_content(ContentType.TEXT, text)
+    assert decode_content(data) == (ContentType.TEXT, text)
+    assert len(data) <= len(text.encode("utf-8")) + 1
+
+
+@pytest.mark.slow
+@given(st.sampled_from(SAMPLES), st.data())
+@settings(max_examples=5000, deadline=None)
+def test_mutated_samples_long_run(sample: bytes, data: st.DataObject) -> None:
+    test_mutated_samples.hypothesis.inner_test(sample, data)  # type: ignore[attr-defined]
