@@ -91,6 +91,8 @@ def _get_position(data: bytes, pos: int) -> tuple[Position, int]:
     if pos + 5 > len(data):
         raise DecodeError("formulier afgekapt (positie)")
     v = int.from_bytes(data[pos : pos + 5], "big")
+    if v >> 38:
+        raise DecodeError("positie: ongeldige reservebits")
     return Position(_NL_LAT0 + (v >> 19), _NL_LON0 + (v & (_NL_SPAN - 1))), pos + 5
 
 

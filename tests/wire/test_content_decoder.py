@@ -92,6 +92,21 @@ def test_largest_claimed_ppm_length_is_bounded_in_time() -> None:
     check(bytes([0x02, 0x81, 0x80, 0x01]) + b"\x5a")  # one more than the cap: DecodeError
 
 
+def test_every_decoded_form_is_canonical() -> None:
+    # Re-encoding what was decoded gives the same bytes: no two encodings of one form (reserved bits).
+    for sample in SAMPLES[3:]:
+        ct, form = decode_content(sample)
+        assert encode_content(ct, form) == sample
+    nood = bytearray(SAMPLES[3])
+    nood[4] |= 0x40  # header, 2-byte presence varint, incident, then the position: bit 38 is reserved
+    try:
+        decode_content(bytes(nood))
+    except DecodeError as exc:
+        assert "positie" in str(exc)
+    else:
+        raise AssertionError("reserved position bit accepted")
+
+
 def test_unknown_versions_say_update_this_box() -> None:
     for head in (0x03, 0x0F, 0x11, 0x1F, 0xA0, 0xE2, 0x10):  # unknown methods, content types, form on TEXT
         try:
