@@ -317,21 +317,21 @@ def _psk_kind(psk: bytes) -> str:
 def _show(msg: Message, name: str) -> str:
     fd = msg.DESCRIPTOR.fields_by_name[name]
     value = getattr(msg, name)
-    if fd.enum_type is not None and not _is_repeated(fd):
+    if fd.enum_type is not None and not is_repeated(fd):
         ev = fd.enum_type.values_by_number.get(value)
         return ev.name if ev else str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
-    if _is_repeated(fd):
+    if is_repeated(fd):
         return "[" + ", ".join(str(v) for v in value) + "]"
     if isinstance(value, Message):
         return json_format.MessageToJson(value, indent=None)
     return str(value)
 
 
-def _is_repeated(fd: Any) -> bool:
+def is_repeated(fd: Any) -> bool:
     if hasattr(fd, "is_repeated"):  # protobuf >= 5.28 deprecates `label`
         return bool(fd.is_repeated)
     return bool(fd.label == fd.LABEL_REPEATED)

@@ -1,0 +1,287 @@
+"""The Meshtastic radio as an nspgw link: frames out on port 311, frames and radio events in.
+
+Threading: every library call happens on one worker thread owned by this adapter. Library writes sleep
+(0.1 s per write, 0.5 s while the radio's queue is full) and a send on a dead interface can block for 30 s, so
+the daemon never calls the library itself: `send()` only queues, and events come back through `on_event`
+(called on the worker thread; the daemon puts them on its own queue).
+
+pypubsub: the library publishes on one process-global bus from its own publishing thread, holds listeners
+weakly and swallows their exceptions. The listeners here are kept in `self._listeners` (strong references),
+ignore every interface but ours, and only append a small event to a deque.
+
+Reconnecting: the library never reconnects after a serial unplug and gives up after one TCP retry. We notice
+the loss (connection.lost, an interface that is no longer connected, a send or heartbeat that raises), close
+the interface and open a new one with exponential backoff, re-detecting the USB port each time.
+
+Nothing queued is lost: frames handed over while the radio is away, misconfigured or busy stay in this
+adapter's queue (precedence first, then arrival order) and go out once the radio is back and matches its
+profile. A frame whose send raised goes back to the head of the queue, so delivery is at-least-once (the
+receiver's replay window drops a duplicate). The queue lives in memory; the core's SQLite outbox stays the
+authority: a frame is only done when a custody ack or receipt comes back, never when it left this adapter.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from nspgw import profiles
+from nspgw.adapters.radio_connect import RadioTarget, close_quietly, open_interface
+from nspgw.adapters.radio_events import (
+    RadioEvent,
+    RadioSent,
+    RadioState,
+    packet_to_event,
+)
+from nspgw.errors import RadioError, UsageError
+from nspgw.ids import node_id_str
+from nspgw.wire.frames import MAX_RADIO_PAYLOAD, NSPGW_PORTNUM
+
+log = logging.getLogger("nspgw.radio")
+
+
+class MeshtasticRadio:
+    """One radio. Shape of the nspgw Link protocol: `name`, `start()`, `stop()`, `send(...)`, state callback."""
+
+    name = "radio"
+
+    def __init__(self, target: RadioTarget, on_event: Callable[[RadioEvent], None], *,
+                 profile: profiles.FirmwareProfile | None = None, nspgw_psk: bytes | None = None,
+                 channel_index: int = profiles.NSPGW_CHANNEL_INDEX, heartbeat_s: float = 60.0,
+                 backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0, connect_timeout_s: float = 30.0,
+                 opener: Callable[[RadioTarget, float], Any] = open_interface) -> None:
+        self.target = target
+        self._on_event = on_event
+        self._profile = profile
+        self._psk = nspgw_psk
+        self._channel_index = channel_index
+        self._heartbeat_s = heartbeat_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._connect_timeout_s = connect_timeout_s
+        self._opener = opener
+        self._cond = threading.Condition()
+        self._outq: list[tuple[int, int, int, bytes]] = []  # (precedence, seq, node, data): a heap
+        self._seq = itertools.count()
+        self._inbox: deque[tuple[str, Any]] = deque()  # events from the pubsub bridge
+        self._iface: Any = None
+        self._my_node = 0
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._state = RadioState(False, "nog niet gestart", "stopped")
+        self._listeners: tuple[Callable[..., None], ...] = ()
+        self._last_heartbeat = 0.0
+
+    # ---- public API (any thread) -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> RadioState:
+        return self._state
+
+    def queued(self) -> int:
+        with self._cond:
+            return len(self._outq)
+
+    def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3) -> None:
+        """Queue a frame for node number `hop_dst_addr` (0xFFFFFFFF = broadcast). Never blocks."""
+        if not data or len(data) > MAX_RADIO_PAYLOAD:
+            raise UsageError(f"radioframe moet 1..{MAX_RADIO_PAYLOAD} bytes zijn, niet {len(data)}")
+        if not 0 < hop_dst_addr <= 0xFFFFFFFF:
+            raise UsageError(f"ongeldig radio-adres {hop_dst_addr}")
+        with self._cond:
+            heapq.heappush(self._outq, (int(precedence), next(self._seq), hop_dst_addr, bytes(data)))
+            self._cond.notify_all()
+
+    def start(self) -> None:
+        from pubsub import pub
+
+        if self._thread is not None:
+            return
+        self._listeners = (self._on_receive, self._on_established, self._on_lost)
+        pub.subscribe(self._listeners[0], "meshtastic.receive")
+        pub.subscribe(self._listeners[1], "meshtastic.connection.established")
+        pub.subscribe(self._listeners[2], "meshtastic.connection.lost")
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="nspgw-radio", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        from pubsub import pub
+
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        for fn, topic in zip(self._listeners, ("meshtastic.receive", "meshtastic.connection.established",
+                                                "meshtastic.connection.lost"), strict=False):
+            try:
+                pub.unsubscribe(fn, topic)
+            except Exception:  # already gone (pubsub raises if the topic was never created)
+                log.debug("unsubscribe %s failed", topic, exc_info=True)
+        self._listeners = ()
+
+    # ---- pubsub bridge (library publishing thread): append, notify, nothing else --------------------------
+
+    def _on_receive(self, packet: dict[str, Any], interface: Any) -> None:
+        if interface is self._iface and packet.get("raw") is not None:
+            self._post("packet", packet["raw"])
+
+    def _on_established(self, interface: Any) -> None:
+        if interface is self._iface:
+            self._post("established", None)
+
+    def _on_lost(self, interface: Any) -> None:
+        if interface is self._iface:
+            self._post("lost", None)
+
+    def _post(self, kind: str, item: Any) -> None:
+        with self._cond:
+            self._inbox.append((kind, item))
+            self._cond.notify_all()
+
+    # ---- worker thread ------------------------------------------------------------------------------------
+
+    def _set_state(self, status: str, detail: str) -> None:
+        node = node_id_str(self._my_node) if self._my_node else ""
+        new = RadioState(status == "connected", detail, status, node)
+        if new != self._state:
+            self._state = new
+            log.info("radio %s: %s", status, detail)
+            self._emit(new)
+
+    def _emit(self, event: RadioEvent) -> None:
+        try:
+            self._on_event(event)
+        except Exception:  # the daemon's callback must not kill the radio thread
+            log.exception("radio event handler failed")
+
+    def _run(self) -> None:
+        backoff = self._backoff_initial_s
+        next_try = 0.0
+        while True:
+            with self._cond:
+                if self._stopping:
+                    break
+            if self._iface is None:
+                now = time.monotonic()
+                if now < next_try:
+                    self._wait(next_try - now)
+                    continue
+                if self._connect():
+                    backoff = self._backoff_initial_s
+                else:
+                    next_try = time.monotonic() + backoff
+                    backoff = min(backoff * 2, self._backoff_max_s)
+                continue
+            self._serve()
+        self._drop("gestopt", status="stopped")
+
+    def _wait(self, timeout_s: float) -> None:
+        with self._cond:
+            self._inbox.clear()  # nothing to bridge while there is no interface
+            if not self._stopping:
+                self._cond.wait(timeout_s)
+
+    def _connect(self) -> bool:
+        self._set_state("connecting", f"verbinden met {self.target.describe()}")
+        try:
+            iface = self._opener(self.target, self._connect_timeout_s)
+        except RadioError as exc:
+            self._set_state("disconnected", str(exc))
+            return False
+        with self._cond:
+            self._inbox.clear()  # events of an earlier interface
+            self._iface = iface
+        try:
+            self._my_node = int(iface.myInfo.my_node_num) if iface.myInfo else 0
+            problems = self._check_profile(iface)
+        except (Exception, SystemExit) as exc:
+            self._drop(f"radio gaf geen geldige configuratie: {exc}")
+            return False
+        if problems:
+            self._set_state("misconfigured", "; ".join(problems))
+        else:
+            self._set_state("connected", f"verbonden met {self.target.describe()}")
+        self._last_heartbeat = time.monotonic()
+        return True
+
+    def _check_profile(self, iface: Any) -> list[str]:
+        node = iface.localNode
+        if self._profile is None:
+            return []
+        diffs = profiles.compare(self._profile, node.localConfig, None, list(node.channels or []),
+                                 nspgw_psk=self._psk)
+        problems = [d.message("nl") for d in profiles.critical(diffs)]
+        if self._channel_index != profiles.NSPGW_CHANNEL_INDEX:
+            ch = next((c for c in node.channels or [] if c.index == self._channel_index), None)
+            if ch is None or ch.settings.name != profiles.NSPGW_CHANNEL_NAME:
+                problems.append(f"kanaal {self._channel_index} is niet het nspgw-kanaal")
+        return problems
+
+    def _drop(self, detail: str, status: str = "disconnected") -> None:
+        iface, self._iface = self._iface, None
+        if iface is not None:
+            close_quietly(iface)
+        with self._cond:
+            self._inbox.clear()
+        self._set_state(status, detail)
+
+    def _serve(self) -> None:
+        """One step while an interface exists: handle radio events, send one frame, or wait."""
+        with self._cond:
+            item = self._inbox.popleft() if self._inbox else None
+        if item is not None:
+            kind, payload = item
+            if kind == "lost":
+                self._drop("verbinding met de radio verbroken; opnieuw verbinden")
+            elif kind == "packet":
+                event = packet_to_event(payload, self._my_node)
+                if event is not None:
+                    self._emit(event)
+            return
+        if not self._iface.isConnected.is_set():
+            self._drop("radio reageert niet meer; opnieuw verbinden")
+            return
+        now = time.monotonic()
+        if now - self._last_heartbeat >= self._heartbeat_s:
+            self._last_heartbeat = now
+            try:
+                self._iface.sendHeartbeat()
+            except (Exception, SystemExit) as exc:
+                self._drop(f"hartslag naar de radio mislukt ({exc}); opnieuw verbinden")
+            return
+        with self._cond:
+            frame = heapq.heappop(self._outq) if self._outq and self._state.connected else None
+            if frame is None:
+                if not self._inbox and not self._stopping:
+                    self._cond.wait(max(0.0, self._heartbeat_s - (now - self._last_heartbeat)))
+                return
+        self._transmit(frame)
+
+    def _transmit(self, frame: tuple[int, int, int, bytes]) -> None:
+        precedence, _seq, node, data = frame
+        try:
+            packet = self._iface.sendData(data, destinationId=node, portNum=NSPGW_PORTNUM,
+                                          channelIndex=self._channel_index, wantAck=False)
+        except (Exception, SystemExit) as exc:
+            with self._cond:
+                heapq.heappush(self._outq, frame)  # same precedence and seq: back at its old place
+            self._drop(f"verzenden mislukt ({exc}); opnieuw verbinden")
+            return
+        if not self._iface.isConnected.is_set():
+            # The stream died while writing: the library ignores writes on a closed stream, so this frame may
+            # not have reached the radio. Keep it (a duplicate is dropped by the receiver's replay window).
+            with self._cond:
+                heapq.heappush(self._outq, frame)
+            self._drop("verbinding verbroken tijdens verzenden; opnieuw verbinden")
+            return
+        self._emit(RadioSent(request_id=int(getattr(packet, "id", 0)), to_node=node, size=len(data),
+                             precedence=precedence))

@@ -1,0 +1,118 @@
+"""What the radio adapter reports, as nspgw types, and the conversion from the library's MeshPacket.
+
+Conversion happens here, at the boundary, so nothing above the adapter sees a protobuf or a library dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError as ProtoDecodeError
+from meshtastic.protobuf import mesh_pb2, portnums_pb2, telemetry_pb2
+
+from nspgw.wire.frames import NSPGW_PORTNUM
+
+BROADCAST_NODE = 0xFFFFFFFF
+"""Meshtastic's broadcast node number (mesh_interface.BROADCAST_NUM)."""
+
+
+@dataclass(frozen=True)
+class RadioFrame:
+    """An nspgw frame received on port 311 (payload untouched; the wire layer decodes it)."""
+
+    from_node: int
+    to_node: int
+    channel: int
+    data: bytes
+    rx_snr: float
+    rx_rssi: int
+    hop_start: int
+    hop_limit: int
+    packet_id: int
+
+
+@dataclass(frozen=True)
+class RadioAckNak:
+    """A ROUTING_APP answer from the firmware for a packet we sent (`request_id` = our packet id).
+
+    `error_reason` is the Routing.Error name: "NONE" is an ack; "DUTY_CYCLE_LIMIT" means the radio refused to
+    transmit (EU868 10 % budget spent) and the frame did not go on air, so the scheduler must hold back.
+    """
+
+    request_id: int
+    error_reason: str
+
+    @property
+    def is_ack(self) -> bool:
+        return self.error_reason == "NONE"
+
+
+@dataclass(frozen=True)
+class RadioSent:
+    """A frame left the adapter: handed to the radio as packet `request_id` (match it with RadioAckNak)."""
+
+    request_id: int
+    to_node: int
+    size: int
+    precedence: int
+
+
+@dataclass(frozen=True)
+class RadioState:
+    """Connection state. `status` is one of: connecting, connected, misconfigured, disconnected, stopped.
+
+    Only `connected` transmits. `detail` says why, in Dutch, for the operator (e.g. "regio is US, verwacht
+    EU_868").
+    """
+
+    connected: bool
+    detail: str
+    status: str = "disconnected"
+    node_id: str = ""
+
+
+@dataclass(frozen=True)
+class RadioTelemetry:
+    """The radio's own device metrics (the firmware sends them to its client every minute over the API)."""
+
+    battery: int | None
+    channel_util: float | None
+    air_util_tx: float | None
+
+
+RadioEvent = RadioFrame | RadioAckNak | RadioSent | RadioState | RadioTelemetry
+
+
+def packet_to_event(pkt: mesh_pb2.MeshPacket, my_node: int) -> RadioEvent | None:
+    """Turn a received MeshPacket into an nspgw event, or None for traffic nspgw does not use."""
+    if not pkt.HasField("decoded"):
+        return None  # still encrypted: not on a channel we hold
+    d = pkt.decoded
+    sender = getattr(pkt, "from")
+    if d.portnum == NSPGW_PORTNUM:
+        return RadioFrame(from_node=sender, to_node=pkt.to, channel=pkt.channel, data=bytes(d.payload),
+                          rx_snr=float(pkt.rx_snr), rx_rssi=int(pkt.rx_rssi), hop_start=int(pkt.hop_start),
+                          hop_limit=int(pkt.hop_limit), packet_id=int(pkt.id))
+    if d.portnum == portnums_pb2.PortNum.ROUTING_APP and d.request_id:
+        routing = mesh_pb2.Routing()
+        try:
+            routing.ParseFromString(d.payload)
+        except ProtoDecodeError:
+            return None
+        reason = mesh_pb2.Routing.Error.Name(routing.error_reason) if routing.HasField("error_reason") else "NONE"
+        return RadioAckNak(request_id=int(d.request_id), error_reason=reason)
+    if d.portnum == portnums_pb2.PortNum.TELEMETRY_APP and sender == my_node:
+        t = telemetry_pb2.Telemetry()
+        try:
+            t.ParseFromString(d.payload)
+        except ProtoDecodeError:
+            return None
+        if not t.HasField("device_metrics"):
+            return None
+        m = t.device_metrics
+        return RadioTelemetry(
+            battery=m.battery_level if m.HasField("battery_level") else None,
+            channel_util=m.channel_utilization if m.HasField("channel_utilization") else None,
+            air_util_tx=m.air_util_tx if m.HasField("air_util_tx") else None,
+        )
+    return None

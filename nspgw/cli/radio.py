@@ -1,0 +1,221 @@
+"""`nspgw radio …`: technician commands to find, provision and check the Meshtastic radio.
+
+Dutch output first (`--lang en` for English), `--json` on the read commands. Errors are `NspgwError`s; the
+one error boundary in `nspgw.cli.main` prints them (radio absent: RadioError, exit 6). The meshtastic library
+is imported inside the commands only, so other `nspgw` commands stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+from nspgw.errors import ConfigError, RadioError
+
+app = typer.Typer(help="Radio zoeken, inrichten volgens profiel en controleren (technicus).", no_args_is_help=True)
+
+_T = {
+    "nl": {
+        "no_ports": "Geen seriële poorten die op een Meshtastic-radio lijken.",
+        "unreachable": "niet bereikbaar",
+        "col_target": "Radio", "col_node": "Node", "col_name": "Naam", "col_hw": "Hardware",
+        "col_fw": "Firmware", "col_region": "Regio", "col_preset": "Preset", "col_channel": "nspgw-kanaal",
+        "col_field": "Veld", "col_expected": "Verwacht", "col_actual": "Radio", "col_result": "Uitslag",
+        "ok": "goed", "bad": "AFWIJKEND",
+        "verify_ok": "Radio {node} voldoet aan profiel {profile} ({n} velden gecontroleerd).",
+        "verify_bad": "radio wijkt af van profiel {profile}: {fields}",
+        "provisioned": "Profiel {profile} toegepast op {node} ({target}). Controleer met `nspgw radio verify`.",
+        "no_psk": "geen kanaalsleutel: geef --psk-file (of --config met keys/radio-channel.psk in de statusmap)",
+        "no_profile": "geen profiel: geef --profile nsp|cp|gct|repeater (of --config)",
+    },
+    "en": {
+        "no_ports": "No serial ports that look like a Meshtastic radio.",
+        "unreachable": "unreachable",
+        "col_target": "Radio", "col_node": "Node", "col_name": "Name", "col_hw": "Hardware",
+        "col_fw": "Firmware", "col_region": "Region", "col_preset": "Preset", "col_channel": "nspgw channel",
+        "col_field": "Field", "col_expected": "Expected", "col_actual": "Radio", "col_result": "Result",
+        "ok": "ok", "bad": "DIFFERS",
+        "verify_ok": "Radio {node} matches profile {profile} ({n} fields checked).",
+        "verify_bad": "radio differs from profile {profile}: {fields}",
+        "provisioned": "Profile {profile} applied to {node} ({target}). Check with `nspgw radio verify`.",
+        "no_psk": "no channel key: give --psk-file (or --config with keys/radio-channel.psk in the state dir)",
+        "no_profile": "no profile: give --profile nsp|cp|gct|repeater (or --config)",
+    },
+}
+
+PSK_FILE_NAME = "radio-channel.psk"
+"""The network's nspgw channel key inside the box's keys directory (base64, mode 0600)."""
+
+PortOpt = typer.Option(None, "--port", help="Seriële poort (standaard: automatisch zoeken)")
+HostOpt = typer.Option(None, "--host", help="Radio via TCP: host:poort")
+LangOpt = typer.Option("nl", "--lang", help="Taal van de uitvoer: nl of en")
+JsonOpt = typer.Option(False, "--json", help="Uitvoer als JSON")
+ConfigOpt = typer.Option(None, "--config", help="nspgw-configuratie (voor profiel, radio en sleutel)")
+PskOpt = typer.Option(None, "--psk-file", help="Sleutel van het nspgw-kanaal (base64, rechten 0600)")
+TimeoutOpt = typer.Option(30.0, "--timeout", help="Seconden wachten op de radio")
+
+
+def _t(lang: str, key: str, **kw: object) -> str:
+    table = _T.get(lang, _T["nl"])
+    return table.get(key, _T["nl"][key]).format(**kw)
+
+
+def _box_config(config: Path | None, required: bool = False):  # type: ignore[no-untyped-def]
+    from nspgw.config import config_path_from_env, load_config
+
+    path = config_path_from_env(config)
+    if config is None and not path.exists() and not required:
+        return None
+    return load_config(path)
+
+
+def _target(port: str | None, host: str | None, cfg):  # type: ignore[no-untyped-def]
+    from nspgw.adapters.radio_connect import RadioTarget
+
+    if port or host or cfg is None:
+        return RadioTarget.parse(port=port, host=host)
+    return RadioTarget.parse(port=cfg.radio.port, host=cfg.radio.host)
+
+
+def _psk(psk_file: Path | None, cfg, required: bool, lang: str) -> bytes | None:  # type: ignore[no-untyped-def]
+    from nspgw.profiles import read_psk_file
+
+    if psk_file is not None:
+        return read_psk_file(psk_file)
+    if cfg is not None and (cfg.keys_dir / PSK_FILE_NAME).exists():
+        return read_psk_file(cfg.keys_dir / PSK_FILE_NAME)
+    if required:
+        raise ConfigError(_t(lang, "no_psk"))
+    return None
+
+
+def _profile(name: str | None, cfg, lang: str):  # type: ignore[no-untyped-def]
+    from nspgw.profiles import load_profile
+
+    if name:
+        return load_profile(name)
+    if cfg is not None:
+        return load_profile(cfg.radio.profile or cfg.role)
+    raise ConfigError(_t(lang, "no_profile"))
+
+
+@app.command()
+def detect(port: str | None = PortOpt, host: str | None = HostOpt, as_json: bool = JsonOpt,
+           lang: str = LangOpt, timeout: float = TimeoutOpt) -> None:
+    """Zoek Meshtastic-radio's (USB of --host) en lees node-id, firmware en regio uit."""
+    from nspgw.adapters.radio_admin import connected, read_info
+    from nspgw.adapters.radio_connect import RadioTarget, serial_candidates
+
+    if host or port:
+        targets = [RadioTarget.parse(port=port, host=host)]
+    else:
+        targets = [RadioTarget(kind="serial", path=c.device) for c in serial_candidates() if c.likely]
+    rows: list[dict[str, str]] = []
+    for target in targets:
+        try:
+            with connected(target, timeout) as iface:
+                rows.append(asdict(read_info(iface, target)))
+        except RadioError as exc:
+            rows.append({"target": target.describe(), "error": str(exc)})
+    if (host or port) and "error" in rows[0]:
+        raise RadioError(rows[0]["error"])  # the one radio asked for is absent: exit 6, no table
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+    elif not rows:
+        typer.echo(_t(lang, "no_ports"))
+    else:
+        _print_detect(rows, lang)
+
+
+def _print_detect(rows: list[dict[str, str]], lang: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cols = ["target", "node_id", "long_name", "hw_model", "firmware", "region", "modem_preset", "nspgw_channel"]
+    keys = ["col_target", "col_node", "col_name", "col_hw", "col_fw", "col_region", "col_preset", "col_channel"]
+    table = Table()
+    for k in keys:
+        table.add_column(_t(lang, k))
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["target"], f"[red]{_t(lang, 'unreachable')}[/red]: {r['error']}", *[""] * 6)
+        else:
+            table.add_row(*[r[c] for c in cols])
+    Console().print(table)
+
+
+@app.command()
+def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gct of repeater"),
+              port: str | None = PortOpt, host: str | None = HostOpt, config: Path | None = ConfigOpt,
+              psk_file: Path | None = PskOpt,
+              owner: str | None = typer.Option(None, "--owner", help="Naam van de radio (standaard: boxnaam)"),
+              lang: str = LangOpt, timeout: float = TimeoutOpt) -> None:
+    """Richt de radio in volgens het profiel van de rol, met de echte sleutel van het nspgw-kanaal."""
+    from nspgw.adapters.radio_admin import apply_profile, connected, read_info
+
+    cfg = _box_config(config)
+    prof = _profile(profile, cfg, lang)
+    psk = _psk(psk_file, cfg, True, lang)
+    assert psk is not None
+    target = _target(port, host, cfg)
+    with connected(target, timeout) as iface:
+        info = read_info(iface, target)
+        apply_profile(iface, prof, psk, owner=owner or (cfg.name if cfg is not None else None))
+    typer.echo(_t(lang, "provisioned", profile=prof.name, node=info.node_id, target=target.describe()))
+
+
+@app.command()
+def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gct of repeater"),
+           port: str | None = PortOpt, host: str | None = HostOpt, config: Path | None = ConfigOpt,
+           psk_file: Path | None = PskOpt, as_json: bool = JsonOpt, lang: str = LangOpt,
+           timeout: float = TimeoutOpt) -> None:
+    """Vergelijk de radio veld voor veld met het profiel; exitcode 6 en de afwijkende velden bij verschil."""
+    from nspgw.adapters.radio_admin import compare_radio, connected, read_info
+
+    cfg = _box_config(config)
+    prof = _profile(profile, cfg, lang)
+    psk = _psk(psk_file, cfg, False, lang)
+    target = _target(port, host, cfg)
+    with connected(target, timeout) as iface:
+        info = read_info(iface, target)
+        diffs = compare_radio(iface, prof, psk)
+    checked = _checked_fields(prof)
+    bad = {d.field: d for d in diffs}
+    if as_json:
+        typer.echo(json.dumps({"node_id": info.node_id, "profile": prof.name, "ok": not diffs,
+                               "checked": len(checked), "differences": [asdict(d) for d in diffs]},
+                              ensure_ascii=False))
+    else:
+        _print_verify(checked, bad, lang)
+    if diffs:
+        fields = ", ".join(d.message(lang) for d in diffs)
+        raise RadioError(_t(lang, "verify_bad", profile=prof.name, fields=fields))
+    if not as_json:
+        typer.echo(_t(lang, "verify_ok", node=info.node_id, profile=prof.name, n=len(checked)))
+
+
+def _checked_fields(prof) -> list[str]:  # type: ignore[no-untyped-def]
+    out = [f"{s}.{n}" for s, names in prof.config_fields.items() for n in names]
+    out += [f"module.{s}.{n}" for s, names in prof.module_fields.items() for n in names]
+    for ch in prof.channels:
+        out += [f"channel[{ch.index}].role", f"channel[{ch.index}].name", f"channel[{ch.index}].psk"]
+    return out
+
+
+def _print_verify(checked: list[str], bad: dict, lang: str) -> None:  # type: ignore[type-arg]
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for k in ("col_field", "col_expected", "col_actual", "col_result"):
+        table.add_column(_t(lang, k))
+    for f in checked:
+        d = bad.get(f)
+        if d is None:
+            table.add_row(f, "", "", f"[green]{_t(lang, 'ok')}[/green]")
+        else:
+            table.add_row(f, d.expected, d.actual, f"[red]{_t(lang, 'bad')}[/red]")
+    Console().print(table)
