@@ -1,0 +1,230 @@
+"""The adapter's own logic (queue, precedence, reconnect, profile gate, pubsub bridge) against a stand-in for
+the *library's* interface object; the real library against virtual radios is in test_radio_sim_*.py."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from meshtastic.protobuf import channel_pb2, config_pb2, localonly_pb2, mesh_pb2, portnums_pb2
+from pubsub import pub
+
+from nspgw import profiles
+from nspgw.adapters.meshtastic_radio import MeshtasticRadio
+from nspgw.adapters.radio_connect import RadioTarget
+from nspgw.adapters.radio_events import RadioAckNak, RadioFrame, RadioSent, RadioState, packet_to_event
+from nspgw.errors import RadioError, UsageError
+
+KEY = bytes(range(32))
+MY_NODE = 0x1234
+
+
+class LibraryInterfaceStandIn:
+    """The subset of meshtastic.mesh_interface.MeshInterface the adapter uses."""
+
+    def __init__(self, region: int = config_pb2.Config.LoRaConfig.RegionCode.EU_868,
+                 fail_sends: int = 0) -> None:
+        self.isConnected = threading.Event()
+        self.isConnected.set()
+        self.myInfo = mesh_pb2.MyNodeInfo(my_node_num=MY_NODE)
+        prof = profiles.load_profile("nsp")
+        node = type("Node", (), {})()
+        node.localConfig = localonly_pb2.LocalConfig()
+        node.localConfig.CopyFrom(prof.config)
+        node.localConfig.lora.region = region
+        node.channels = []
+        for spec in prof.channels:
+            ch = channel_pb2.Channel(index=spec.index, role=channel_pb2.Channel.Role.Value(spec.role))
+            ch.settings.name = spec.name
+            ch.settings.psk = KEY if spec.name == "nspgw" else spec.psk
+            node.channels.append(ch)
+        self.localNode = node
+        self.sent: list[tuple[bytes, int, int, int]] = []
+        self.fail_sends = fail_sends
+        self.closed = False
+        self.heartbeats = 0
+
+    def sendData(self, data: bytes, destinationId: int, portNum: int, channelIndex: int,
+                 wantAck: bool) -> mesh_pb2.MeshPacket:
+        if self.fail_sends:
+            self.fail_sends -= 1
+            raise OSError("write failed")
+        self.sent.append((data, destinationId, portNum, channelIndex))
+        return mesh_pb2.MeshPacket(id=len(self.sent))
+
+    def sendHeartbeat(self) -> None:
+        self.heartbeats += 1
+
+    def close(self) -> None:
+        self.closed = True
+        self.isConnected.clear()
+
+
+class Opener:
+    """Fails `failures` times, then hands out interfaces made by `make`."""
+
+    def __init__(self, failures: int = 0, make: Callable[[], LibraryInterfaceStandIn] = LibraryInterfaceStandIn):
+        self.failures = failures
+        self.make = make
+        self.attempts: list[float] = []
+        self.opened: list[LibraryInterfaceStandIn] = []
+
+    def __call__(self, target: RadioTarget, timeout_s: float) -> LibraryInterfaceStandIn:
+        self.attempts.append(time.monotonic())
+        if self.failures:
+            self.failures -= 1
+            raise RadioError("radio niet bereikbaar")
+        iface = self.make()
+        self.opened.append(iface)
+        return iface
+
+
+def wait_for(cond: Callable[[], Any], timeout_s: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.005)  # polling interval of a condition with a deadline, not a fixed wait
+    raise AssertionError("condition not met before the deadline")
+
+
+@pytest.fixture
+def radio_factory():  # type: ignore[no-untyped-def]
+    made: list[MeshtasticRadio] = []
+
+    def make(opener: Opener, **kw: Any) -> tuple[MeshtasticRadio, queue.Queue[Any]]:
+        events: queue.Queue[Any] = queue.Queue()
+        r = MeshtasticRadio(RadioTarget(kind="tcp", host="127.0.0.1", port=1), events.put,
+                            profile=profiles.load_profile("nsp"), nspgw_psk=KEY, opener=opener,
+                            backoff_initial_s=0.01, backoff_max_s=0.08, **kw)
+        made.append(r)
+        return r, events
+
+    yield make
+    for r in made:
+        r.stop()
+
+
+def states(events: queue.Queue[Any]) -> list[RadioState]:
+    out = []
+    while not events.empty():
+        e = events.get()
+        if isinstance(e, RadioState):
+            out.append(e)
+    return out
+
+
+def test_frames_queued_while_absent_go_out_in_precedence_order(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    opener = Opener(failures=5)
+    radio, _events = radio_factory(opener)
+    radio.send(0xA, b"routine", 3)
+    radio.send(0xB, b"flash", 0)
+    radio.send(0xC, b"routine-2", 3)
+    radio.start()
+    iface = wait_for(lambda: opener.opened and len(opener.opened[0].sent) == 3 and opener.opened[0])
+    assert [(d, n) for d, n, _p, _c in iface.sent] == [(b"flash", 0xB), (b"routine", 0xA), (b"routine-2", 0xC)]
+    assert {(p, c) for _d, _n, p, c in iface.sent} == {(311, 1)}
+    gaps = [b - a for a, b in zip(opener.attempts, opener.attempts[1:], strict=False)]
+    assert gaps[3] > gaps[0]  # exponential backoff between attempts
+    assert radio.queued() == 0
+
+
+def test_failed_send_reconnects_and_resends(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    made = iter([LibraryInterfaceStandIn(fail_sends=1), LibraryInterfaceStandIn()])
+    opener = Opener(make=lambda: next(made))
+    radio, events = radio_factory(opener)
+    radio.start()
+    radio.send(0xA, b"x", 2)
+    second = wait_for(lambda: len(opener.opened) == 2 and opener.opened[1].sent and opener.opened[1])
+    assert second.sent[0][0] == b"x" and opener.opened[0].closed
+    assert any(isinstance(e, RadioSent) for e in list(events.queue))
+
+
+def test_connection_lost_then_frames_wait_for_the_new_interface(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    opener = Opener()
+    radio, events = radio_factory(opener)
+    radio.start()
+    first = wait_for(lambda: opener.opened and opener.opened[0])
+    wait_for(lambda: radio.state.connected)
+    opener.failures = 3
+    first.isConnected.clear()
+    pub.sendMessage("meshtastic.connection.lost", interface=first)
+    radio.send(0xD, b"meanwhile", 1)
+    second = wait_for(lambda: len(opener.opened) == 2 and opener.opened[1].sent and opener.opened[1])
+    assert second.sent[0][0] == b"meanwhile" and not first.sent
+    seen = [s.status for s in states(events)]
+    assert "disconnected" in seen and seen[-1] == "connected"
+
+
+def test_wrong_region_is_misconfigured_and_nothing_is_sent(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    opener = Opener(make=lambda: LibraryInterfaceStandIn(region=config_pb2.Config.LoRaConfig.RegionCode.US))
+    radio, _events = radio_factory(opener)
+    radio.send(0xA, b"hold", 3)
+    radio.start()
+    st = wait_for(lambda: radio.state.status == "misconfigured" and radio.state)
+    assert "regio is US, verwacht EU_868" in st.detail and not st.connected
+    radio.send(0xB, b"hold-2", 3)
+    wait_for(lambda: radio.queued() == 2)
+    assert opener.opened[0].sent == []
+
+
+def test_pubsub_bridge_converts_and_filters(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    opener = Opener()
+    radio, events = radio_factory(opener)
+    radio.start()
+    iface = wait_for(lambda: opener.opened and opener.opened[0])
+    wait_for(lambda: radio.state.connected)
+    pkt = mesh_pb2.MeshPacket(to=MY_NODE, channel=1, id=77, rx_snr=5.5, rx_rssi=-90, hop_start=3, hop_limit=1)
+    setattr(pkt, "from", 0x99)
+    pkt.decoded.portnum = 311
+    pkt.decoded.payload = b"frame"
+    other = LibraryInterfaceStandIn()
+    pub.sendMessage("meshtastic.receive.data.311", packet={"raw": pkt}, interface=other)  # not ours: ignored
+    pub.sendMessage("meshtastic.receive.data.311", packet={"raw": pkt}, interface=iface)
+    nak = mesh_pb2.MeshPacket(to=MY_NODE, id=78)
+    setattr(nak, "from", MY_NODE)
+    nak.decoded.portnum = portnums_pb2.PortNum.ROUTING_APP
+    nak.decoded.request_id = 5
+    nak.decoded.payload = mesh_pb2.Routing(error_reason=mesh_pb2.Routing.Error.DUTY_CYCLE_LIMIT).SerializeToString()
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": nak}, interface=iface)
+    got = [wait_for(lambda: _next_of(events, (RadioFrame, RadioAckNak))) for _ in range(2)]
+    assert got[0] == RadioFrame(0x99, MY_NODE, 1, b"frame", 5.5, -90, 3, 1, 77)
+    assert got[1] == RadioAckNak(5, "DUTY_CYCLE_LIMIT") and not got[1].is_ack
+
+
+def _next_of(events: queue.Queue[Any], kinds: tuple[type, ...]) -> Any:
+    while not events.empty():
+        e = events.get()
+        if isinstance(e, kinds):
+            return e
+    return None
+
+
+def test_send_rejects_bad_frames() -> None:
+    radio = MeshtasticRadio(RadioTarget(kind="serial"), lambda e: None, opener=Opener())
+    with pytest.raises(UsageError):
+        radio.send(0xA, b"x" * 234)
+    with pytest.raises(UsageError):
+        radio.send(0xA, b"")
+    with pytest.raises(UsageError):
+        radio.send(0, b"x")
+
+
+def test_packet_to_event_ignores_other_traffic() -> None:
+    enc = mesh_pb2.MeshPacket(encrypted=b"\x00" * 8)
+    assert packet_to_event(enc, MY_NODE) is None
+    text = mesh_pb2.MeshPacket()
+    text.decoded.portnum = portnums_pb2.PortNum.TEXT_MESSAGE_APP
+    assert packet_to_event(text, MY_NODE) is None
+    ack = mesh_pb2.MeshPacket()
+    ack.decoded.portnum = portnums_pb2.PortNum.ROUTING_APP
+    ack.decoded.request_id = 9
+    ack.decoded.payload = mesh_pb2.Routing(error_reason=mesh_pb2.Routing.Error.NONE).SerializeToString()
+    assert packet_to_event(ack, MY_NODE) == RadioAckNak(9, "NONE")
+    ack.decoded.payload = b"\xff\xff"
+    assert packet_to_event(ack, MY_NODE) is None
