@@ -164,7 +164,7 @@ def default_state(node_num: int, name: str, *, role: str, preset: str, region: s
             ch.settings.psk = b"\x01"  # the well-known default key ("AQ==")
             ch.settings.module_settings.position_precision = 13
         channels.append(ch)
-    owner = mesh_pb2.User(id=node_id(node_num), long_name=name, short_name=name[:4],
+    owner = mesh_pb2.User(id=node_id(node_num), long_name=name, short_name=f"{node_num & 0xFFFF:04x}",
                           hw_model=mesh_pb2.HardwareModel.PORTDUINO, role=cfg.device.role,
                           public_key=cfg.security.public_key)
     return {"config": cfg, "module_config": mod, "channels": channels, "owner": owner,

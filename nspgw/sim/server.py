@@ -29,6 +29,7 @@ log = logging.getLogger("nspgw.sim")
 HOST = "127.0.0.1"
 POLL_S = 0.2  # how often blocking loops look at their stop flag
 MAX_WAIT_S = 1.0  # the driver re-reads the wall clock at least this often
+LINGER_S = 0.5
 
 
 class _Writer:
@@ -140,12 +141,13 @@ class NodeEndpoint:
         self._owner, self._writer = owner, writer
         self.device.attach(writer.put)
 
-    def _detach(self, owner: object | None) -> None:
+    def _detach(self, owner: object | None, *, hard: bool = True) -> None:
+        """Under the lock. `hard` also closes the transport (replaced client, unplug, node down)."""
         if owner is not None and owner is not self._owner:
             return
-        if self._writer is not None:
+        if hard and self._writer is not None:
             self._writer.stop()
-        if isinstance(self._owner, socket.socket):
+        if hard and isinstance(self._owner, socket.socket):
             with contextlib.suppress(OSError):
                 self._owner.shutdown(socket.SHUT_RDWR)
         self._owner, self._writer = None, None
@@ -185,7 +187,10 @@ class NodeEndpoint:
         finally:
             log.info("%s: TCP client gone", self.device.name)
             with self.server.lock:
-                self._detach(conn)
+                self._detach(conn, hard=False)
+            # The library half-closes and its reader thread may still send a heartbeat: linger briefly so
+            # that write lands instead of raising EPIPE in the client (its close() waits 0.25 s for us).
+            self._stop.wait(LINGER_S)
             writer.stop()
 
     def _pty_loop(self) -> None:
