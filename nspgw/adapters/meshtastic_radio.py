@@ -69,7 +69,8 @@ class MeshtasticRadio:
         self._cond = threading.Condition()
         self._outq: list[tuple[int, int, int, bytes]] = []  # (precedence, seq, node, data): a heap
         self._seq = itertools.count()
-        self._inbox: deque[tuple[str, Any]] = deque()  # events from the pubsub bridge
+        self._inbox: deque[tuple[str, Any, Any]] = deque()  # (kind, item, interface) from the pubsub bridge
+        self._opening = False
         self._iface: Any = None
         self._my_node = 0
         self._stopping = False
@@ -130,21 +131,24 @@ class MeshtasticRadio:
 
     # ---- pubsub bridge (library publishing thread): append, notify, nothing else --------------------------
 
+    # While an interface is being opened its identity is not known yet, so events of any interface are kept
+    # then and filtered on the worker thread (a frame received during the handshake is not dropped).
+
     def _on_receive(self, packet: dict[str, Any], interface: Any) -> None:
-        if interface is self._iface and packet.get("raw") is not None:
-            self._post("packet", packet["raw"])
+        if (interface is self._iface or self._opening) and packet.get("raw") is not None:
+            self._post("packet", packet["raw"], interface)
 
     def _on_established(self, interface: Any) -> None:
-        if interface is self._iface:
-            self._post("established", None)
+        if interface is self._iface or self._opening:
+            self._post("established", None, interface)
 
     def _on_lost(self, interface: Any) -> None:
-        if interface is self._iface:
-            self._post("lost", None)
+        if interface is self._iface or self._opening:
+            self._post("lost", None, interface)
 
-    def _post(self, kind: str, item: Any) -> None:
+    def _post(self, kind: str, item: Any, interface: Any) -> None:
         with self._cond:
-            self._inbox.append((kind, item))
+            self._inbox.append((kind, item, interface))
             self._cond.notify_all()
 
     # ---- worker thread ------------------------------------------------------------------------------------
@@ -192,13 +196,17 @@ class MeshtasticRadio:
 
     def _connect(self) -> bool:
         self._set_state("connecting", f"verbinden met {self.target.describe()}")
+        with self._cond:
+            self._inbox.clear()  # events of an earlier interface
+            self._opening = True
         try:
             iface = self._opener(self.target, self._connect_timeout_s)
         except RadioError as exc:
             self._set_state("disconnected", str(exc))
             return False
+        finally:
+            self._opening = False
         with self._cond:
-            self._inbox.clear()  # events of an earlier interface
             self._iface = iface
         try:
             self._my_node = int(iface.myInfo.my_node_num) if iface.myInfo else 0
@@ -239,7 +247,9 @@ class MeshtasticRadio:
         with self._cond:
             item = self._inbox.popleft() if self._inbox else None
         if item is not None:
-            kind, payload = item
+            kind, payload, source = item
+            if source is not self._iface:
+                return  # another interface's event, kept only while ours was being opened
             if kind == "lost":
                 self._drop("verbinding met de radio verbroken; opnieuw verbinden")
             elif kind == "packet":

@@ -228,3 +228,21 @@ def test_packet_to_event_ignores_other_traffic() -> None:
     assert packet_to_event(ack, MY_NODE) == RadioAckNak(9, "NONE")
     ack.decoded.payload = b"\xff\xff"
     assert packet_to_event(ack, MY_NODE) is None
+
+
+def test_own_device_metrics_become_telemetry() -> None:
+    from meshtastic.protobuf import telemetry_pb2
+
+    from nspgw.adapters.radio_events import RadioTelemetry
+
+    t = telemetry_pb2.Telemetry()
+    t.device_metrics.battery_level = 87
+    t.device_metrics.channel_utilization = 12.5
+    t.device_metrics.air_util_tx = 1.25
+    pkt = mesh_pb2.MeshPacket()
+    setattr(pkt, "from", MY_NODE)
+    pkt.decoded.portnum = portnums_pb2.PortNum.TELEMETRY_APP
+    pkt.decoded.payload = t.SerializeToString()
+    assert packet_to_event(pkt, MY_NODE) == RadioTelemetry(87, 12.5, 1.25)
+    setattr(pkt, "from", MY_NODE + 1)  # a neighbour's metrics are not our radio's
+    assert packet_to_event(pkt, MY_NODE) is None
