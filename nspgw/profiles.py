@@ -181,7 +181,7 @@ def _parse_sections(table: Any, root: Message, where: str) -> dict[str, tuple[st
             raise ConfigError(f"{where}.{section}: moet een mapping zijn")
         target = getattr(root, section_snake)
         try:
-            json_format.ParseDict(values, target)
+            json_format.ParseDict(_strip_base64_marks(values), target)
         except json_format.ParseError as exc:
             raise ConfigError(f"{where}.{section}: {exc}") from None
         names = []
@@ -192,6 +192,17 @@ def _parse_sections(table: Any, root: Message, where: str) -> dict[str, tuple[st
             names.append(fd.name)
         fields[section_snake] = tuple(names)
     return fields
+
+
+def _strip_base64_marks(value: Any) -> Any:
+    """`--export-config` writes bytes fields as "base64:..." (keys in the security section); JSON wants bare base64."""
+    if isinstance(value, dict):
+        return {k: _strip_base64_marks(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_base64_marks(v) for v in value]
+    if isinstance(value, str) and value.startswith("base64:"):
+        return value.removeprefix("base64:")
+    return value
 
 
 def parse_channel_url(url: str, where: str = "channel_url") -> tuple[list[channel_pb2.ChannelSettings],

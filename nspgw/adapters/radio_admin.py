@@ -8,6 +8,8 @@ them while the nspgw service is stopped, or the serial port is busy.
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,8 @@ from nspgw import profiles
 from nspgw.adapters.radio_connect import RadioTarget, close_quietly, open_interface
 from nspgw.errors import RadioError
 from nspgw.ids import node_id_str
+
+log = logging.getLogger("nspgw.radio")
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,20 @@ class RadioInfo:
 
 @contextlib.contextmanager
 def connected(target: RadioTarget, timeout_s: float = 30.0) -> Iterator[Any]:
-    iface = open_interface(target, timeout_s)
-    try:
-        yield iface
-    finally:
-        close_quietly(iface)
+    """A short-lived interface. The library's reader thread prints tracebacks straight to stderr
+    (`traceback.print_exc()`), e.g. when it sends its first heartbeat just as a quick command closes the
+    socket (a harmless race); those go to the debug log instead of a technician's terminal."""
+    captured = io.StringIO()
+    with contextlib.redirect_stderr(captured):
+        try:
+            iface = open_interface(target, timeout_s)
+            try:
+                yield iface
+            finally:
+                close_quietly(iface)
+        finally:
+            if captured.getvalue():
+                log.debug("meshtastic library output: %s", captured.getvalue())
 
 
 def read_info(iface: Any, target: RadioTarget) -> RadioInfo:

@@ -58,6 +58,17 @@ PskOpt = typer.Option(None, "--psk-file", help="Sleutel van het nspgw-kanaal (ba
 TimeoutOpt = typer.Option(30.0, "--timeout", help="Seconden wachten op de radio")
 
 
+def _quiet_library() -> None:
+    """The library logs (with tracebacks) from its reader thread when a connection closes; a technician's
+    terminal gets our one-sentence errors instead. Python's last-resort handler would print them to stderr."""
+    import logging
+
+    lib = logging.getLogger("meshtastic")
+    if not lib.handlers:
+        lib.addHandler(logging.NullHandler())
+    lib.propagate = False
+
+
 def _t(lang: str, key: str, **kw: object) -> str:
     table = _T.get(lang, _T["nl"])
     return table.get(key, _T["nl"][key]).format(**kw)
@@ -106,6 +117,7 @@ def _profile(name: str | None, cfg, lang: str):  # type: ignore[no-untyped-def]
 def detect(port: str | None = PortOpt, host: str | None = HostOpt, as_json: bool = JsonOpt,
            lang: str = LangOpt, timeout: float = TimeoutOpt) -> None:
     """Zoek Meshtastic-radio's (USB of --host) en lees node-id, firmware en regio uit."""
+    _quiet_library()
     from nspgw.adapters.radio_admin import connected, read_info
     from nspgw.adapters.radio_connect import RadioTarget, serial_candidates
 
@@ -154,6 +166,7 @@ def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp,
               owner: str | None = typer.Option(None, "--owner", help="Naam van de radio (standaard: boxnaam)"),
               lang: str = LangOpt, timeout: float = TimeoutOpt) -> None:
     """Richt de radio in volgens het profiel van de rol, met de echte sleutel van het nspgw-kanaal."""
+    _quiet_library()
     from nspgw.adapters.radio_admin import apply_profile, connected, read_info
 
     cfg = _box_config(config)
@@ -173,6 +186,7 @@ def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gc
            psk_file: Path | None = PskOpt, as_json: bool = JsonOpt, lang: str = LangOpt,
            timeout: float = TimeoutOpt) -> None:
     """Vergelijk de radio veld voor veld met het profiel; exitcode 6 en de afwijkende velden bij verschil."""
+    _quiet_library()
     from nspgw.adapters.radio_admin import compare_radio, connected, read_info
 
     cfg = _box_config(config)
