@@ -259,6 +259,7 @@ class VirtualDevice:
         self._nodeinfo_replied: dict[int, float] = {}
         self.in_edit_transaction = False
         self.undecodable_frames = 0
+        self._apply_to_mesh()  # a persisted role/hop limit is in force from boot
 
     # -- client connection ------------------------------------------------------------------------
 

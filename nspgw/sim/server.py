@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import queue
+import random
 import select
 import socket
 import threading
@@ -30,6 +31,7 @@ HOST = "127.0.0.1"
 POLL_S = 0.2  # how often blocking loops look at their stop flag
 MAX_WAIT_S = 1.0  # the driver re-reads the wall clock at least this often
 LINGER_S = 0.5
+ANNOUNCE_SPREAD_S = 1.0
 
 
 class _Writer:
@@ -268,8 +270,11 @@ class MeshServer:
         with self.lock:
             self._t0 = time.monotonic()
             self._v0 = self.mesh.clock.now()
+            # NodeInfoModule broadcasts our User shortly after boot; radios do not boot in the same
+            # millisecond, so spread the announcements (seeded) instead of colliding them all at t=0.
+            rng = random.Random(self.topology.seed)
             for dev in self.devices.values():
-                dev.announce()  # NodeInfoModule broadcasts our User at boot
+                self._timers.append((self._t0 + rng.uniform(0.0, ANNOUNCE_SPREAD_S), dev.announce))
         self._driver = threading.Thread(target=self._drive, name="sim-driver", daemon=True)
         self._driver.start()
 
