@@ -196,3 +196,44 @@ def test_wrong_region_holds_frames_until_fixed(chain: dict[str, Any], adapters) 
     a.start()
     wait_state(a, "connected")
     assert wait_event(b_events, lambda e: isinstance(e, RadioFrame)).data == b"vasthouden"
+
+
+def test_serial_connection_over_a_pty(tmp_path: Path) -> None:
+    """The same adapter over the library's SerialInterface (the virtual radio's pseudo-terminal)."""
+    proc = subprocess.Popen([*NSPGW, "sim", "mesh", "--nodes", "2", "--full", "--preset", "SHORT_TURBO"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    radios: list[MeshtasticRadio] = []
+    try:
+        assert proc.stdout is not None
+        nodes: list[dict[str, Any]] = []
+        while len(nodes) < 2:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            obj = json.loads(line)
+            if "tcp" in obj:
+                nodes.append(obj)
+        prof = turbo_profile(tmp_path)
+        for n in nodes:
+            with connected(RadioTarget.parse(host=n["tcp"])) as iface:
+                apply_profile(iface, prof, KEY)
+        a_events: queue.Queue[Any] = queue.Queue()
+        b_events: queue.Queue[Any] = queue.Queue()
+        a = MeshtasticRadio(RadioTarget.parse(port=nodes[0]["pty"]), a_events.put, profile=prof, nspgw_psk=KEY,
+                            connect_timeout_s=10)
+        b = MeshtasticRadio(RadioTarget.parse(host=nodes[1]["tcp"]), b_events.put, profile=prof, nspgw_psk=KEY,
+                            connect_timeout_s=10)
+        radios += [a, b]
+        a.start()
+        b.start()
+        wait_state(a, "connected")
+        wait_state(b, "connected")
+        assert a.target.kind == "serial"
+        a.send(int(parse_node_id(nodes[1]["node_id"])), b"via-serieel", precedence=1)
+        assert wait_event(b_events, lambda e: isinstance(e, RadioFrame)).data == b"via-serieel"
+        b.send(int(parse_node_id(nodes[0]["node_id"])), b"naar-serieel", precedence=1)
+        assert wait_event(a_events, lambda e: isinstance(e, RadioFrame)).data == b"naar-serieel"
+    finally:
+        for r in radios:
+            r.stop()
+        proc.terminate()
+        proc.wait(10)
