@@ -83,7 +83,6 @@ class NodeEndpoint:
         self._threads: list[threading.Thread] = []
         self._listener: socket.socket | None = None
         self._master: int | None = None
-        self._slave: int | None = None
         self._conn: socket.socket | None = None
         self._writer: _Writer | None = None
         self._owner: object | None = None  # which transport the device is attached to
@@ -104,9 +103,12 @@ class NodeEndpoint:
         self.port = lst.getsockname()[1]  # the same port again after node up / replug
         self._threads = [threading.Thread(target=self._accept_loop, name=f"sim-accept-{self.device.name}", daemon=True)]
         if self.use_pty:
-            self._master, self._slave = os.openpty()
-            tty.setraw(self._slave)  # no echo, no line discipline: the library speaks binary frames
-            self.pty_path = os.ttyname(self._slave)
+            self._master, slave = os.openpty()
+            tty.setraw(slave)  # no echo, no line discipline: the library speaks binary frames
+            self.pty_path = os.ttyname(slave)
+            # We do not keep the slave open: with no client holding it, reads on the master fail (EIO),
+            # which is how we notice a USB client going away and queue packets for the next one.
+            os.close(slave)
             self._threads.append(threading.Thread(target=self._pty_loop, name=f"sim-pty-{self.device.name}",
                                                   daemon=True))
         for t in self._threads:
@@ -121,11 +123,10 @@ class NodeEndpoint:
         self._threads = []
         with self.server.lock:
             self._detach(None)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._master = self._slave = None
+        if self._master is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._master)
+        self._master = None
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -209,7 +210,13 @@ class NodeEndpoint:
             try:
                 data = os.read(master, 4096)
             except OSError:
-                break
+                # EIO: nobody has the pty open (yet, or any more). Detach a gone client, look again soon.
+                with self.server.lock:
+                    if self._owner is token:
+                        log.info("%s: pty client gone", self.device.name)
+                        self._detach(token)
+                self._stop.wait(POLL_S)
+                continue
             if not data:
                 continue
             with self.server.lock:
