@@ -55,6 +55,9 @@ _LABELS_NL = {
     "lora.tx_power": "zendvermogen",
     "lora.tx_enabled": "zender aan",
     "device.role": "apparaatrol",
+    f"channel[{NSPGW_CHANNEL_INDEX}].psk": "sleutel van kanaal nspgw",
+    f"channel[{NSPGW_CHANNEL_INDEX}].name": f"naam van kanaal {NSPGW_CHANNEL_INDEX}",
+    f"channel[{NSPGW_CHANNEL_INDEX}].role": "kanaal nspgw",
 }
 
 

@@ -39,11 +39,15 @@ from nspgw.adapters.radio_events import (
     RadioState,
     packet_to_event,
 )
+from nspgw.config import Config
 from nspgw.errors import RadioError, UsageError
 from nspgw.ids import node_id_str
 from nspgw.wire.frames import MAX_RADIO_PAYLOAD, NSPGW_PORTNUM
 
 log = logging.getLogger("nspgw.radio")
+
+PSK_FILE_NAME = "radio-channel.psk"
+"""The network's nspgw channel key inside the box's keys directory (base64, mode 0600)."""
 
 
 class MeshtasticRadio:
@@ -78,6 +82,17 @@ class MeshtasticRadio:
         self._state = RadioState(False, "nog niet gestart", "stopped")
         self._listeners: tuple[Callable[..., None], ...] = ()
         self._last_heartbeat = 0.0
+
+    @classmethod
+    def from_config(cls, cfg: Config, on_event: Callable[[RadioEvent], None], **kw: Any) -> MeshtasticRadio:
+        """The box's radio as its configuration describes it: target, role profile, channel index, and the
+        network's channel key from `<state_dir>/keys/radio-channel.psk` when present (else the adapter only
+        refuses the placeholder key)."""
+        key_path = cfg.keys_dir / PSK_FILE_NAME
+        psk = profiles.read_psk_file(key_path) if key_path.exists() else None
+        target = RadioTarget.parse(port=cfg.radio.port, host=cfg.radio.host)
+        profile = profiles.load_profile(cfg.radio.profile or cfg.role)
+        return cls(target, on_event, profile=profile, nspgw_psk=psk, channel_index=cfg.radio.channel_index, **kw)
 
     # ---- public API (any thread) -------------------------------------------------------------------------
 

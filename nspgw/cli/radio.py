@@ -46,8 +46,8 @@ _T = {
     },
 }
 
-PSK_FILE_NAME = "radio-channel.psk"
-"""The network's nspgw channel key inside the box's keys directory (base64, mode 0600)."""
+PSK_FILE_NAME = "radio-channel.psk"  # same name as nspgw.adapters.meshtastic_radio.PSK_FILE_NAME (not imported:
+# that module pulls in the radio library, which `nspgw --help` must not load)
 
 PortOpt = typer.Option(None, "--port", help="Seriële poort (standaard: automatisch zoeken)")
 HostOpt = typer.Option(None, "--host", help="Radio via TCP: host:poort")

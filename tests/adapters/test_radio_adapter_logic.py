@@ -246,3 +246,32 @@ def test_own_device_metrics_become_telemetry() -> None:
     assert packet_to_event(pkt, MY_NODE) == RadioTelemetry(87, 12.5, 1.25)
     setattr(pkt, "from", MY_NODE + 1)  # a neighbour's metrics are not our radio's
     assert packet_to_event(pkt, MY_NODE) is None
+
+
+def test_from_config_uses_role_profile_target_and_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import os
+
+    from nspgw.config import parse_config
+
+    cfg = parse_config({"box": {"name": "cp-noord", "role": "cp", "network": "testnet", "state_dir": str(tmp_path)},
+                        "radio": {"host": "127.0.0.1:4403"}}, tmp_path / "nspgw.toml")
+    radio = MeshtasticRadio.from_config(cfg, lambda e: None)
+    assert radio.target == RadioTarget(kind="tcp", host="127.0.0.1", port=4403)
+    assert radio._profile is not None and radio._profile.name == "cp"
+    assert radio._psk is None
+    (tmp_path / "keys").mkdir()
+    key_file = tmp_path / "keys" / "radio-channel.psk"
+    key_file.write_text(base64.b64encode(KEY).decode())
+    os.chmod(key_file, 0o600)
+    assert MeshtasticRadio.from_config(cfg, lambda e: None)._psk == KEY
+
+
+def test_cli_module_does_not_import_the_radio_library() -> None:
+    """`nspgw send` must stay fast: importing the CLI group must not load meshtastic."""
+    import subprocess
+    import sys
+
+    code = "import sys, nspgw.cli.radio; print('meshtastic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
