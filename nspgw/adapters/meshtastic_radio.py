@@ -223,6 +223,10 @@ class MeshtasticRadio:
             self._opening = False
         with self._cond:
             self._iface = iface
+        self._last_heartbeat = time.monotonic()
+        return self._apply_check(iface)
+
+    def _apply_check(self, iface: Any) -> bool:
         try:
             self._my_node = int(iface.myInfo.my_node_num) if iface.myInfo else 0
             problems = self._check_profile(iface)
@@ -233,7 +237,6 @@ class MeshtasticRadio:
             self._set_state("misconfigured", "; ".join(problems))
         else:
             self._set_state("connected", f"verbonden met {self.target.describe()}")
-        self._last_heartbeat = time.monotonic()
         return True
 
     def _check_profile(self, iface: Any) -> list[str]:
@@ -267,6 +270,10 @@ class MeshtasticRadio:
                 return  # another interface's event, kept only while ours was being opened
             if kind == "lost":
                 self._drop("verbinding met de radio verbroken; opnieuw verbinden")
+            elif kind == "established":
+                # The library's own TCP retry re-ran the handshake on the same interface: the radio may
+                # have been swapped or reconfigured meanwhile, so check it again.
+                self._apply_check(self._iface)
             elif kind == "packet":
                 event = packet_to_event(payload, self._my_node)
                 if event is not None:

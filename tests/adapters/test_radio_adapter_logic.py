@@ -275,3 +275,15 @@ def test_cli_module_does_not_import_the_radio_library() -> None:
     code = "import sys, nspgw.cli.radio; print('meshtastic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_library_reconnect_rechecks_the_profile(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    opener = Opener()
+    radio, _events = radio_factory(opener)
+    radio.start()
+    iface = wait_for(lambda: opener.opened and opener.opened[0])
+    wait_for(lambda: radio.state.connected)
+    iface.localNode.localConfig.lora.region = config_pb2.Config.LoRaConfig.RegionCode.US
+    pub.sendMessage("meshtastic.connection.established", interface=iface)
+    wait_for(lambda: radio.state.status == "misconfigured")
+    assert "regio is US" in radio.state.detail
