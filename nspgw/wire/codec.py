@@ -27,7 +27,9 @@ from nspgw.errors import AuthError, DecodeError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.cursor import Reader, unzigzag, varint, zigzag
 from nspgw.wire.frames import (
+    MAX_BROADCAST_FRAME,
     MAX_RADIO_PAYLOAD,
+    MAX_UNICAST_FRAME,
     BeaconFrame,
     CustodyAckFrame,
     ExpiredFrame,
@@ -266,8 +268,10 @@ class FrameCodec:
 
         For a bulletin the last fragment also carries the 64-byte signature; `fragment()` reserves it.
         """
-        envelope = CUSTODY_OVERHEAD if custody and not broadcast else FIXED_OVERHEAD
-        return MAX_RADIO_PAYLOAD - envelope - MESSAGE_FIELDS_MAX
+        if broadcast:
+            return MAX_BROADCAST_FRAME - FIXED_OVERHEAD - MESSAGE_FIELDS_MAX
+        envelope = CUSTODY_OVERHEAD if custody else FIXED_OVERHEAD
+        return MAX_UNICAST_FRAME - envelope - MESSAGE_FIELDS_MAX
 
     def sign_bulletin(self, frame: MessageFrame) -> MessageFrame:
         """The whole bulletin with this box's signature (sign before fragmenting)."""
@@ -317,8 +321,9 @@ class FrameCodec:
             if ttl_s is None:
                 ttl_s = frame.ttl_s if isinstance(frame, MessageFrame) else MAX_TTL_S
             out = self._add_hop(out, custody_to, ttl_s)
-        if len(out) > MAX_RADIO_PAYLOAD:
-            raise ValueError(f"frame is {len(out)} bytes, more than {MAX_RADIO_PAYLOAD}: fragment it first")
+        limit = MAX_BROADCAST_FRAME if dst == BROADCAST_ADDR else MAX_UNICAST_FRAME
+        if len(out) > limit:
+            raise ValueError(f"frame is {len(out)} bytes, more than {limit}: fragment it first")
         return out
 
     def forward(self, raw: bytes, *, custody_to: BoxAddr | None, ttl_s: int | None) -> bytes:

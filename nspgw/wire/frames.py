@@ -17,6 +17,19 @@ NSPGW_PORTNUM = 311
 MAX_RADIO_PAYLOAD = 233
 """Meshtastic `Constants.DATA_PAYLOAD_LEN`: the most application bytes one packet carries."""
 
+PKC_OVERHEAD = 12
+"""Firmware `MESHTASTIC_PKC_OVERHEAD`: a direct message the firmware PKI-encrypts (X25519 + AES-CCM) carries an
+8-byte CCM tag and a 4-byte extra nonce. Firmware 2.5 encrypts DMs with PKI whenever it knows the destination's
+public key; later 2.6 builds skip it on secondary channels unless asked, and firmware PR #7722 (Aug 2025, 2.7)
+does it again "even if the channel isn't 0". A frame that no longer fits is dropped (`TOO_LARGE`), so nspgw
+sizes every unicast frame for the PKI case (docs/wire-format.md "Addressing on the mesh")."""
+
+MAX_UNICAST_FRAME = MAX_RADIO_PAYLOAD - PKC_OVERHEAD
+"""221: the largest nspgw frame sent as a direct message (fits with or without firmware PKI)."""
+
+MAX_BROADCAST_FRAME = MAX_RADIO_PAYLOAD
+"""233: broadcasts are never PKI-encrypted by the firmware, so bulletins, beacons and roster updates use it all."""
+
 
 class Precedence(enum.IntEnum):
     """Message precedence, highest first. Two bits on the wire."""

@@ -17,7 +17,8 @@ from nspgw.wire.codec import (
     ttl_to_byte,
 )
 from nspgw.wire.frames import (
-    MAX_RADIO_PAYLOAD,
+    MAX_BROADCAST_FRAME,
+    MAX_UNICAST_FRAME,
     BeaconFrame,
     CustodyAckFrame,
     ExpiredFrame,
@@ -48,7 +49,7 @@ def message(src: BoxAddr, dst: BoxAddr, body: bytes, seq: int = 1, p: Precedence
     st.tuples(addr, addr).filter(lambda t: t[0] != t[1]),
     st.integers(0, MAX_SEQ),
     prec,
-    st.binary(max_size=205),
+    st.binary(max_size=199),
     u32,
     st.integers(0, 255).flatmap(lambda n: st.tuples(st.just(n + 2), st.integers(0, n + 1))) | st.just((1, 0)),
 )
@@ -59,7 +60,7 @@ def test_message_roundtrip(pair: tuple[BoxAddr, BoxAddr], seq: int, p: Precedenc
     count, index = frag
     frame = MessageFrame(src, dst, MsgId(src, seq), p, 0, body, index, count)
     raw = CODECS[src].encode(frame, counter)
-    assert len(raw) <= MAX_RADIO_PAYLOAD
+    assert len(raw) <= (MAX_BROADCAST_FRAME if dst == BROADCAST_ADDR else MAX_UNICAST_FRAME)
     got = CODECS[dst].decode(raw)
     assert got.frame == frame
     assert got.header.counter == counter and got.header.precedence == p and got.hop_src == src
@@ -147,11 +148,14 @@ def test_max_body_fills_but_never_exceeds_a_packet() -> None:
         n = CODECS[NSP_A].max_body(custody=custody)
         frame = MessageFrame(NSP_A, GCT, MsgId(NSP_A, MAX_SEQ), Precedence.ROUTINE, 0, bytes(n), 255, 256)
         raw = CODECS[NSP_A].encode(frame, 1, custody_to=CP_N if custody else None, ttl_s=60)
-        assert len(raw) == MAX_RADIO_PAYLOAD
+        assert len(raw) == MAX_UNICAST_FRAME == 221
         with pytest.raises(ValueError):
             CODECS[NSP_A].encode(
                 MessageFrame(NSP_A, GCT, MsgId(NSP_A, MAX_SEQ), Precedence.ROUTINE, 0, bytes(n + 1), 255, 256),
                 1, custody_to=CP_N if custody else None, ttl_s=60)
+    n = CODECS[GCT].max_body(broadcast=True)
+    frame = MessageFrame(GCT, BROADCAST_ADDR, MsgId(GCT, MAX_SEQ), Precedence.ROUTINE, 0, bytes(n), 254, 256)
+    assert len(CODECS[GCT].encode(frame, 1)) == MAX_BROADCAST_FRAME == 233
 
 
 def test_encode_refuses_frames_this_box_may_not_send() -> None:
