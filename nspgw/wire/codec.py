@@ -8,7 +8,8 @@ Byte layout, overhead budget and test vectors: docs/wire-format.md. In short:
                     [‖ ttl:8 ‖ hop_tag:24]                 custody hop: HMAC under the hop pair key
     bulletin:       header ‖ AES-CTR(plaintext) ‖ tag:8    SIV under the network key, Ed25519 signed
     beacon:         header ‖ body ‖ tag:8                  HMAC under the network key
-    roster update:  header ‖ signed delta                  the authority's signature authenticates
+    roster update:  header ‖ signed delta ‖ tag:8          HMAC under the network key; the delta itself
+                                                           carries the authority's Ed25519 signature
 
 The end-to-end tag covers the header with the custody bit cleared, so a relay can add, strip and replace
 the hop extension without touching the sealed frame. Replay windows are the core's job (crypto.replay);
@@ -20,7 +21,7 @@ from __future__ import annotations
 import enum
 
 from nspgw.crypto.keyring import KeyRing
-from nspgw.crypto.keys import SIGNATURE_LEN, SymmetricKeys
+from nspgw.crypto.keys import KEY_LEN, SIGNATURE_LEN, NetworkKey, SymmetricKeys
 from nspgw.crypto.roster import MAX_ADDR, Role, RosterDelta
 from nspgw.crypto.seal import HOP_TAG_LEN, TAG_LEN, check_mac, mac, open_sealed, seal
 from nspgw.errors import AuthError, DecodeError, SecurityError
@@ -39,6 +40,7 @@ from nspgw.wire.frames import (
     FrameRef,
     MessageFrame,
     MsgId,
+    NetworkKeyFrame,
     Precedence,
     ProbeFrame,
     ReceiptFrame,
@@ -75,6 +77,7 @@ class Control(enum.IntEnum):
     SYNC = 0
     PROBE = 1
     PROBE_REPLY = 2
+    NETWORK_KEY = 3
 
 
 _BROADCAST_KINDS = {Kind.BEACON, Kind.ROSTER_UPDATE}
@@ -128,7 +131,7 @@ def _kind_of(frame: Frame) -> Kind:
         return Kind.FRAGMENT_REQUEST
     if isinstance(frame, ExpiredFrame):
         return Kind.EXPIRED
-    if isinstance(frame, SyncFrame | ProbeFrame):
+    if isinstance(frame, SyncFrame | ProbeFrame | NetworkKeyFrame):
         return Kind.CONTROL
     if isinstance(frame, BeaconFrame):
         return Kind.BEACON
@@ -190,6 +193,8 @@ def _plaintext(frame: Frame) -> bytes:
         return bytes([Control.SYNC]) + frame.counter_floor.to_bytes(4, "big")
     if isinstance(frame, ProbeFrame):
         return bytes([Control.PROBE_REPLY if frame.reply else Control.PROBE]) + varint(frame.nonce)
+    if isinstance(frame, NetworkKeyFrame):
+        return bytes([Control.NETWORK_KEY]) + frame.key.epoch.to_bytes(4, "big") + frame.key.secret
     if isinstance(frame, BeaconFrame):
         return varint(frame.roster_version) + varint(frame.queued) + bytes([frame.flags])
     return frame.blob
@@ -245,6 +250,8 @@ def _parse(kind: Kind, src: BoxAddr, dst: BoxAddr, prec: Precedence, ttl: int | 
             frame = SyncFrame(src, dst, r.uint(4))
         elif sub in (Control.PROBE, Control.PROBE_REPLY):
             frame = ProbeFrame(src, dst, r.varint(), reply=sub == Control.PROBE_REPLY)
+        elif sub == Control.NETWORK_KEY:
+            frame = NetworkKeyFrame(src, dst, NetworkKey(r.uint(4), r.take(KEY_LEN)))
         else:
             raise DecodeError(f"unknown control frame {sub} (newer nspgw version?)")
         r.end()
@@ -308,9 +315,7 @@ class FrameCodec:
             raise ValueError("broadcast frames are not handed over for custody")
         header = _header(kind, prec, False, src, dst, counter)
         pt = _plaintext(frame)
-        if kind == Kind.ROSTER_UPDATE:
-            out = header + pt
-        elif kind == Kind.BEACON:
+        if kind in _BROADCAST_KINDS:
             out = header + pt + mac(self.keyring.network_keys()[0].k_mac, header + pt, TAG_LEN)
         elif dst == BROADCAST_ADDR:
             out = header + seal(self.keyring.network_keys()[0], header, pt)
@@ -397,18 +402,17 @@ class FrameCodec:
         header_bytes = data[:HEADER_LEN]
         header = FrameHeader(VERSION, int(kind), src, dst, counter, prec, custody, ttl)
         body = data[HEADER_LEN:]
-        if kind == Kind.ROSTER_UPDATE:
-            try:
-                RosterDelta.from_bytes(body).verify(self.keyring.authority_public)
-            except SecurityError as exc:
-                raise AuthError(str(exc)) from None
-            return Received(header, RosterUpdateFrame(src, body), data, hop)
         if len(body) < TAG_LEN:
             raise DecodeError("frame too short for its authentication tag")
-        if kind == Kind.BEACON:
+        if kind in _BROADCAST_KINDS:
             pt, tag = body[:-TAG_LEN], body[-TAG_LEN:]
             if not any(check_mac(k.k_mac, header_bytes + pt, tag) for k in self.keyring.network_keys()):
-                raise AuthError("beacon tag invalid (not from an enrolled box, or an old network key)")
+                raise AuthError(f"{kind.name.lower()} tag invalid (not from an enrolled box, or an old network key)")
+            if kind == Kind.ROSTER_UPDATE:
+                try:
+                    RosterDelta.from_bytes(pt).verify(self.keyring.authority_public)
+                except SecurityError as exc:
+                    raise AuthError(str(exc)) from None
             return Received(header, _parse(kind, src, dst, prec, ttl, pt), data, hop)
         if broadcast:
             pt = self._open_any(self.keyring.network_keys(), header_bytes, body)
@@ -424,7 +428,10 @@ class FrameCodec:
                 raise AuthError(f"frame for box {dst} was not handed to this box for custody")
             return Received(header, None, data, hop)
         pt = open_sealed(self._pair(src, dst), header_bytes, body)
-        return Received(header, _parse(kind, src, dst, prec, ttl, pt), data, hop)
+        frame = _parse(kind, src, dst, prec, ttl, pt)
+        if isinstance(frame, NetworkKeyFrame) and self.keyring.sender(src).role != Role.GCT:
+            raise AuthError(f"network key from box {src}, which is not a crisis-team box")
+        return Received(header, frame, data, hop)
 
     @staticmethod
     def _open_any(keys: tuple[SymmetricKeys, ...], ad: bytes, sealed: bytes) -> bytes:

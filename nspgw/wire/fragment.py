@@ -73,6 +73,7 @@ class Reassembler:
         self.max_bytes_total = max_bytes_total
         self._partials: OrderedDict[MsgId, _Partial] = OrderedDict()
         self._total = 0
+        self._per_sender: dict[int, int] = {}
 
     @property
     def bytes_held(self) -> int:
@@ -108,6 +109,7 @@ class Reassembler:
             p.signature = frame.signature
         p.size += cost
         self._total += cost
+        self._per_sender[frame.msg.origin] = self._per_sender.get(frame.msg.origin, 0) + cost
         if len(p.parts) < p.count:
             return None
         self._drop(frame.msg)
@@ -129,6 +131,11 @@ class Reassembler:
     def _drop(self, msg: MsgId) -> None:
         p = self._partials.pop(msg)
         self._total -= p.size
+        left = self._per_sender.get(msg.origin, 0) - p.size
+        if left > 0:
+            self._per_sender[msg.origin] = left
+        else:
+            self._per_sender.pop(msg.origin, None)
 
     def _make_room(self, msg: MsgId, cost: int) -> None:
         origin = msg.origin
@@ -146,4 +153,4 @@ class Reassembler:
             self._drop(msg)
 
     def _sender_bytes(self, origin: int) -> int:
-        return sum(p.size for m, p in self._partials.items() if m.origin == origin)
+        return self._per_sender.get(origin, 0)

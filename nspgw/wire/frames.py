@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from nspgw.crypto.keys import NetworkKey
 from nspgw.ids import BoxAddr
 
 NSPGW_PORTNUM = 311
@@ -171,6 +172,19 @@ class ProbeFrame:
     reply: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkKeyFrame:
+    """Network key rotation: crisis-team box `src` hands box `dst` the network key of a new epoch.
+
+    Sealed end to end like every unicast frame; `key` has a redacted repr. Receivers accept it only from an
+    unrevoked crisis-team box (docs/security.md "Key lifecycle").
+    """
+
+    src: BoxAddr
+    dst: BoxAddr
+    key: NetworkKey
+
+
 Frame = (
     MessageFrame
     | ReceiptFrame
@@ -181,6 +195,7 @@ Frame = (
     | BeaconFrame
     | RosterUpdateFrame
     | ProbeFrame
+    | NetworkKeyFrame
 )
 
 
