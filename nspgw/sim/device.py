@@ -38,7 +38,8 @@ log = logging.getLogger("nspgw.sim")
 
 START1, START2 = 0x94, 0xC3
 MAX_TO_FROM_RADIO_SIZE = 512  # stream_interface.MAX_TO_FROM_RADIO_SIZE, same limit in firmware StreamAPI
-DATA_PAYLOAD_LEN = mesh_pb2.Constants.DATA_PAYLOAD_LEN  # 233
+MESHTASTIC_HEADER_LEN = 16  # firmware MESHTASTIC_HEADER_LENGTH: the unencrypted packet header on air
+MAX_LORA_PAYLOAD_LEN = 255  # firmware MAX_LORA_PAYLOAD_LEN (SX126x/SX127x FIFO)
 NODELESS_WANT_CONFIG_ID = 69420  # meshtastic.NODELESS_WANT_CONFIG_ID: handshake without other nodes
 BROADCAST = 0xFFFFFFFF
 MAX_RX_TOPHONE = 32  # firmware keeps this many packets for a client that is not connected, drops the oldest
@@ -112,6 +113,19 @@ class FrameDecoder:
 def encode_frame(message: Any) -> bytes:
     body = message.SerializeToString()
     return bytes([START1, START2, len(body) >> 8, len(body) & 0xFF]) + body
+
+
+def encoded_frame_len(decoded: mesh_pb2.Data) -> int:
+    """Bytes on air as firmware perhapsEncode counts them: it sets `has_bitfield` on every packet it
+    originates (ok-to-MQTT bit) before checking `numbytes + MESHTASTIC_HEADER_LENGTH > MAX_LORA_PAYLOAD_LEN`.
+
+    So DATA_PAYLOAD_LEN (233) only fits for port numbers below 128 without other optional fields; on a
+    port >= 128 such as nspgw's 311 the largest payload that goes on air is 231 bytes.
+    """
+    data = mesh_pb2.Data()
+    data.CopyFrom(decoded)
+    data.bitfield = decoded.bitfield  # assignment marks the optional field present, as has_bitfield = true
+    return MESHTASTIC_HEADER_LEN + len(data.SerializeToString())
 
 
 def node_id(node_num: int) -> str:
@@ -255,6 +269,7 @@ class VirtualDevice:
         self._from_radio_id = 0
         self._packet_counter = self.rng.randrange(0x3FF)
         self._recent_ids: deque[int] = deque(maxlen=64)
+        self._client_ids: deque[int] = deque(maxlen=64)
         self._passkey = self.rng.randbytes(8)
         self._nodeinfo_replied: dict[int, float] = {}
         self.in_edit_transaction = False
@@ -384,23 +399,24 @@ class VirtualDevice:
             log.debug("%s: duplicate packet %08x from client", self.name, pkt.id)
         elif pkt.to in (self.node_num, 0):
             self._handle_local_packet(pkt)
-        else:
-            self._send_to_mesh(pkt)
+        elif self._send_to_mesh(pkt):
+            return  # the mesh answers with on_queue_status for this packet id
         self._emit(queueStatus=self._queue_status(pkt.id))
 
-    def _send_to_mesh(self, pkt: mesh_pb2.MeshPacket) -> None:
+    def _send_to_mesh(self, pkt: mesh_pb2.MeshPacket) -> bool:
+        """Hand a client packet to the router; False when refused here (NAK already sent)."""
         from nspgw.sim.mesh import RadioPacket
 
         if pkt.WhichOneof("payload_variant") != "decoded":
             self.nak(pkt.id, ROUTING.BAD_REQUEST, pkt.channel)
-            return
-        if len(pkt.decoded.payload) > DATA_PAYLOAD_LEN:
+            return False
+        if encoded_frame_len(pkt.decoded) > MAX_LORA_PAYLOAD_LEN:
             # Router::send -> perhapsEncode fails with TOO_LARGE; the NAK goes only to our client.
             self.nak(pkt.id, ROUTING.TOO_LARGE, pkt.channel)
-            return
+            return False
         if pkt.channel > 7 or self.state["channels"][pkt.channel].role == channel_pb2.Channel.Role.DISABLED:
             self.nak(pkt.id, ROUTING.NO_CHANNEL, 0)
-            return
+            return False
         hop_limit = pkt.hop_limit or self.state["config"].lora.hop_limit
         d = pkt.decoded
         radio = RadioPacket(
@@ -408,14 +424,12 @@ class VirtualDevice:
             channel=pkt.channel, want_ack=pkt.want_ack and pkt.to != BROADCAST, want_response=d.want_response,
             request_id=d.request_id, reply_id=d.reply_id, hop_limit=min(hop_limit, 7), hop_start=min(hop_limit, 7),
             priority=pkt.priority or mesh_pb2.MeshPacket.Priority.DEFAULT, emoji=d.emoji, bitfield=d.bitfield)
+        self._client_ids.append(pkt.id)
         self.mesh.send(self.node_num, radio)
+        return True
 
-    def nak(self, packet_id: int, error: int, channel: int = 0, *, notify: str | None = None) -> None:
+    def nak(self, packet_id: int, error: int, channel: int = 0) -> None:
         """A ROUTING_APP packet from ourselves, as Router::abortSendAndNak gives the client."""
-        if notify:
-            self._emit(clientNotification=mesh_pb2.ClientNotification(
-                reply_id=packet_id, level=mesh_pb2.LogRecord.Level.WARNING,
-                time=self._epoch(self.mesh.clock.now()), message=notify))
         self._to_client(self._routing_packet(packet_id, error, channel))
 
     def _routing_packet(self, request_id: int, error: int, channel: int) -> mesh_pb2.MeshPacket:
@@ -639,9 +653,13 @@ class VirtualDevice:
             hop_start=hop, priority=mesh_pb2.MeshPacket.Priority.BACKGROUND))
 
     def duty_cycle_refused(self, packet_id: int, silent_minutes: int) -> None:
-        """Router::send refuses over the hourly duty cycle: a notification plus a NAK, only to our client."""
-        self.nak(packet_id, ROUTING.DUTY_CYCLE_LIMIT,
-                 notify=f"Duty cycle limit exceeded. You can send again in {silent_minutes} mins")
+        """Router::send over the hourly duty cycle: besides the NAK (which the mesh delivers as a packet)
+        firmware sends its client this notification, with reply_id = the refused packet."""
+        self._emit(clientNotification=mesh_pb2.ClientNotification(
+            reply_id=packet_id, level=mesh_pb2.LogRecord.Level.WARNING, time=self._epoch(self.mesh.clock.now()),
+            message=f"Duty cycle limit exceeded. You can send again in {silent_minutes} mins"))
 
-    def queue_status(self, free: int, maxlen: int) -> None:
-        self._emit(queueStatus=mesh_pb2.QueueStatus(res=0, free=free, maxlen=maxlen, mesh_packet_id=0))
+    def queue_status(self, res: int, free: int, maxlen: int, packet_id: int) -> None:
+        """The router's answer to a packet our client sent (our own NODEINFO sends are not the client's)."""
+        if packet_id in self._client_ids:
+            self._emit(queueStatus=mesh_pb2.QueueStatus(res=res, free=free, maxlen=maxlen, mesh_packet_id=packet_id))

@@ -24,6 +24,7 @@ from typing import Any
 
 from nspgw.errors import ConfigError, UsageError
 from nspgw.sim.device import VirtualDevice, node_id
+from nspgw.sim.mesh import DUTY_CYCLE_LIMIT, Mesh, QueueStatus, RoutingEvent
 from nspgw.sim.topology import Topology
 
 log = logging.getLogger("nspgw.sim")
@@ -232,8 +233,6 @@ class MeshServer:
 
     def __init__(self, topology: Topology, *, base_port: int | None = None, state_dir: Path | None = None,
                  use_pty: bool = True, emit: Callable[[dict[str, Any]], None] | None = None) -> None:
-        from nspgw.sim.mesh import Mesh
-
         self.topology = topology
         self.lock = threading.RLock()
         self._cond = threading.Condition(self.lock)
@@ -351,16 +350,16 @@ class MeshServer:
         if dev is not None:
             dev.deliver(reception)
 
-    def _on_routing(self, node_num: int, event: Any) -> None:
+    def _on_routing(self, node_num: int, event: RoutingEvent) -> None:
+        # Acks and naks reach the client as packets via on_deliver; this only adds the duty-cycle notice.
         dev = self._by_num.get(node_num)
-        reason = str(getattr(event, "reason", getattr(event, "error", "")))
-        if dev is not None and "DUTY_CYCLE" in reason.upper():
-            dev.duty_cycle_refused(getattr(event, "packet_id", 0), int(getattr(event, "silent_minutes", 1) or 1))
+        if dev is not None and event.error_reason == DUTY_CYCLE_LIMIT:
+            dev.duty_cycle_refused(event.request_id, max(1, event.silent_minutes))
 
-    def _on_queue_status(self, node_num: int, status: Any) -> None:
+    def _on_queue_status(self, node_num: int, status: QueueStatus) -> None:
         dev = self._by_num.get(node_num)
         if dev is not None:
-            dev.queue_status(int(getattr(status, "free", 0)), int(getattr(status, "maxlen", 0)))
+            dev.queue_status(status.res, status.free, status.maxlen, status.mesh_packet_id)
 
     # -- control ----------------------------------------------------------------------------------
 
