@@ -65,6 +65,9 @@ PREAMBLE_SYMBOLS = 16
 MESHTASTIC_HEADER_LEN = 16
 """Cleartext `PacketHeader` in front of the encrypted `Data` protobuf on air."""
 
+MAX_LORA_PAYLOAD_LEN = 255
+"""Largest LoRa PHY payload (SX126x/SX127x FIFO); firmware refuses a packet whose header + Data exceed it."""
+
 DATA_PAYLOAD_LEN = 233
 """Meshtastic `Constants.DATA_PAYLOAD_LEN`: most application bytes in one packet."""
 

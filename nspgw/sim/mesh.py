@@ -24,7 +24,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from nspgw.core.airtime import DATA_PAYLOAD_LEN, DutyCycleLedger, meshtastic_frame_len, time_on_air_ms
+from nspgw.core.airtime import (
+    DATA_PAYLOAD_LEN,
+    MAX_LORA_PAYLOAD_LEN,
+    DutyCycleLedger,
+    meshtastic_frame_len,
+    time_on_air_ms,
+)
 from nspgw.core.airtime import preset as lookup_preset
 from nspgw.errors import ConfigError, UsageError
 from nspgw.sim import mesh_radio as radio
@@ -220,6 +226,9 @@ class Mesh:
         self._heap: list[tuple[float, int, int, object, int]] = []
         self._seq = 0
         self._toa_cache: dict[int, float] = {}
+        # Firmware refuses a packet whose 16-byte header + Data protobuf exceed 255 bytes (so 232-233 payload
+        # bytes on app port 311 are TOO_LARGE). False only checks the contract's 233-byte payload limit.
+        self.strict_frame_limit = True
         self.on_deliver: Callable[[int, Reception], None] = lambda num, rx: None
         self.on_routing: Callable[[int, RoutingEvent], None] = lambda num, ev: None
         self.on_queue_status: Callable[[int, QueueStatus], None] = lambda num, st: None
@@ -315,7 +324,10 @@ class Mesh:
         now = self.clock.now()
         if not node.up:
             return  # a powered-off radio has no client connection
-        if len(packet.payload) > DATA_PAYLOAD_LEN:
+        too_big = self.strict_frame_limit and packet.frame_len() > MAX_LORA_PAYLOAD_LEN
+        if len(packet.payload) > DATA_PAYLOAD_LEN or too_big:
+            # perhapsEncode: header + encoded Data (with the bitfield firmware always adds) must fit in one
+            # 255-byte LoRa frame, so on port 311 only 231 payload bytes fit, not DATA_PAYLOAD_LEN.
             self._local_nak(node, packet, TOO_LARGE)
             self.on_queue_status(node.node_num, QueueStatus(ERRNO_OK, node.tx_queue_free, node.tx_queue_max,
                                                             packet.packet_id))
@@ -435,7 +447,7 @@ class Mesh:
         self._start_tx(node, best)
 
     def _airtime_s(self, packet: RadioPacket) -> float:
-        n = packet.frame_len()
+        n = min(packet.frame_len(), MAX_LORA_PAYLOAD_LEN)  # only relayed frames reach here; they fit
         t = self._toa_cache.get(n)
         if t is None:
             t = self._toa_cache[n] = time_on_air_ms(n, self.preset) / 1000.0
