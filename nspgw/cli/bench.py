@@ -2,6 +2,49 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(help="Benchmarks: luchttijd, simulatie, daemon.", no_args_is_help=True)
+
+
+@app.command("airtime")
+def airtime(
+    corpus: Path = typer.Option(..., "--corpus", help="JSON-lines corpus met een veld 'text' per regel."),
+    preset: str = typer.Option("LONG_FAST", "--preset", help="Meshtastic modem-preset."),
+    receipt_batch: int = typer.Option(4, "--receipt-batch", min=1,
+                                      help="Berichten per ontvangstbevestiging (batching-aanname)."),
+    as_json: bool = typer.Option(False, "--json", help="Uitvoer als JSON."),
+) -> None:
+    """Luchttijd van nspgw (draadformaat v1) tegenover gewone Meshtastic-tekst, per bericht en totaal."""
+    from nspgw.bench.airtime import load_corpus, measure
+    from nspgw.core.airtime import preset as lookup_preset
+
+    lookup_preset(preset)  # ConfigError for an unknown preset before any work
+    report = measure(load_corpus(corpus), preset, receipt_batch)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Luchttijd per bericht — {preset}, ontvangstbevestiging per {receipt_batch} berichten")
+    for col in ("id", "soort", "tekens", "UTF-8 B", "inhoud B", "frames", "nspgw B", "nspgw ms", "bevest. ms",
+                "MT frames", "MT B", "MT ms"):
+        table.add_column(col, justify="left" if col in ("id", "soort") else "right")
+    for r in report.rows:
+        table.add_row(r.id, r.kind, str(r.chars), str(r.utf8_bytes), str(r.content_bytes), str(r.frames),
+                      str(r.nspgw_bytes_on_air), f"{r.nspgw_airtime_ms:.0f}", f"{r.receipt_share_ms:.0f}",
+                      str(r.meshtastic_frames), str(r.meshtastic_bytes_on_air), f"{r.meshtastic_text_airtime_ms:.0f}")
+    console = Console(width=max(Console().width, 132))  # the table needs ~130 columns, also when piped
+    console.print(table)
+    t = report.totals()
+    console.print(
+        f"Totaal: nspgw {t['nspgw_airtime_ms'] / 1000:.1f} s (waarvan bevestigingen "
+        f"{t['receipt_airtime_ms'] / 1000:.1f} s), Meshtastic-tekst {t['meshtastic_text_airtime_ms'] / 1000:.1f} s "
+        f"(met ACK's {t['meshtastic_text_with_acks_airtime_ms'] / 1000:.1f} s); verhouding {t['ratio']:.3f}. "
+        f"Vaste overhead per frame {t['frame_overhead_bytes']} B ({t['custody_frame_overhead_bytes']} B bij "
+        f"bewaring door een relais); berichten ≤ 200 tekens in één frame: {t['short_messages_single_frame_pct']} %."
+    )

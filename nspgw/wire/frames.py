@@ -22,14 +22,22 @@ PKC_OVERHEAD = 12
 """Firmware `MESHTASTIC_PKC_OVERHEAD`: a direct message the firmware PKI-encrypts (X25519 + AES-CCM) carries an
 8-byte CCM tag and a 4-byte extra nonce. Firmware 2.5 encrypts DMs with PKI whenever it knows the destination's
 public key; later 2.6 builds skip it on secondary channels unless asked, and firmware PR #7722 (Aug 2025, 2.7)
-does it again "even if the channel isn't 0". A frame that no longer fits is dropped (`TOO_LARGE`), so nspgw
-sizes every unicast frame for the PKI case (docs/wire-format.md "Addressing on the mesh")."""
+does it again "even if the channel isn't 0"."""
 
-MAX_UNICAST_FRAME = MAX_RADIO_PAYLOAD - PKC_OVERHEAD
-"""221: the largest nspgw frame sent as a direct message (fits with or without firmware PKI)."""
+DATA_WRAPPER_LEN = 8
+"""`Data` protobuf around an nspgw frame of ≥ 128 bytes: portnum 311 (tag + 2-byte varint = 3), payload tag +
+2-byte length (3), and `bitfield` (tag + 1 byte = 2), which firmware `Router::perhapsEncode` sets on every
+packet a node originates (ok-to-MQTT bit) *before* its size check."""
 
-MAX_BROADCAST_FRAME = MAX_RADIO_PAYLOAD
-"""233: broadcasts are never PKI-encrypted by the firmware, so bulletins, beacons and roster updates use it all."""
+MAX_LORA_FRAME = 255
+"""Firmware: header (16) + encoded `Data` (+ PKI overhead) must fit 255 bytes, else the packet is dropped with
+`Routing_Error_TOO_LARGE`. Hence the real limits below are below `DATA_PAYLOAD_LEN` (233)."""
+
+MAX_BROADCAST_FRAME = MAX_LORA_FRAME - 16 - DATA_WRAPPER_LEN
+"""231: the largest nspgw broadcast frame (bulletins, beacons, roster updates; never PKI-encrypted)."""
+
+MAX_UNICAST_FRAME = MAX_BROADCAST_FRAME - PKC_OVERHEAD
+"""219: the largest nspgw frame sent as a direct message, sized for the PKI case (docs/wire-format.md)."""
 
 
 class Precedence(enum.IntEnum):
