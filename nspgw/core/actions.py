@@ -1,0 +1,162 @@
+"""Actions `Node` asks the driver to carry out.
+
+Contract (persist before acknowledging): the driver applies every `Store*`/`Drop*` action of one `handle`
+call in ONE SQLite transaction (`Store.apply`), and only after that commit hands the `Transmit`s to the
+links and shows the `Notify`s. A receipt or custody acknowledgement is therefore never on air before the
+inbox or custody row it vouches for is durable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nspgw.core.lifecycle import MsgState
+from nspgw.ids import BoxAddr
+from nspgw.wire.frames import MessageFrame, MsgId, Precedence
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Hand `data` to `link`; `hop_dst` None = broadcast. `airtime_ms` is the estimate the ledger booked."""
+
+    link: str
+    hop_dst: BoxAddr | None
+    data: bytes
+    precedence: Precedence
+    tx_ref: int
+    airtime_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Operator-visible event (Dutch text). kind: expired, clone_suspected, delivered_bulletin, …"""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounter:
+    """Frame counters below `reserved` may have been used: a restarted node starts at `reserved`."""
+
+    reserved: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFrameSent:
+    """Frame `counter` carried fragment `frag_index` of our message `seq` (custody acks name counters)."""
+
+    counter: int
+    seq: int
+    frag_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutboxState:
+    """Our message `seq` moved to `state`; `acked_frags` = fragments a relay holds; `pending` = bulletin boxes."""
+
+    seq: int
+    state: MsgState
+    acked_frags: tuple[int, ...] = ()
+    pending: tuple[BoxAddr, ...] | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreReceipt:
+    """Box `by` confirmed it stored our message `seq`."""
+
+    seq: int
+    by: BoxAddr
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInbox:
+    """Deliver a whole message to this box's inbox (UNIQUE(origin, seq): a duplicate is ignored)."""
+
+    frame: MessageFrame
+    link: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFragment:
+    """Keep one fragment of a message for this box until the message is whole."""
+
+    frame: MessageFrame
+
+
+@dataclass(frozen=True, slots=True)
+class DropFragments:
+    msg: MsgId
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCustody:
+    """This box takes custody of a sealed frame for another box (`raw` = `Received.raw`)."""
+
+    origin: BoxAddr
+    counter: int
+    dst: BoxAddr
+    precedence: Precedence
+    raw: bytes
+    ttl_s: float
+    from_hop: BoxAddr
+
+
+@dataclass(frozen=True, slots=True)
+class DropCustody:
+    origin: BoxAddr
+    counter: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTtl:
+    """Checkpoint of remaining time to live (seconds) so a restart resumes the countdown, never a wall clock."""
+
+    outbox: tuple[tuple[int, float], ...]
+    custody: tuple[tuple[BoxAddr, int, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreReplayWindow:
+    sender: BoxAddr
+    window: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StorePeer:
+    addr: BoxAddr
+    link: str
+    snr: float | None
+    rssi: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """Key/value the daemon publishes for `nspgw status` (JSON-serialisable values)."""
+
+    key: str
+    value: object
+
+
+StoreAction = (
+    StoreCounter
+    | StoreFrameSent
+    | StoreOutboxState
+    | StoreReceipt
+    | StoreInbox
+    | StoreFragment
+    | DropFragments
+    | StoreCustody
+    | DropCustody
+    | StoreTtl
+    | StoreReplayWindow
+    | StorePeer
+    | StoreStatus
+)
+Action = Transmit | Notify | StoreAction
+
+
+def store_actions(actions: list[Action]) -> list[StoreAction]:
+    return [a for a in actions if not isinstance(a, Transmit | Notify)]

@@ -1,0 +1,85 @@
+"""Node configuration and the state a node is rebuilt from after a restart (what the store holds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nspgw.core.lifecycle import MsgState
+from nspgw.crypto.keyring import KeyRing
+from nspgw.ids import BoxAddr
+from nspgw.wire.frames import MessageFrame, MsgId, Precedence
+
+# Default time to live per precedence (seconds). A FLASH that cannot get through within an hour is better
+# reported to its operator (who phones, sends a runner) than delivered late; routine traffic may wait out a
+# long outage of the CP. A message's own ttl overrides these.
+DEFAULT_TTL_S: dict[Precedence, int] = {
+    Precedence.FLASH: 3600,
+    Precedence.IMMEDIATE: 4 * 3600,
+    Precedence.PRIORITY: 12 * 3600,
+    Precedence.ROUTINE: 48 * 3600,
+}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    keyring: KeyRing
+    preset: str = "LONG_FAST"
+    region: str = "EU_868"
+    duty_window_s: float = 3600.0
+    # Share of the duty-cycle budget ROUTINE traffic and beacons may not spend, so a FLASH still fits after
+    # an hour of chatter (EU868: 36 s/h total; 20 % keeps ~7 s ≈ 3 full frames for urgent traffic).
+    reserve_fraction: float = 0.2
+    # The radio is "busy" for time on air plus this margin (firmware CSMA backoff, serial latency).
+    radio_margin_s: float = 0.5
+    heard_fresh_s: float = 1800.0  # a peer heard this recently is tried directly
+    receipt_delay_s: float = 2.0  # batch receipts/custody acks: several refs in one frame
+    ack_timeout_s: float = 45.0  # first retry after this (× 2^attempt, jittered)
+    max_backoff_s: float = 1800.0
+    direct_attempts_before_relay: int = 2
+    beacon_interval_s: float = 900.0
+    checkpoint_interval_s: float = 60.0
+    counter_block: int = 64
+    sync_hint_interval_s: float = 300.0
+    ttl_s: dict[Precedence, int] = field(default_factory=lambda: dict(DEFAULT_TTL_S))
+
+    @property
+    def me(self) -> BoxAddr:
+        return self.keyring.me
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One of our own messages not yet delivered or expired, as the store keeps it."""
+
+    msg: MsgId
+    dst: BoxAddr
+    precedence: Precedence
+    body: bytes
+    ttl_remaining_s: float
+    state: MsgState = MsgState.ACCEPTED
+    acked_frags: tuple[int, ...] = ()
+    pending: tuple[BoxAddr, ...] | None = None  # bulletin: boxes whose receipt is still missing
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyItem:
+    origin: BoxAddr
+    counter: int
+    dst: BoxAddr
+    precedence: Precedence
+    raw: bytes
+    ttl_remaining_s: float
+    from_hop: BoxAddr
+
+
+@dataclass
+class NodeState:
+    """What `Store.load_state()` returns; everything else a node knows is rebuilt or relearnt."""
+
+    counter_reserved: int = 1
+    outbox: list[OutboxItem] = field(default_factory=list)
+    custody: list[CustodyItem] = field(default_factory=list)
+    frames_sent: dict[int, tuple[int, int]] = field(default_factory=dict)  # counter → (seq, frag)
+    replay: dict[int, bytes] = field(default_factory=dict)
+    delivered: set[MsgId] = field(default_factory=set)
+    fragments: list[MessageFrame] = field(default_factory=list)

@@ -1,0 +1,59 @@
+"""Up/down state per link kind ("radio", "ip") from adapter events and end-to-end probes.
+
+IP is preferred while healthy (no airtime); the radio is the link that is always there. A link is healthy
+when its adapter says it is up and no end-to-end probe on it has failed since the last success.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nspgw.core.events import IP, LINKS, RADIO
+
+
+@dataclass(slots=True)
+class _Link:
+    up: bool = False
+    detail: str = ""
+    probe_failures: int = 0
+    last_ok: float | None = None
+
+
+class LinkHealth:
+    PROBE_FAILURES_DOWN = 2
+
+    def __init__(self, radio_up: bool = True) -> None:
+        self._links = {name: _Link() for name in LINKS}
+        self._links[RADIO].up = radio_up
+
+    def set_state(self, link: str, up: bool, detail: str, now: float) -> bool:
+        """Record an adapter report; True when the usable state changed."""
+        before = self.healthy(link)
+        entry = self._links.setdefault(link, _Link())
+        entry.up, entry.detail = up, detail
+        if up:
+            entry.probe_failures = 0
+            entry.last_ok = now
+        return before != self.healthy(link)
+
+    def probe_ok(self, link: str, now: float) -> bool:
+        before = self.healthy(link)
+        entry = self._links.setdefault(link, _Link())
+        entry.probe_failures, entry.last_ok = 0, now
+        return before != self.healthy(link)
+
+    def probe_failed(self, link: str) -> bool:
+        before = self.healthy(link)
+        self._links.setdefault(link, _Link()).probe_failures += 1
+        return before != self.healthy(link)
+
+    def healthy(self, link: str) -> bool:
+        entry = self._links.get(link)
+        return entry is not None and entry.up and entry.probe_failures < self.PROBE_FAILURES_DOWN
+
+    @property
+    def ip_up(self) -> bool:
+        return self.healthy(IP)
+
+    def snapshot(self) -> dict[str, dict[str, object]]:
+        return {k: {"up": self.healthy(k), "detail": v.detail} for k, v in self._links.items()}

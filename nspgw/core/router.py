@@ -1,0 +1,66 @@
+"""Next hop by roster: the destination itself when reachable, else a coordinatiepunt that takes custody.
+
+NSP → CP → GCT and GCT → CP → NSP (the NSP's own CP). A CP holding custody pushes when the destination is
+heard again; it hands over to the destination's CP when that is another one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nspgw.core.events import IP, RADIO
+from nspgw.crypto.roster import Role, Roster
+from nspgw.ids import BoxAddr
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    link: str
+    hop: BoxAddr
+    custody: bool  # the hop is a relay that takes custody (not the destination)
+
+
+def relay_for(roster: Roster, me: BoxAddr, dst: BoxAddr, exclude: BoxAddr | None = None) -> BoxAddr | None:
+    """The CP to hand a frame for `dst` to, if any: ours (an NSP's parent) or the destination's."""
+    mine = roster.get(me)
+    theirs = roster.get(dst)
+    candidates: list[BoxAddr | None] = []
+    if mine is not None and mine.role == Role.NSP:
+        candidates.append(mine.parent)
+    if theirs is not None:
+        candidates.append(theirs.parent)
+    for c in candidates:
+        if c is None or c in (me, dst, exclude):
+            continue
+        entry = roster.get(c)
+        if entry is not None and not entry.revoked:
+            return c
+    return None
+
+
+def route(
+    roster: Roster,
+    me: BoxAddr,
+    dst: BoxAddr,
+    *,
+    heard_fresh: bool,
+    ip_up: bool,
+    direct_failures: int,
+    direct_limit: int,
+    holding: bool = False,
+    exclude: BoxAddr | None = None,
+) -> Route | None:
+    """Where the next attempt goes; None = hold (a custodian waits until the destination is heard).
+
+    Over IP the broker reaches every box that is online, so IP goes to the destination directly.
+    """
+    if ip_up:
+        return Route(IP, dst, False)
+    relay = relay_for(roster, me, dst, exclude)
+    if heard_fresh and (direct_failures < direct_limit or relay is None):
+        return Route(RADIO, dst, False)
+    if relay is not None:
+        return Route(RADIO, relay, True)
+    if holding and not heard_fresh:
+        return None
+    return Route(RADIO, dst, False)  # no relay to hand to: try directly, the mesh may still carry it

@@ -1,0 +1,340 @@
+"""The SQLite store: outbox, inbox, custody, counters, replay windows, peers, status.
+
+Durability: WAL journal with `synchronous=FULL` (a committed transaction survives power loss), one
+transaction per accepted message and one per core step (`apply`). Corrupt, truncated or unknown databases
+raise `StoreError` and are never reset, repaired or overwritten: the operator's messages may be in them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from nspgw.core.actions import (
+    Action,
+    DropCustody,
+    DropFragments,
+    Notify,
+    StoreCounter,
+    StoreCustody,
+    StoreFragment,
+    StoreFrameSent,
+    StoreInbox,
+    StoreOutboxState,
+    StorePeer,
+    StoreReceipt,
+    StoreReplayWindow,
+    StoreStatus,
+    StoreTtl,
+    Transmit,
+)
+from nspgw.core.config import DEFAULT_TTL_S, CustodyItem, NodeState, OutboxItem
+from nspgw.core.events import MessageAccepted
+from nspgw.core.lifecycle import FINAL, MsgState
+from nspgw.errors import StoreError, UsageError
+from nspgw.ids import BoxAddr
+from nspgw.store.schema import MIGRATIONS, SCHEMA_VERSION
+from nspgw.wire.frames import MessageFrame, MsgId, Precedence
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+MAX_SEQ = (1 << 27) - 1  # wire format v1 (codec.MAX_SEQ)
+MAX_BODY = 64 * 1024
+_ACTIVE = tuple(s.value for s in MsgState if s not in FINAL)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    origin: BoxAddr
+    seq: int
+    dst: BoxAddr
+    precedence: Precedence
+    body: bytes
+    link: str
+    received_wall: float
+    read: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    seq: int
+    dst: BoxAddr
+    precedence: Precedence
+    content_type: int
+    body: bytes
+    state: MsgState
+    detail: str
+    accepted_wall: float
+    receipts: tuple[BoxAddr, ...]
+
+
+class Store:
+    """One box's database. Not thread-safe: one Store per thread/process."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._db = conn
+        self.path = path
+
+    # ------------------------------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = True) -> Store:
+        p = Path(path)
+        if p.exists():
+            _check_header(p)
+        elif not create:
+            raise StoreError(f"database {p} bestaat niet (does not exist)")
+        try:
+            conn = sqlite3.connect(p, isolation_level=None, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {p} kan niet worden geopend: {exc}") from None
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"database {p} has schema version {version}, newer than this nspgw ({SCHEMA_VERSION}); "
+                    "update nspgw — the database is left untouched")
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise StoreError(f"database {p} is corrupt ({check}); it is left untouched — restore a backup")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"database {p}: cannot enable WAL journal (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            store = cls(conn, p)
+            store._migrate(version)
+            return store
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"database {p} is unreadable or corrupt ({exc}); it is left untouched") from None
+        except StoreError:
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self, version: int) -> None:
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._tx():
+                for stmt in _statements(MIGRATIONS[target - 1]):
+                    self._db.execute(stmt)
+                self._db.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path} cannot be written: {exc}") from None
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"database {self.path}: commit failed: {exc}") from None
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # ----------------------------------------------------------------------------------------- accepting
+    def accept_message(self, origin: BoxAddr, dst: BoxAddr, precedence: Precedence, body: bytes, *,
+                       ttl_s: int | None = None, content_type: int = 0) -> MsgId:
+        """Accept a message: once this returns, it is committed and will be delivered or reported expired."""
+        if not body:
+            raise UsageError("leeg bericht (empty message)")
+        if len(body) > MAX_BODY:
+            raise UsageError(f"bericht te lang: {len(body)} bytes (max {MAX_BODY})")
+        if ttl_s is not None and ttl_s <= 0:
+            raise UsageError("geldigheidsduur moet positief zijn (ttl must be positive)")
+        now = time.time()
+        ttl_rem = float(ttl_s if ttl_s is not None else DEFAULT_TTL_S[Precedence(precedence)])
+        with self._tx() as db:
+            seq = int(db.execute("SELECT value FROM counters WHERE name = 'next_seq'").fetchone()[0])
+            if seq > MAX_SEQ:
+                raise StoreError("message sequence numbers exhausted")
+            db.execute("UPDATE counters SET value = ? WHERE name = 'next_seq'", (seq + 1,))
+            db.execute(
+                "INSERT INTO outbox (seq, dst, precedence, content_type, body, ttl_s, ttl_remaining_s, state, "
+                "accepted_wall, updated_wall) VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?)",
+                (seq, int(dst), int(precedence), content_type, bytes(body), ttl_s, ttl_rem, now, now))
+        return MsgId(origin, seq)
+
+    def accepted_after(self, origin: BoxAddr, after_seq: int = 0) -> list[MessageAccepted]:
+        """Outbox rows still in state `accepted` with seq > after_seq, as core events (oldest first)."""
+        rows = self._db.execute(
+            "SELECT seq, dst, precedence, body, ttl_remaining_s FROM outbox WHERE state = 'accepted' AND seq > ? "
+            "ORDER BY seq", (after_seq,)).fetchall()
+        return [MessageAccepted(MsgId(origin, s), BoxAddr(d), Precedence(p), bytes(b), int(t))
+                for s, d, p, b, t in rows]
+
+    # ------------------------------------------------------------------------------------------- loading
+    def load_state(self, origin: BoxAddr) -> NodeState:
+        db = self._db
+        state = NodeState()
+        state.counter_reserved = int(db.execute(
+            "SELECT value FROM counters WHERE name = 'frame_reserved'").fetchone()[0])
+        marks = ",".join("?" * len(_ACTIVE))
+        for seq, dst, prec, body, ttl_rem, st, acked, pending in db.execute(
+                f"SELECT seq, dst, precedence, body, ttl_remaining_s, state, acked_frags, pending FROM outbox "
+                f"WHERE state IN ({marks}) ORDER BY seq", _ACTIVE):
+            state.outbox.append(OutboxItem(
+                MsgId(origin, seq), BoxAddr(dst), Precedence(prec), bytes(body), float(ttl_rem), MsgState(st),
+                tuple(json.loads(acked)), tuple(BoxAddr(a) for a in json.loads(pending)) if pending else None))
+        for c, seq, frag in db.execute(
+                f"SELECT f.counter, f.seq, f.frag_index FROM frames_sent f JOIN outbox o ON o.seq = f.seq "
+                f"WHERE o.state IN ({marks})", _ACTIVE):
+            state.frames_sent[int(c)] = (int(seq), int(frag))
+        for o, c, d, p, raw, ttl, hop in db.execute(
+                "SELECT origin, counter, dst, precedence, raw, ttl_remaining_s, from_hop FROM custody"):
+            state.custody.append(CustodyItem(BoxAddr(o), c, BoxAddr(d), Precedence(p), bytes(raw), float(ttl),
+                                             BoxAddr(hop)))
+        for sender, window in db.execute("SELECT sender, window FROM replay_windows"):
+            state.replay[int(sender)] = bytes(window)
+        for o, s in db.execute("SELECT origin, seq FROM inbox"):
+            state.delivered.add(MsgId(BoxAddr(o), int(s)))
+        for o, s, i, n, d, p, ttl, body, sig in db.execute(
+                "SELECT origin, seq, frag_index, frag_count, dst, precedence, ttl_s, body, signature "
+                "FROM fragments ORDER BY origin, seq, frag_index"):
+            state.fragments.append(MessageFrame(BoxAddr(o), BoxAddr(d), MsgId(BoxAddr(o), s), Precedence(p), ttl,
+                                                bytes(body), i, n, bytes(sig)))
+        return state
+
+    # ------------------------------------------------------------------------------------ one core step
+    def apply(self, actions: Iterable[Action]) -> None:
+        """Carry out the store actions of one core step in ONE transaction (Transmit/Notify are skipped)."""
+        todo = [a for a in actions if not isinstance(a, Transmit)]
+        if not todo:
+            return
+        now = time.time()
+        with self._tx() as db:
+            for a in todo:
+                _apply_one(db, a, now)
+
+    # -------------------------------------------------------------------------------------- reading side
+    def inbox(self, *, unread_only: bool = False) -> list[InboxRow]:
+        q = "SELECT id, origin, seq, dst, precedence, body, link, received_wall, read FROM inbox"
+        q += " WHERE read = 0" if unread_only else ""
+        return [InboxRow(i, BoxAddr(o), s, BoxAddr(d), Precedence(p), bytes(b), lk, w, bool(r))
+                for i, o, s, d, p, b, lk, w, r in self._db.execute(q + " ORDER BY precedence, id")]
+
+    def mark_read(self, inbox_id: int) -> bool:
+        with self._tx() as db:
+            return db.execute("UPDATE inbox SET read = 1 WHERE id = ?", (inbox_id,)).rowcount == 1
+
+    def outbox(self) -> list[OutboxRow]:
+        receipts: dict[int, list[BoxAddr]] = {}
+        for seq, box in self._db.execute("SELECT seq, box FROM receipts ORDER BY seq, box"):
+            receipts.setdefault(seq, []).append(BoxAddr(box))
+        return [OutboxRow(s, BoxAddr(d), Precedence(p), ct, bytes(b), MsgState(st), det, w,
+                          tuple(receipts.get(s, ())))
+                for s, d, p, ct, b, st, det, w in self._db.execute(
+                    "SELECT seq, dst, precedence, content_type, body, state, detail, accepted_wall FROM outbox "
+                    "ORDER BY seq")]
+
+    def custody_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM custody").fetchone()[0])
+
+    def status(self) -> dict[str, object]:
+        return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM status")}
+
+    def set_status(self, key: str, value: object) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO status VALUES (?, ?)", (key, json.dumps(value)))
+
+    def notices(self, limit: int = 50) -> list[tuple[str, str, float]]:
+        return [(k, t, w) for k, t, w in self._db.execute(
+            "SELECT kind, text, wall FROM notices ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
+    if isinstance(a, StoreCounter):
+        db.execute("UPDATE counters SET value = max(value, ?) WHERE name = 'frame_reserved'", (a.reserved,))
+    elif isinstance(a, StoreFrameSent):
+        db.execute("INSERT OR REPLACE INTO frames_sent VALUES (?, ?, ?)", (a.counter, a.seq, a.frag_index))
+    elif isinstance(a, StoreOutboxState):
+        pending = json.dumps([int(x) for x in a.pending]) if a.pending is not None else None
+        db.execute("UPDATE outbox SET state = ?, acked_frags = ?, pending = coalesce(?, pending), detail = ?, "
+                   "updated_wall = ? WHERE seq = ?",
+                   (a.state.value, json.dumps(list(a.acked_frags)), pending, a.detail, now, a.seq))
+        if a.state in FINAL:
+            db.execute("DELETE FROM frames_sent WHERE seq = ?", (a.seq,))
+    elif isinstance(a, StoreReceipt):
+        db.execute("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?)", (a.seq, int(a.by), now))
+    elif isinstance(a, StoreInbox):
+        f = a.frame
+        db.execute("INSERT OR IGNORE INTO inbox (origin, seq, dst, precedence, body, signature, link, "
+                   "received_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (int(f.msg.origin), f.msg.seq, int(f.dst), int(f.precedence), f.body, f.signature, a.link, now))
+    elif isinstance(a, StoreFragment):
+        f = a.frame
+        db.execute("INSERT OR IGNORE INTO fragments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (int(f.msg.origin), f.msg.seq, f.frag_index, f.frag_count, int(f.dst), int(f.precedence),
+                    f.ttl_s, f.body, f.signature))
+    elif isinstance(a, DropFragments):
+        db.execute("DELETE FROM fragments WHERE origin = ? AND seq = ?", (int(a.msg.origin), a.msg.seq))
+    elif isinstance(a, StoreCustody):
+        db.execute("INSERT OR IGNORE INTO custody VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (int(a.origin), a.counter, int(a.dst), int(a.precedence), a.raw, a.ttl_s, int(a.from_hop), now))
+    elif isinstance(a, DropCustody):
+        row = db.execute("SELECT dst FROM custody WHERE origin = ? AND counter = ?",
+                         (int(a.origin), a.counter)).fetchone()
+        if row is not None:
+            db.execute("DELETE FROM custody WHERE origin = ? AND counter = ?", (int(a.origin), a.counter))
+            db.execute("INSERT INTO custody_log VALUES (?, ?, ?, ?, ?)",
+                       (int(a.origin), a.counter, row[0], a.reason, now))
+    elif isinstance(a, StoreTtl):
+        db.executemany("UPDATE outbox SET ttl_remaining_s = ? WHERE seq = ?", [(t, s) for s, t in a.outbox])
+        db.executemany("UPDATE custody SET ttl_remaining_s = ? WHERE origin = ? AND counter = ?",
+                       [(t, int(o), c) for o, c, t in a.custody])
+    elif isinstance(a, StoreReplayWindow):
+        db.execute("INSERT OR REPLACE INTO replay_windows VALUES (?, ?)", (int(a.sender), a.window))
+    elif isinstance(a, StorePeer):
+        db.execute("INSERT OR REPLACE INTO peers VALUES (?, ?, ?, ?, ?)",
+                   (int(a.addr), a.link, now, a.snr, a.rssi))
+    elif isinstance(a, StoreStatus):
+        db.execute("INSERT OR REPLACE INTO status VALUES (?, ?)", (a.key, json.dumps(a.value)))
+    elif isinstance(a, Notify):
+        db.execute("INSERT INTO notices (kind, text, wall) VALUES (?, ?, ?)", (a.kind, a.text, now))
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _check_header(p: Path) -> None:
+    """Refuse a file that is not an SQLite database before sqlite3 gets a chance to treat it as empty."""
+    try:
+        size = p.stat().st_size
+        with p.open("rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise StoreError(f"database {p} kan niet worden gelezen: {exc}") from None
+    if size == 0:
+        return  # a file created but never written (sqlite3 does the same on first connect)
+    if not head.startswith(SQLITE_MAGIC):
+        raise StoreError(f"{p} is not an nspgw database (no SQLite header); it is left untouched")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    # The in-header page count is valid only when "version-valid-for" equals the change counter (SQLite
+    # file format §1.3.7); then a shorter file has lost its tail.
+    valid = head[24:28] == head[92:96]
+    if len(head) < 100 or (valid and pages and size < pages * page_size):
+        raise StoreError(f"database {p} is truncated ({size} bytes, header says {pages} pages); left untouched")
