@@ -1,0 +1,201 @@
+"""Key files on disk: written atomically with mode 0600, refused when group or others can read them.
+
+A box's enrolment bundle is a directory:
+
+    box.key        this box's secrets (Ed25519 signing + X25519 key agreement)       0600, secret
+    network.key    the network key(s), current epoch first                            0600, secret
+    roster.json    the signed roster (nspgw-roster/1)                                 0644, public
+    authority.pub  the network authority's Ed25519 public key (hex)                   0644, public
+
+Writes go to a temporary file created 0600 with O_EXCL in the same directory, are fsync'ed, then renamed
+over the target and the directory fsync'ed: after a power cut the old or the new file exists, never half
+of one. Reads use O_NOFOLLOW and fstat the open descriptor (no check-then-open race) and refuse a file that
+is not a regular file, not owned by this user, or readable/writable by group or others (like ssh does
+for private keys). Error messages name the file, never its content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from nspgw.crypto.keyring import KeyRing
+from nspgw.crypto.keys import KEY_LEN, PUBLIC_KEY_LEN, Identity, NetworkKey, SigningKey
+from nspgw.crypto.roster import Roster
+from nspgw.errors import ConfigError, SecurityError
+from nspgw.ids import BoxAddr
+
+BOX_KEY = "box.key"
+NETWORK_KEY = "network.key"
+ROSTER = "roster.json"
+AUTHORITY_PUB = "authority.pub"
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Replace `path` with `data` atomically; the file never exists with wider permissions than `mode`."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except FileExistsError:
+        tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        raise ConfigError(f"{p}: kan niet schrijven ({exc.strerror})") from None
+    try:
+        os.fchmod(fd, mode)  # umask may have narrowed it further; never wider
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, p)
+        _fsync_dir(p.parent)
+    except OSError as exc:
+        raise ConfigError(f"{p}: kan niet schrijven ({exc.strerror})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_secret(path: str | Path) -> bytes:
+    """Content of a secret file; SecurityError if its permissions or owner are unsafe."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: sleutelbestand ontbreekt") from None
+    except OSError as exc:
+        raise SecurityError(f"{p}: sleutelbestand niet te openen ({exc.strerror}; symbolische link?)") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SecurityError(f"{p}: geen gewoon bestand")
+        if st.st_uid != os.getuid():
+            raise SecurityError(f"{p}: eigenaar is niet deze gebruiker (uid {st.st_uid})")
+        if st.st_mode & 0o077:
+            raise SecurityError(
+                f"{p}: anderen kunnen dit sleutelbestand lezen (rechten {stat.S_IMODE(st.st_mode):04o}); "
+                f"herstel met: chmod 600 {p}"
+            )
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _load_json(path: Path, data: bytes, fmt: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ConfigError(f"{path}: geen geldig sleutelbestand (JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise ConfigError(f"{path}: geen sleutelbestand van het formaat {fmt}")
+    return doc
+
+
+def _hex(path: Path, doc: dict[str, Any], field: str, length: int) -> bytes:
+    try:
+        value = bytes.fromhex(doc[field])
+    except (KeyError, TypeError, ValueError):
+        value = b""
+    if len(value) != length:
+        raise ConfigError(f"{path}: veld {field!r} ontbreekt of heeft niet {length} bytes")
+    return value
+
+
+def generate_identity() -> Identity:
+    """A fresh box identity from the operating system's CSPRNG."""
+    return Identity(os.urandom(KEY_LEN), os.urandom(KEY_LEN))
+
+
+def save_identity(path: str | Path, addr: int, identity: Identity) -> None:
+    sign, dh = identity.secret_bytes()
+    doc = {"format": "nspgw-box-key/1", "addr": addr, "sign_secret": sign.hex(), "dh_secret": dh.hex()}
+    write_atomic(path, json.dumps(doc, indent=2).encode("utf-8") + b"\n")
+
+
+def load_identity(path: str | Path) -> tuple[BoxAddr, Identity]:
+    p = Path(path)
+    doc = _load_json(p, read_secret(p), "nspgw-box-key/1")
+    addr = doc.get("addr")
+    if not isinstance(addr, int) or not 1 <= addr <= 0xFFE:
+        raise ConfigError(f"{p}: veld 'addr' ontbreekt of ligt buiten 1..4094")
+    return BoxAddr(addr), Identity(_hex(p, doc, "sign_secret", KEY_LEN), _hex(p, doc, "dh_secret", KEY_LEN))
+
+
+def save_network_keys(path: str | Path, keys: tuple[NetworkKey, ...]) -> None:
+    doc = {"format": "nspgw-network-key/1", "keys": [{"epoch": k.epoch, "secret": k.secret.hex()} for k in keys]}
+    write_atomic(path, json.dumps(doc, indent=2).encode("utf-8") + b"\n")
+
+
+def load_network_keys(path: str | Path) -> tuple[NetworkKey, ...]:
+    p = Path(path)
+    doc = _load_json(p, read_secret(p), "nspgw-network-key/1")
+    entries = doc.get("keys")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{p}: geen netwerksleutels")
+    keys = []
+    for e in entries:
+        if not isinstance(e, dict) or not isinstance(e.get("epoch"), int):
+            raise ConfigError(f"{p}: ongeldige netwerksleutel")
+        keys.append(NetworkKey(e["epoch"], _hex(p, e, "secret", KEY_LEN)))
+    return tuple(keys)
+
+
+def save_authority(path: str | Path, key: SigningKey) -> None:
+    doc = {"format": "nspgw-authority-key/1", "secret": key.secret_bytes().hex()}
+    write_atomic(path, json.dumps(doc, indent=2).encode("utf-8") + b"\n")
+
+
+def load_authority(path: str | Path) -> SigningKey:
+    p = Path(path)
+    return SigningKey(_hex(p, _load_json(p, read_secret(p), "nspgw-authority-key/1"), "secret", KEY_LEN))
+
+
+def write_bundle(directory: str | Path, addr: int, identity: Identity, roster: Roster, authority_public: bytes,
+                 network_keys: tuple[NetworkKey, ...]) -> None:
+    """Write a box's enrolment bundle (see module docstring)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    save_identity(d / BOX_KEY, addr, identity)
+    save_network_keys(d / NETWORK_KEY, network_keys)
+    write_atomic(d / ROSTER, roster.to_json().encode("utf-8"), mode=0o644)
+    write_atomic(d / AUTHORITY_PUB, authority_public.hex().encode("ascii") + b"\n", mode=0o644)
+
+
+def load_keyring(directory: str | Path) -> KeyRing:
+    """The key ring of the box whose bundle is in `directory`; ConfigError/SecurityError naming the file."""
+    d = Path(directory)
+    addr, identity = load_identity(d / BOX_KEY)
+    network_keys = load_network_keys(d / NETWORK_KEY)
+    try:
+        authority_public = bytes.fromhex((d / AUTHORITY_PUB).read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        raise ConfigError(f"{d / AUTHORITY_PUB}: ontbreekt") from None
+    except (ValueError, UnicodeDecodeError):
+        raise ConfigError(f"{d / AUTHORITY_PUB}: geen hexadecimale sleutel") from None
+    if len(authority_public) != PUBLIC_KEY_LEN:
+        raise ConfigError(f"{d / AUTHORITY_PUB}: sleutel moet {PUBLIC_KEY_LEN} bytes zijn")
+    try:
+        roster_text = (d / ROSTER).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{d / ROSTER}: ontbreekt") from None
+    roster = Roster.from_json(roster_text, authority_public)
+    return KeyRing(addr, identity, roster, authority_public, network_keys)
