@@ -20,191 +20,52 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
+from typing import cast
 
-from nspgw.core.airtime import (
-    DATA_PAYLOAD_LEN,
-    MAX_LORA_PAYLOAD_LEN,
-    DutyCycleLedger,
-    meshtastic_frame_len,
-    time_on_air_ms,
-)
+from nspgw.core.airtime import DATA_PAYLOAD_LEN, MAX_LORA_PAYLOAD_LEN, DutyCycleLedger, time_on_air_ms
 from nspgw.core.airtime import preset as lookup_preset
 from nspgw.errors import ConfigError, UsageError
 from nspgw.sim import mesh_radio as radio
 from nspgw.sim.clock import VirtualClock
 from nspgw.sim.mesh_radio import Link
+from nspgw.sim.mesh_types import (
+    ALWAYS_REBROADCAST,
+    BROADCAST,
+    DUTY_CYCLE_LIMIT,
+    ERRNO_OK,
+    ERRNO_UNKNOWN,
+    ERROR_NONE,
+    MAX_RETRANSMIT,
+    PRIORITY_ACK,
+    ROLES,
+    ROUTER_DELAY_ROLES,
+    ROUTING_APP,
+    SEEN_EXPIRE_S,
+    TOO_LARGE,
+    HeardInfo,
+    NodeStats,
+    PendingAck,
+    QueuedTx,
+    QueueStatus,
+    RadioPacket,
+    Reception,
+    RoutingEvent,
+    RxAttempt,
+    SimNode,
+    Transmission,
+    hop_limit_for_response,
+    link_key,
+    routing_error,
+    routing_payload,
+)
 
-BROADCAST = 0xFFFFFFFF
-ROUTING_APP = 5  # portnums.proto
-PRIORITY_ACK = 120  # MeshPacket.Priority.ACK
-
-# meshtastic.protobuf.mesh_pb2.Routing.Error values
-ERROR_NONE = 0
-MAX_RETRANSMIT = 5
-TOO_LARGE = 7
-DUTY_CYCLE_LIMIT = 9
-ERRNO_OK = 0
-ERRNO_UNKNOWN = 32  # firmware ErrorCode when the tx queue refuses a packet
-
-ROLES = ("CLIENT", "CLIENT_MUTE", "ROUTER", "ROUTER_CLIENT", "REPEATER", "TRACKER", "SENSOR", "TAK",
-         "CLIENT_HIDDEN", "LOST_AND_FOUND", "TAK_TRACKER", "ROUTER_LATE", "CLIENT_BASE")
-# Roles that always rebroadcast: they never cancel on hearing someone else relay (FloodingRouter).
-_ALWAYS_REBROADCAST = frozenset({"ROUTER", "REPEATER", "ROUTER_LATE", "ROUTER_CLIENT"})
-# Roles whose relay delay is the short router window (getTxDelayMsecWeighted).
-_ROUTER_DELAY = frozenset({"ROUTER", "REPEATER", "ROUTER_CLIENT"})
-SEEN_EXPIRE_S = 600.0  # PacketHistory FLOOD_EXPIRE_TIME: 10 minutes
-
-
-@dataclass(frozen=True)
-class RadioPacket:
-    """What a firmware router handles; the device converts protobufs to and from it."""
-
-    src: int
-    dest: int
-    packet_id: int
-    portnum: int
-    payload: bytes
-    channel: int = 0
-    want_ack: bool = False
-    want_response: bool = False
-    request_id: int = 0
-    reply_id: int = 0
-    hop_limit: int = 3
-    hop_start: int = 3
-    priority: int = 0
-    emoji: int = 0
-    bitfield: int = 0
-
-    def frame_len(self) -> int:
-        """Bytes on air: 16-byte header + the `Data` protobuf (see core.airtime.meshtastic_frame_len)."""
-        return meshtastic_frame_len(len(self.payload), self.portnum, want_response=self.want_response,
-                                    request_id=self.request_id, reply_id=self.reply_id, emoji=self.emoji,
-                                    bitfield=self.bitfield)
-
-
-@dataclass(frozen=True)
-class Reception:
-    packet: RadioPacket  # as received (hop_limit as it arrived)
-    rx_time: float
-    rx_snr: float
-    rx_rssi: int
-    relay_node: int  # last byte of the node that transmitted this copy
-
-
-@dataclass(frozen=True)
-class RoutingEvent:
-    """Outcome of a packet the node's client sent: ack (error_reason 0) or nak (Routing.Error value)."""
-
-    request_id: int
-    error_reason: int
-    from_node: int  # who acked (own node number for implicit acks and local naks)
-    implicit: bool = False
-    silent_minutes: int = 0  # DUTY_CYCLE_LIMIT: minutes until the hourly budget allows sending again
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    res: int
-    free: int
-    maxlen: int
-    mesh_packet_id: int
-
-
-@dataclass(frozen=True)
-class HeardInfo:
-    last_heard: float
-    snr: float
-    rssi: int
-    hops_away: int
-
-
-@dataclass
-class NodeStats:
-    frames_tx: int = 0
-    airtime_s: float = 0.0
-    rebroadcasts: int = 0
-    frames_rx: int = 0
-    collisions: int = 0
-    duplicates: int = 0
-    rebroadcasts_cancelled: int = 0
-    retransmissions: int = 0
-    duty_cycle_refusals: int = 0
-    queue_full_drops: int = 0
-
-
-@dataclass(slots=True)
-class _Queued:
-    packet: RadioPacket
-    tx_after: float
-    order: int
-    rebroadcast: bool
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A want_ack packet awaiting its ack (ReliableRouter PendingPacket)."""
-
-    packet: RadioPacket
-    retries_left: int
-    gen: int
-
-
-@dataclass(slots=True)
-class _Tx:
-    sender: SimNode
-    packet: RadioPacket
-    end: float
-    receptions: list[_Rx]
-    aborted: bool = False
-
-
-@dataclass(slots=True)
-class _Rx:
-    tx: _Tx
-    node: SimNode
-    link: Link
-    snr: float
-    rssi: int
-    start: float
-    ok: bool = True
-
-
-@dataclass(eq=False)
-class SimNode:
-    name: str
-    node_num: int
-    role: str = "CLIENT"
-    hop_limit: int = 3
-    up: bool = True
-    position: tuple[float, float] | None = None
-    heard: dict[int, HeardInfo] = field(default_factory=dict)
-    tx_queue_max: int = radio.TX_QUEUE_LEN
-    stats: NodeStats = field(default_factory=NodeStats)
-    ledger: DutyCycleLedger = field(default_factory=DutyCycleLedger)
-    # router state (lost on power loss)
-    queue: list[_Queued] = field(default_factory=list, repr=False)
-    pending: dict[int, _Pending] = field(default_factory=dict, repr=False)
-    seen: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
-    seen_order: deque[tuple[float, tuple[int, int]]] = field(default_factory=deque, repr=False)
-    tx: _Tx | None = field(default=None, repr=False)
-    active_rx: list[_Rx] = field(default_factory=list, repr=False)
-    neighbours: list[tuple[SimNode, Link]] = field(default_factory=list, repr=False)
-    timer_gen: int = 0
-    timer_at: float | None = None
-    packet_counter: int = 0
-
-    @property
-    def airtime_tx_s(self) -> float:
-        """Total seconds this node has transmitted since the mesh started."""
-        return self.stats.airtime_s
-
-    @property
-    def tx_queue_free(self) -> int:
-        return max(self.tx_queue_max - len(self.queue), 0)
-
+__all__ = [
+    "BROADCAST", "DUTY_CYCLE_LIMIT", "ERRNO_OK", "ERRNO_UNKNOWN", "ERROR_NONE", "MAX_RETRANSMIT", "ROLES",
+    "ROUTING_APP", "TOO_LARGE", "HeardInfo", "Mesh", "NodeStats", "QueueStatus", "RadioPacket", "Reception",
+    "RoutingEvent", "SimNode",
+]
 
 _ATTEMPT, _TX_END, _RETX = 0, 1, 2
 
@@ -250,7 +111,7 @@ class Mesh:
                 if other.position is not None:
                     link = radio.link_from_distance(math.dist(position, other.position), self.preset)
                     if link is not None:
-                        self._links[_key(node_num, other.node_num)] = link
+                        self._links[link_key(node_num, other.node_num)] = link
         self._nodes[name] = node
         self._by_num[node_num] = node
         self._rebuild_neighbours()
@@ -264,12 +125,12 @@ class Mesh:
             raise UsageError(f"link {a!r}-{b!r}: a node cannot link to itself")
         if not 0.0 <= loss <= 1.0:
             raise ConfigError(f"link {a!r}-{b!r}: loss must be between 0 and 1")
-        self._links[_key(na.node_num, nb.node_num)] = Link(loss=loss, snr=snr, rssi=int(rssi), up=up)
+        self._links[link_key(na.node_num, nb.node_num)] = Link(loss=loss, snr=snr, rssi=int(rssi), up=up)
         self._rebuild_neighbours()
 
     def set_link_up(self, a: str, b: str, up: bool) -> None:
         na, nb = self.node(a), self.node(b)
-        link = self._links.get(_key(na.node_num, nb.node_num))
+        link = self._links.get(link_key(na.node_num, nb.node_num))
         if link is None:
             raise UsageError(f"no link between {na.name!r} and {nb.name!r}")
         link.up = up
@@ -304,7 +165,7 @@ class Mesh:
         return list(self._nodes.values())
 
     def link(self, a: str, b: str) -> Link | None:
-        return self._links.get(_key(self.node(a).node_num, self.node(b).node_num))
+        return self._links.get(link_key(self.node(a).node_num, self.node(b).node_num))
 
     def _rebuild_neighbours(self) -> None:
         for node in self._nodes.values():
@@ -347,17 +208,16 @@ class Mesh:
             when, _, kind, obj, gen = heapq.heappop(heap)
             self.clock.advance_to(when)
             if kind == _ATTEMPT:
-                assert isinstance(obj, SimNode)
-                if gen == obj.timer_gen and obj.up:
-                    obj.timer_at = None
-                    self._attempt(obj)
+                node = cast(SimNode, obj)
+                if gen == node.timer_gen and node.up:
+                    node.timer_at = None
+                    self._attempt(node)
             elif kind == _TX_END:
-                assert isinstance(obj, _Tx)
-                if not obj.aborted:
-                    self._tx_end(obj)
+                tx = cast(Transmission, obj)
+                if not tx.aborted:
+                    self._tx_end(tx)
             else:
-                node, packet_id = obj  # type: ignore[misc]
-                self._retransmit(node, packet_id, gen)
+                self._retransmit(cast(PendingAck, obj), gen)
         self.clock.advance_to(t)
 
     def next_event_time(self) -> float | None:
@@ -388,7 +248,7 @@ class Mesh:
         else:
             delay = self._relay_delay(node, rebroadcast_snr)
         self._seq += 1
-        node.queue.append(_Queued(packet, now + delay, self._seq, rebroadcast_snr is not None))
+        node.queue.append(QueuedTx(packet, now + delay, self._seq, rebroadcast_snr is not None))
         self._mark_seen(node, (packet.src, packet.packet_id), now)
         self._schedule_attempt(node, now + delay)
         return ERRNO_OK
@@ -397,7 +257,7 @@ class Mesh:
         """getTxDelayMsecWeighted: weak-SNR receivers (likely farther away) relay first."""
         cw = radio.cw_size(snr)
         slot = self.timing.slot_s
-        if node.role in _ROUTER_DELAY:
+        if node.role in ROUTER_DELAY_ROLES:
             return self.rng.randrange(2 * cw) * slot
         return (2 * radio.CW_MAX + self.rng.randrange(1 << cw)) * slot
 
@@ -427,7 +287,7 @@ class Mesh:
         if node.tx is not None or not node.queue:
             return
         now = self.clock.now()
-        best: _Queued | None = None
+        best: QueuedTx | None = None
         earliest = math.inf
         for q in node.queue:
             if q.tx_after <= now + 1e-12:
@@ -453,10 +313,10 @@ class Mesh:
             t = self._toa_cache[n] = time_on_air_ms(n, self.preset) / 1000.0
         return t
 
-    def _start_tx(self, node: SimNode, q: _Queued) -> None:
+    def _start_tx(self, node: SimNode, q: QueuedTx) -> None:
         now = self.clock.now()
         airtime = self._airtime_s(q.packet)
-        tx = _Tx(node, q.packet, now + airtime, [])
+        tx = Transmission(node, q.packet, now + airtime, [])
         node.tx = tx
         st = node.stats
         st.frames_tx += 1
@@ -471,7 +331,7 @@ class Mesh:
         for other, link in node.neighbours:
             if not other.up or not link.up:
                 continue
-            rx = _Rx(tx, other, link, link.snr, link.rssi, now)
+            rx = RxAttempt(tx, other, link, link.snr, link.rssi, now)
             if other.tx is not None or (link.loss > 0.0 and rng.random() < link.loss):
                 rx.ok = False
             for prior in other.active_rx:
@@ -486,7 +346,7 @@ class Mesh:
             tx.receptions.append(rx)
         self._push(tx.end, _TX_END, tx, 0)
 
-    def _abort_tx(self, tx: _Tx) -> None:
+    def _abort_tx(self, tx: Transmission) -> None:
         tx.aborted = True
         tx.sender.tx = None
         for rx in tx.receptions:
@@ -494,7 +354,7 @@ class Mesh:
             if rx in rx.node.active_rx:
                 rx.node.active_rx.remove(rx)
 
-    def _tx_end(self, tx: _Tx) -> None:
+    def _tx_end(self, tx: Transmission) -> None:
         sender = tx.sender
         sender.tx = None
         for rx in tx.receptions:
@@ -516,7 +376,7 @@ class Mesh:
             order.append((now, key))
         node.seen[key] = now
 
-    def _receive(self, node: SimNode, packet: RadioPacket, rx: _Rx, sender: SimNode) -> None:
+    def _receive(self, node: SimNode, packet: RadioPacket, rx: RxAttempt, sender: SimNode) -> None:
         now = self.clock.now()
         node.stats.frames_rx += 1
         key = (packet.src, packet.packet_id)
@@ -531,7 +391,7 @@ class Mesh:
         if key in node.seen:
             node.stats.duplicates += 1
             node.seen[key] = now
-            if node.role not in _ALWAYS_REBROADCAST:
+            if node.role not in ALWAYS_REBROADCAST:
                 self._cancel_rebroadcast(node, key)
             if packet.dest == node.node_num and packet.want_ack:
                 self._send_ack(node, packet)  # our ack may have been lost: the sender retransmitted
@@ -545,7 +405,7 @@ class Mesh:
             if packet.portnum == ROUTING_APP and packet.request_id:
                 pending = node.pending.pop(packet.request_id, None)
                 if pending is not None:
-                    self.on_routing(node.node_num, RoutingEvent(packet.request_id, _routing_error(packet.payload),
+                    self.on_routing(node.node_num, RoutingEvent(packet.request_id, routing_error(packet.payload),
                                                                 packet.src))
             elif packet.want_ack:
                 self._send_ack(node, packet)
@@ -568,9 +428,9 @@ class Mesh:
         return node.packet_counter | (self.rng.getrandbits(22) << 10)
 
     def _send_ack(self, node: SimNode, original: RadioPacket) -> None:
-        hop = _hop_limit_for_response(original.hop_start, original.hop_limit, node.hop_limit)
+        hop = hop_limit_for_response(original.hop_start, original.hop_limit, node.hop_limit)
         ack = RadioPacket(src=node.node_num, dest=original.src, packet_id=self._next_packet_id(node),
-                          portnum=ROUTING_APP, payload=_routing_payload(ERROR_NONE), channel=original.channel,
+                          portnum=ROUTING_APP, payload=routing_payload(ERROR_NONE), channel=original.channel,
                           request_id=original.packet_id, hop_limit=hop, hop_start=hop, priority=PRIORITY_ACK)
         self._router_send(node, ack, from_client=False)
 
@@ -579,7 +439,7 @@ class Mesh:
         """sendAckNak to ourselves: the client sees a ROUTING_APP packet from its own node."""
         now = self.clock.now()
         ack = RadioPacket(src=node.node_num, dest=node.node_num, packet_id=self._next_packet_id(node),
-                          portnum=ROUTING_APP, payload=_routing_payload(error), channel=packet.channel,
+                          portnum=ROUTING_APP, payload=routing_payload(error), channel=packet.channel,
                           request_id=packet.packet_id, hop_limit=0, hop_start=0, priority=PRIORITY_ACK)
         self.on_deliver(node.node_num, Reception(ack, now, 0.0, 0, node.node_num & 0xFF))
         self.on_routing(node.node_num, RoutingEvent(packet.packet_id, error, node.node_num, implicit,
@@ -590,13 +450,13 @@ class Mesh:
 
     def _start_retransmission(self, node: SimNode, packet: RadioPacket, retries: int) -> None:
         self._seq += 1
-        node.pending[packet.packet_id] = _Pending(packet, retries, self._seq)
+        pending = node.pending[packet.packet_id] = PendingAck(node, packet, retries, self._seq)
         timeout = radio.retransmission_timeout_s(packet.frame_len(), self.preset)
-        self._push(self.clock.now() + timeout, _RETX, (node, packet.packet_id), self._seq)
+        self._push(self.clock.now() + timeout, _RETX, pending, self._seq)
 
-    def _retransmit(self, node: SimNode, packet_id: int, gen: int) -> None:
-        pending = node.pending.get(packet_id)
-        if pending is None or pending.gen != gen or not node.up:
+    def _retransmit(self, pending: PendingAck, gen: int) -> None:
+        node, packet_id = pending.node, pending.packet.packet_id
+        if node.pending.get(packet_id) is not pending or pending.gen != gen or not node.up:
             return
         if pending.retries_left <= 0:
             del node.pending[packet_id]
@@ -608,43 +468,4 @@ class Mesh:
         pending.retries_left -= 1
         pending.gen = self._seq
         timeout = radio.retransmission_timeout_s(pending.packet.frame_len(), self.preset)
-        self._push(self.clock.now() + timeout, _RETX, (node, packet_id), self._seq)
-
-
-def _key(a: int, b: int) -> tuple[int, int]:
-    return (a, b) if a < b else (b, a)
-
-
-def _routing_payload(error: int) -> bytes:
-    """Routing{error_reason} protobuf: field 3, varint (a oneof member, so written even when 0)."""
-    out = bytearray(b"\x18")
-    value = error
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _routing_error(payload: bytes) -> int:
-    """error_reason of a Routing protobuf (0 when absent or not an error_reason message)."""
-    if len(payload) < 2 or payload[0] != 0x18:
-        return 0
-    value, shift = 0, 0
-    for b in payload[1:6]:
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value
-        shift += 7
-    return 0
-
-
-def _hop_limit_for_response(hop_start: int, hop_limit: int, config_hop_limit: int) -> int:
-    """RoutingModule::getHopLimitForResponse: as many hops as the request used, plus 2 for margin."""
-    if hop_start != 0:
-        used = config_hop_limit if hop_start < hop_limit else hop_start - hop_limit
-        if used > config_hop_limit:
-            return used
-        if used + 2 < config_hop_limit:
-            return used + 2
-    return config_hop_limit
+        self._push(self.clock.now() + timeout, _RETX, pending, self._seq)
