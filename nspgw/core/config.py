@@ -36,6 +36,9 @@ class NodeConfig:
     ack_timeout_s: float = 45.0  # first retry after this (× 2^attempt, jittered)
     max_backoff_s: float = 1800.0
     direct_attempts_before_relay: int = 2
+    # Held by a relay but no receipt after this long (doubling): the receipt may have been lost on the way
+    # back, so the originator sends once more; the reader deduplicates and confirms again.
+    held_recheck_s: float = 1800.0
     beacon_interval_s: float = 900.0
     checkpoint_interval_s: float = 60.0
     counter_block: int = 64

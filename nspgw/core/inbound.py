@@ -107,7 +107,7 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
             if ref.origin == node.me:
                 hit = node.frames_sent.get(ref.counter)
                 if hit is not None and hit[0] in node.out:
-                    node.custody_acked(node.out[hit[0]], hit[1], acts)
+                    node.custody_acked(node.out[hit[0]], hit[1], now, acts)
             elif (ref.origin, ref.counter) in node.held:
                 _drop_held(node, node.held[(ref.origin, ref.counter)], f"overgedragen aan {frame.src}", acts)
     elif isinstance(frame, ExpiredFrame):

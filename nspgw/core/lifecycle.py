@@ -31,6 +31,7 @@ TRANSITIONS: dict[tuple[MsgState, str], MsgState] = {
     (S.IN_FLIGHT, "custody_ack"): S.HELD_BY_RELAY,
     (S.QUEUED, "custody_ack"): S.HELD_BY_RELAY,  # ack of an earlier attempt arriving late
     (S.HELD_BY_RELAY, "fragment_request"): S.QUEUED,  # reader asks for fragments the relay never had
+    (S.HELD_BY_RELAY, "recheck"): S.QUEUED,  # no receipt for long: send once more end to end (receipt lost?)
     (S.ACCEPTED, "receipt"): S.DELIVERED,
     (S.QUEUED, "receipt"): S.DELIVERED,
     (S.IN_FLIGHT, "receipt"): S.DELIVERED,

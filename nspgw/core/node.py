@@ -59,6 +59,7 @@ class OutMsg:
     via: Route | None = None
     attempts: int = 0
     direct_failures: int = 0
+    rechecks: int = 0
 
     @property
     def bulletin(self) -> bool:
@@ -199,6 +200,8 @@ class Node:
             self.out[o.msg.seq] = o
             if o.state != MsgState.HELD_BY_RELAY:
                 self.sched.put(("out", o.msg.seq), o.precedence, now)
+            else:
+                self.sched.put(("out", o.msg.seq), o.precedence, now + self.cfg.held_recheck_s)
         for c in self._state.custody:
             h = Held(c.origin, c.counter, c.dst, c.precedence, c.raw, now + c.ttl_remaining_s, c.from_hop)
             self.held[(c.origin, c.counter)] = h
@@ -265,7 +268,7 @@ class Node:
             text = f"Bericht {o.msg.seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging: {detail}".rstrip(": ")
             acts.append(Notify("expired", text))
 
-    def custody_acked(self, o: OutMsg, frag: int, acts: list[Action]) -> None:
+    def custody_acked(self, o: OutMsg, frag: int, now: float, acts: list[Action]) -> None:
         if o.state in FINAL or o.bulletin:
             return
         o.acked.add(frag)
@@ -273,7 +276,9 @@ class Node:
         if len(o.acked) >= len(o.frags) and o.state != MsgState.HELD_BY_RELAY:
             o.round.clear()
             self._move(o, "custody_ack", acts)
-            self.sched.remove(("out", o.msg.seq))
+            o.rechecks += 1
+            wait = backoff_s(o.rechecks, self.cfg.held_recheck_s, 8 * self.cfg.held_recheck_s, self.rng)
+            self.sched.put(("out", o.msg.seq), o.precedence, now + wait)
 
     def resend_fragments(self, o: OutMsg, missing: tuple[int, ...], now: float, acts: list[Action]) -> None:
         self._frags(o)
@@ -514,6 +519,11 @@ class Node:
         key = ("out", o.msg.seq)
         frags = self._frags(o)
         if not o.round:  # a new round
+            recheck = o.state == MsgState.HELD_BY_RELAY
+            if recheck:
+                self._move(o, "recheck", acts)
+                o.acked.clear()
+                o.attempts = max(o.attempts, 1)
             if o.state == MsgState.IN_FLIGHT:
                 if o.via is not None and not o.via.custody:
                     o.direct_failures += 1
@@ -525,7 +535,7 @@ class Node:
             if o.bulletin and o.attempts > 0:
                 assert o.pending is not None
                 o.round = [(i, b) for b in sorted(o.pending) for i in range(len(frags))]
-            elif o.attempts > 0 and not r.custody and len(frags) > 1:
+            elif (recheck or (o.attempts > 0 and not r.custody)) and len(frags) > 1:
                 o.round = [(len(frags) - 1, None)]  # the last fragment makes the reader ask for what it lacks
             else:
                 o.round = [(i, None) for i in range(len(frags)) if i not in o.acked]

@@ -1,0 +1,237 @@
+"""A network of real nspgw boxes (core `Node` + SQLite `Store` + real codec and crypto) over the simulated mesh.
+
+This is the driver loop of the daemon in miniature, on the mesh's virtual clock: events in, store actions
+committed in one transaction, then transmits handed to the (simulated) radio or IP broker. Tests and the
+scenario runner use it; nothing sleeps, the whole run is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nspgw.core.actions import Action, Notify, Transmit
+from nspgw.core.config import NodeConfig
+from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, MessageAccepted, RadioSendResult
+from nspgw.core.node import Node
+from nspgw.crypto.enrol import BoxSpec, Network, make_network
+from nspgw.crypto.roster import Role
+from nspgw.ids import BROADCAST_ADDR, BoxAddr
+from nspgw.sim.mesh import BROADCAST, DUTY_CYCLE_LIMIT, MAX_RETRANSMIT, TOO_LARGE, Mesh, RadioPacket, Reception
+from nspgw.sim.mesh import RoutingEvent as MeshRouting
+from nspgw.store.sqlite import Store
+from nspgw.wire.frames import NSPGW_PORTNUM, MsgId, Precedence
+
+_ERRORS = {MAX_RETRANSMIT: "MAX_RETRANSMIT", TOO_LARGE: "TOO_LARGE", DUTY_CYCLE_LIMIT: "DUTY_CYCLE_LIMIT"}
+IP_LATENCY_S = 0.2
+NSPGW_CHANNEL = 1
+
+
+@dataclass
+class SimBox:
+    spec: BoxSpec
+    db_path: Path
+    store: Store
+    node: Node
+    up: bool = True
+    ip_up: bool = False
+    notices: list[Notify] = field(default_factory=list)
+    transmits: list[tuple[float, Transmit]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"box{self.spec.addr}"
+
+
+class SimNet:
+    """Boxes by address; `mesh` links are named `box<addr>`."""
+
+    def __init__(self, boxes: list[BoxSpec], workdir: Path, *, seed: int = 1, preset: str = "LONG_FAST",
+                 config: dict[str, object] | None = None) -> None:
+        self.seed = seed
+        self.workdir = workdir
+        self.network: Network = make_network(boxes, seed.to_bytes(4, "big") * 8)
+        self.mesh = Mesh(preset, seed=seed)
+        self.preset = preset
+        self.config_overrides = dict(config or {})
+        self.boxes: dict[int, SimBox] = {}
+        self._pending: list[tuple[int, Event]] = []
+        self._ip_queue: list[tuple[float, int, FrameIn]] = []
+        self._packet_id = 1000
+        self._tx_refs: dict[tuple[int, int], int] = {}  # (node_num, packet_id) → tx_ref
+        self.mesh.on_deliver = self._on_deliver
+        self.mesh.on_routing = self._on_routing
+        for spec in boxes:
+            role = "ROUTER_CLIENT" if spec.role == Role.CP else "CLIENT"
+            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role=role)
+            self.boxes[spec.addr] = self._boot(spec)
+
+    # ------------------------------------------------------------------------------------------ boxes
+    def _boot(self, spec: BoxSpec) -> SimBox:
+        db = self.workdir / f"box{spec.addr}.db"
+        store = Store.open(db)
+        cfg = NodeConfig(self.network.keyring(spec.addr), preset=self.preset, **self.config_overrides)  # type: ignore[arg-type]
+        rng = random.Random(f"{self.seed}/{spec.addr}/{self.now}")
+        node = Node(cfg, store.load_state(spec.addr), rng)
+        box = SimBox(spec, db, store, node)
+        for ev in store.accepted_after(spec.addr):
+            self._pending.append((spec.addr, ev))
+        return box
+
+    def restart(self, addr: int) -> None:
+        """Power cycle: only what the store committed survives (in-memory queues, windows, timers are gone)."""
+        old = self.boxes[addr]
+        old.store.close()
+        box = self._boot(old.spec)
+        box.notices, box.ip_up = old.notices, old.ip_up
+        self.boxes[addr] = box
+        self._pending = [(a, e) for a, e in self._pending if a != addr or isinstance(e, MessageAccepted)]
+        if box.ip_up:
+            self._pending.append((addr, LinkState(IP, True)))
+
+    def set_up(self, addr: int, up: bool) -> None:
+        """Box and radio lose power (up=False) or come back (a reboot: state from the store only)."""
+        box = self.boxes[addr]
+        self.mesh.set_node_up(box.name, up)
+        if up and not box.up:
+            self.restart(addr)
+        self.boxes[addr].up = up
+
+    def set_ip(self, addr: int, up: bool) -> None:
+        self.boxes[addr].ip_up = up
+        self._pending.append((addr, LinkState(IP, up)))
+
+    @property
+    def now(self) -> float:
+        return self.mesh.clock.now()
+
+    def close(self) -> None:
+        for b in self.boxes.values():
+            b.store.close()
+
+    # --------------------------------------------------------------------------------------- operators
+    def send(self, src: int, dst: int, body: bytes, precedence: Precedence = Precedence.ROUTINE,
+             ttl_s: int | None = None) -> MsgId:
+        """`nspgw send` on box `src`: commit the outbox row, then wake the daemon."""
+        box = self.boxes[src]
+        msg = box.store.accept_message(BoxAddr(src), BoxAddr(dst), precedence, body, ttl_s=ttl_s)
+        if box.up:
+            self._pending.append((src, MessageAccepted(msg, BoxAddr(dst), precedence, body, ttl_s)))
+        return msg
+
+    def inbox(self, addr: int) -> list[tuple[int, int, bytes]]:
+        return [(int(r.origin), r.seq, r.body) for r in self.boxes[addr].store.inbox()]
+
+    def outbox_state(self, addr: int, seq: int) -> str:
+        for row in self.boxes[addr].store.outbox():
+            if row.seq == seq:
+                return row.state.value
+        raise KeyError(seq)
+
+    # ----------------------------------------------------------------------------------------- driving
+    def run_until(self, t_end: float) -> None:
+        guard = 0
+        while True:
+            self._drain()
+            times = [t for t in (self.mesh.next_event_time(),) if t is not None]
+            deadlines = [b.node.next_deadline() for b in self.boxes.values() if b.up]
+            times += [d for d in deadlines if d is not None]
+            times += [t for t, _, _ in self._ip_queue]
+            t = min(times, default=float("inf"))
+            if t > t_end:
+                break
+            t = max(t, self.now)
+            self.mesh.run_until(t)
+            due = [(a, ev) for tt, a, ev in self._ip_queue if tt <= t]
+            self._ip_queue = [q for q in self._ip_queue if q[0] > t]
+            for a, ev in due:
+                self._pending.append((a, ev))
+            self._drain()
+            fired = False
+            for b in list(self.boxes.values()):
+                d = b.node.next_deadline()
+                if b.up and d is not None and d <= t:
+                    self._execute(b, b.node.handle_timer(t))
+                    fired = True
+            guard = guard + 1 if fired and t == self.now else 0
+            if guard > 10_000:
+                raise RuntimeError(f"node timers do not advance at t={t}")
+        self.mesh.run_until(t_end)
+        self._drain()
+
+    def run_while(self, predicate: object, t_max: float, step_s: float = 5.0) -> bool:
+        """Advance in steps until `predicate()` is false or `t_max`; True when the predicate became false."""
+        assert callable(predicate)
+        while self.now < t_max:
+            if not predicate():
+                return True
+            self.run_until(min(self.now + step_s, t_max))
+        return not predicate()
+
+    def _drain(self) -> None:
+        while self._pending:
+            addr, ev = self._pending.pop(0)
+            box = self.boxes[addr]
+            if box.up:
+                self._execute(box, box.node.handle(ev, self.now))
+
+    def _execute(self, box: SimBox, acts: list[Action]) -> None:
+        box.store.apply(acts)  # persist before acknowledging: one transaction, then the transmits
+        for a in acts:
+            if isinstance(a, Notify):
+                box.notices.append(a)
+            elif isinstance(a, Transmit):
+                box.transmits.append((self.now, a))
+                if a.link == RADIO:
+                    self._radio_send(box, a)
+                else:
+                    self._ip_send(box, a)
+
+    def _radio_send(self, box: SimBox, a: Transmit) -> None:
+        self._packet_id += 1
+        dest = BROADCAST
+        if a.hop_dst is not None and a.hop_dst != BROADCAST_ADDR:
+            entry = self.network.roster.get(a.hop_dst)
+            if entry is None:
+                return
+            dest = entry.node_num
+        packet = RadioPacket(box.spec.node_num, dest, self._packet_id, NSPGW_PORTNUM, a.data, NSPGW_CHANNEL,
+                             want_ack=dest != BROADCAST, priority=_mesh_priority(a.precedence))
+        if dest != BROADCAST:
+            self._tx_refs[(box.spec.node_num, self._packet_id)] = a.tx_ref
+        self.mesh.send(box.name, packet)
+
+    def _ip_send(self, box: SimBox, a: Transmit) -> None:
+        if not box.ip_up:
+            return
+        targets = [b for b in self.boxes.values() if b.spec.addr != box.spec.addr] if a.hop_dst is None \
+            else [self.boxes[a.hop_dst]] if a.hop_dst in self.boxes else []
+        for t in targets:
+            if t.ip_up:
+                self._ip_queue.append((self.now + IP_LATENCY_S, t.spec.addr,
+                                       FrameIn(IP, a.data, box.spec.addr)))
+
+    def _on_deliver(self, node_num: int, rx: Reception) -> None:
+        p = rx.packet
+        if p.portnum != NSPGW_PORTNUM:
+            return
+        me = self.network.roster.by_node(node_num)
+        hop = self.network.roster.by_node(p.src)
+        if me is None or hop is None:
+            return
+        self._pending.append((me.addr, FrameIn(RADIO, p.payload, hop.addr, rx.rx_snr, rx.rx_rssi)))
+
+    def _on_routing(self, node_num: int, ev: MeshRouting) -> None:
+        tx_ref = self._tx_refs.pop((node_num, ev.request_id), None)
+        me = self.network.roster.by_node(node_num)
+        if tx_ref is None or me is None:
+            return
+        ok = ev.error_reason == 0
+        reason = None if ok else _ERRORS.get(ev.error_reason, f"ERROR_{ev.error_reason}")
+        self._pending.append((me.addr, RadioSendResult(tx_ref, ok, reason)))
+
+
+def _mesh_priority(p: Precedence) -> int:
+    # MeshPacket.Priority: RELIABLE 70 (default for want_ack), HIGH 100 for urgent traffic.
+    return 100 if p <= Precedence.IMMEDIATE else 70

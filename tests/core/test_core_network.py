@@ -1,0 +1,203 @@
+"""Real boxes (core + SQLite store + codec + crypto) over the seeded simulated mesh, on its virtual clock."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from nspgw.core.airtime import time_on_air_ms
+from nspgw.crypto.enrol import demo_boxes
+from nspgw.sim.scenario_net import SimNet
+from nspgw.wire.frames import Precedence
+
+GCT, CP_N, CP_S, NSP1, NSP2, NSP3 = 1, 10, 11, 101, 102, 201
+FULL_FRAME_S = time_on_air_ms(255, "LONG_FAST") / 1000.0
+
+
+def star(tmp_path: Path, *, loss: float = 0.0, seed: int = 1, **cfg: object) -> SimNet:
+    """CPs hear the GCT and their own NSPs; NSPs do not hear the GCT or each other (a realistic star)."""
+    net = SimNet(demo_boxes(), tmp_path, seed=seed, config=cfg or None)
+    for a, b in [(GCT, CP_N), (GCT, CP_S), (CP_N, NSP1), (CP_N, NSP2), (CP_S, NSP3), (CP_N, CP_S)]:
+        net.mesh.set_link(f"box{a}", f"box{b}", loss=loss)
+    return net
+
+
+def all_in_range(tmp_path: Path, **kw: object) -> SimNet:
+    net = SimNet(demo_boxes(), tmp_path, **kw)  # type: ignore[arg-type]
+    addrs = [b.addr for b in demo_boxes()]
+    for a in addrs:
+        for b in addrs:
+            if a < b:
+                net.mesh.set_link(f"box{a}", f"box{b}")
+    return net
+
+
+def delivered_once(net: SimNet, dst: int, origin: int, seqs: list[int]) -> None:
+    counts = Counter((o, s) for o, s, _ in net.inbox(dst))
+    for s in seqs:
+        assert counts[(origin, s)] == 1, f"message {origin}/{s} at box {dst}: {counts[(origin, s)]} copies"
+
+
+def test_direct_delivery_with_end_to_end_receipt(tmp_path: Path) -> None:
+    net = all_in_range(tmp_path)
+    net.run_until(60)  # beacons: everybody has heard everybody
+    m = net.send(NSP1, GCT, b"Stroom uitgevallen in wijk Noord", Precedence.PRIORITY)
+    net.run_until(200)
+    delivered_once(net, GCT, NSP1, [m.seq])
+    assert net.outbox_state(NSP1, m.seq) == "delivered"
+    # heard directly: no custody hop was used
+    assert all(t.hop_dst in (GCT, None) for _, t in net.boxes[NSP1].transmits)
+    net.close()
+
+
+def test_nsp_to_gct_via_cp_custody_and_receipt_back(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    m = net.send(NSP1, GCT, b"Aggregaat nodig bij de bieb", Precedence.IMMEDIATE)
+    net.run_until(300)
+    delivered_once(net, GCT, NSP1, [m.seq])
+    assert net.outbox_state(NSP1, m.seq) == "delivered"
+    assert net.boxes[CP_N].store.custody_count() == 0
+    net.close()
+
+
+def test_gct_to_nsp_of_other_cp(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    net.run_until(60)
+    m = net.send(GCT, NSP3, b"Hoe is de situatie in de sporthal?", Precedence.PRIORITY)
+    net.run_until(600)
+    delivered_once(net, NSP3, GCT, [m.seq])
+    assert net.outbox_state(GCT, m.seq) == "delivered"
+    net.close()
+
+
+def test_lossy_links_every_message_exactly_once(tmp_path: Path) -> None:
+    net = star(tmp_path, loss=0.3, seed=7)
+    seqs = [net.send(NSP1, GCT, f"melding {i}: alles rustig".encode()).seq for i in range(12)]
+    ok = net.run_while(lambda: any(net.outbox_state(NSP1, s) != "delivered" for s in seqs), 4 * 3600)
+    assert ok, [net.outbox_state(NSP1, s) for s in seqs]
+    delivered_once(net, GCT, NSP1, seqs)
+    net.close()
+
+
+def test_cp_holds_custody_while_destination_is_down_for_hours(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    net.run_until(60)
+    net.set_up(GCT, False)
+    m = net.send(NSP1, GCT, b"Verzoek om water, 40 personen", Precedence.ROUTINE)
+    net.run_until(3 * 3600)
+    assert net.outbox_state(NSP1, m.seq) == "held_by_relay"
+    assert net.boxes[CP_N].store.custody_count() >= 1
+    assert net.inbox(GCT) == []
+    net.set_up(GCT, True)
+    ok = net.run_while(lambda: net.outbox_state(NSP1, m.seq) != "delivered", 3 * 3600 + 3600)
+    assert ok
+    delivered_once(net, GCT, NSP1, [m.seq])
+    net.close()
+
+
+def test_partitioned_cp_for_hours_then_everything_arrives(tmp_path: Path) -> None:
+    net = star(tmp_path, seed=3)
+    net.run_until(60)
+    net.set_up(CP_N, False)  # the CP loses power: NSPs of CP Noord reach nobody
+    seqs = [net.send(NSP1, GCT, f"bericht {i}".encode()).seq for i in range(5)]
+    net.run_until(2 * 3600)
+    assert net.inbox(GCT) == []
+    net.set_up(CP_N, True)
+    ok = net.run_while(lambda: any(net.outbox_state(NSP1, s) != "delivered" for s in seqs), 5 * 3600)
+    assert ok, [net.outbox_state(NSP1, s) for s in seqs]
+    delivered_once(net, GCT, NSP1, seqs)
+    net.close()
+
+
+def test_restart_mid_run_keeps_every_message(tmp_path: Path) -> None:
+    net = star(tmp_path, loss=0.1, seed=5)
+    net.run_until(60)
+    seqs = [net.send(NSP1, GCT, f"r{i}".encode()).seq for i in range(6)]
+    for t in (65, 80, 120, 300):
+        net.run_until(t)
+        net.restart(CP_N)
+        net.restart(NSP1)
+    ok = net.run_while(lambda: any(net.outbox_state(NSP1, s) != "delivered" for s in seqs), 4 * 3600)
+    assert ok, [net.outbox_state(NSP1, s) for s in seqs]
+    delivered_once(net, GCT, NSP1, seqs)
+    net.close()
+
+
+def test_flash_behind_200_routine_goes_on_air_within_one_frame(tmp_path: Path) -> None:
+    net = all_in_range(tmp_path)
+    net.run_until(60)
+    for i in range(200):
+        net.send(NSP1, GCT, f"routine {i} ".encode() * 3)
+    net.run_until(70)
+    accepted_at = net.now
+    net.send(NSP1, GCT, b"BRAND in de kerk, 3 gewonden", Precedence.FLASH)
+    net.run_until(accepted_at + 10)
+    flash = [t for t, tx in net.boxes[NSP1].transmits if tx.precedence == Precedence.FLASH]
+    assert flash, "FLASH never transmitted"
+    assert flash[0] - accepted_at <= FULL_FRAME_S + 0.5 + 1e-6
+    net.close()
+
+
+def test_expiry_at_relay_is_reported_to_the_originator(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    net.run_until(60)
+    net.set_up(GCT, False)
+    m = net.send(NSP1, GCT, b"Dringend: ambulance nodig", Precedence.FLASH, ttl_s=900)
+    net.run_until(60 + 900 + 600)
+    assert net.outbox_state(NSP1, m.seq) == "expired"
+    kinds = [n.kind for n in net.boxes[NSP1].notices]
+    assert "expired" in kinds
+    assert net.boxes[CP_N].store.custody_count() == 0
+    net.close()
+
+
+def test_expiry_without_any_route_is_reported_to_the_operator(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    net.set_up(CP_N, False)
+    net.set_up(GCT, False)
+    m = net.send(NSP1, GCT, b"FLASH zonder verbinding", Precedence.FLASH, ttl_s=600)
+    net.run_until(700)
+    assert net.outbox_state(NSP1, m.seq) == "expired"
+    assert any(n.kind == "expired" and "VERLOPEN" in n.text for n in net.boxes[NSP1].notices)
+    net.close()
+
+
+def test_replayed_frame_is_delivered_once_and_answered_with_a_receipt(tmp_path: Path) -> None:
+    net = all_in_range(tmp_path)
+    net.run_until(60)
+    m = net.send(NSP1, GCT, b"eenmalig", Precedence.PRIORITY)
+    net.run_until(200)
+    first = next(tx for _, tx in net.boxes[NSP1].transmits if tx.hop_dst == GCT)
+    from nspgw.core.events import RADIO, FrameIn
+
+    for _ in range(3):  # an attacker (or a looping relay) replays the sealed frame
+        net._pending.append((GCT, FrameIn(RADIO, first.data, NSP1)))
+        net.run_until(net.now + 30)
+    delivered_once(net, GCT, NSP1, [m.seq])
+    net.close()
+
+
+def test_bulletin_reaches_every_box_and_collects_receipts(tmp_path: Path) -> None:
+    net = star(tmp_path, seed=9)
+    net.run_until(60)
+    m = net.send(GCT, 0xFFF, b"Drinkwater beschikbaar bij het gemeentehuis", Precedence.PRIORITY)
+    ok = net.run_while(lambda: net.outbox_state(GCT, m.seq) != "delivered", 3 * 3600)
+    for b in (CP_N, CP_S, NSP1, NSP2, NSP3):
+        delivered_once(net, b, GCT, [m.seq])
+    assert ok
+    net.close()
+
+
+@pytest.mark.parametrize("size", [600, 2000])
+def test_fragmented_message_over_lossy_link(tmp_path: Path, size: int) -> None:
+    net = star(tmp_path, loss=0.2, seed=11)
+    net.run_until(60)
+    body = bytes((i * 7) % 251 for i in range(size))
+    m = net.send(NSP1, GCT, body, Precedence.PRIORITY)
+    ok = net.run_while(lambda: net.outbox_state(NSP1, m.seq) != "delivered", 4 * 3600)
+    assert ok, net.outbox_state(NSP1, m.seq)
+    got = [b for o, s, b in net.inbox(GCT) if (o, s) == (NSP1, m.seq)]
+    assert got == [body]
+    net.close()
