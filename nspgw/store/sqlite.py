@@ -312,6 +312,8 @@ def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
         db.execute("INSERT OR REPLACE INTO status VALUES (?, ?)", (a.key, json.dumps(a.value)))
     elif isinstance(a, Notify):
         db.execute("INSERT INTO notices (kind, text, wall) VALUES (?, ?, ?)", (a.kind, a.text, now))
+    else:
+        raise TypeError(f"not a store action: {a!r}")  # a core/store mismatch must not pass silently
 
 
 def _statements(script: str) -> list[str]:

@@ -13,6 +13,8 @@ import socket
 import stat
 from pathlib import Path
 
+from nspgw.errors import StoreError
+
 
 def wake_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".wake")
@@ -39,7 +41,11 @@ class WakeListener:
             if stat.S_ISSOCK(os.lstat(self.path).st_mode):
                 os.unlink(self.path)  # the stale socket of a daemon that died
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.bind(str(self.path))
+        try:
+            self._sock.bind(str(self.path))
+        except OSError as exc:
+            self._sock.close()
+            raise StoreError(f"cannot listen for wake-ups on {self.path}: {exc}") from None
         self._sock.setblocking(False)
 
     def fileno(self) -> int:
