@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import threading
 
+import pytest
 from rich.console import Console
 
 from nspgw.sim.demo import run_demo
 
 
+@pytest.mark.slow
 def test_demo_delivers_and_cleans_up() -> None:
     before = {t.name for t in threading.enumerate()}
     out = io.StringIO()

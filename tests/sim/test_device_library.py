@@ -78,7 +78,7 @@ def _ids(server: MeshServer) -> tuple[int, int]:
     return server.devices["node0"].node_num, server.devices["node2"].node_num
 
 
-def test_payloads_1_to_233_bytes_arrive_and_are_acked(chain3: MeshServer, clients: tuple[TCPInterface, TCPInterface],
+def test_payloads_1_to_231_bytes_arrive_and_are_acked(chain3: MeshServer, clients: tuple[TCPInterface, TCPInterface],
                                                       wait_for: Callable[..., Any]) -> None:
     a, b = clients
     inbox = Inbox(b)
@@ -149,6 +149,7 @@ def test_raw_oversized_packet_gets_too_large(chain3: MeshServer) -> None:
         assert mesh_pb2.Routing.FromString(nak.packet.decoded.payload).error_reason == mesh_pb2.Routing.TOO_LARGE
 
 
+@pytest.mark.slow
 def test_cut_middle_link_gives_max_retransmit_nak(chain3: MeshServer, clients: tuple[TCPInterface, TCPInterface],
                                                  wait_for: Callable[..., Any]) -> None:
     a, _ = clients

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.system]
+pytestmark = [pytest.mark.system, pytest.mark.slow]
 MESHTASTIC = str(Path(sys.executable).parent / "meshtastic")
 
 
