@@ -78,7 +78,7 @@ def _mutate(rng: random.Random, raw: bytes) -> bytes:
 @pytest.mark.slow
 def test_fuzz_100k_inputs() -> None:
     rng = random.Random(20261128)  # seeded: a failure reproduces
-    n = 0
+    n = accepted = 0
     for i in range(110_000):
         kind = i % 3
         if kind == 0:
@@ -90,12 +90,8 @@ def test_fuzz_100k_inputs() -> None:
             data = raw[: rng.randrange(len(raw) + 1)]
         else:
             data = _mutate(rng, rng.choice(VALID))
-        codec = CODECS[i % len(CODECS)]
-        try:
-            got = codec.decode(data, HOPS[i % len(HOPS)])
-        except (DecodeError, AuthError):
-            pass
-        else:
-            assert isinstance(got, Received)
+        # every box decodes it, so each input meets its intended receiver, a relay and a bystander
+        accepted += check(data, HOPS[i % len(HOPS)])
         n += 1
     assert n >= 100_000
+    assert accepted < n // 10  # mostly rejections; untouched truncations/mutations are rare
