@@ -24,7 +24,7 @@ from typing import Any
 
 from nspgw.errors import ConfigError, UsageError
 from nspgw.sim.device import VirtualDevice, node_id
-from nspgw.sim.mesh import DUTY_CYCLE_LIMIT, Mesh, QueueStatus, RoutingEvent
+from nspgw.sim.mesh import DUTY_CYCLE_LIMIT, Mesh, QueueStatus, Reception, RoutingEvent
 from nspgw.sim.topology import Topology
 
 log = logging.getLogger("nspgw.sim")
@@ -228,6 +228,26 @@ class NodeEndpoint:
             self.server.feed(self.device, data)
 
 
+def connect_devices(mesh: Mesh, devices: list[VirtualDevice]) -> None:
+    """Route the mesh's callbacks (called inside run_until/send, so under the lock) to the devices."""
+    by_num = {d.node_num: d for d in devices}
+
+    def on_deliver(node_num: int, reception: Reception) -> None:
+        if (dev := by_num.get(node_num)) is not None:
+            dev.deliver(reception)
+
+    def on_routing(node_num: int, event: RoutingEvent) -> None:
+        # Acks and naks reach the client as packets via on_deliver; this only adds the duty-cycle notice.
+        if (dev := by_num.get(node_num)) is not None and event.error_reason == DUTY_CYCLE_LIMIT:
+            dev.duty_cycle_refused(event.request_id, max(1, event.silent_minutes))
+
+    def on_queue_status(node_num: int, status: QueueStatus) -> None:
+        if (dev := by_num.get(node_num)) is not None:
+            dev.queue_status(status.res, status.free, status.maxlen, status.mesh_packet_id)
+
+    mesh.on_deliver, mesh.on_routing, mesh.on_queue_status = on_deliver, on_routing, on_queue_status
+
+
 class MeshServer:
     """Runs a Mesh in real time and serves its devices. `emit` receives the JSON-able status lines."""
 
@@ -250,10 +270,7 @@ class MeshServer:
             self.endpoints[spec.name] = NodeEndpoint(self, dev, port, use_pty)
         for link in topology.links:
             self.mesh.set_link(link.a, link.b, loss=link.loss, snr=link.snr, rssi=link.rssi)
-        self._by_num = {d.node_num: d for d in self.devices.values()}
-        self.mesh.on_deliver = self._on_deliver
-        self.mesh.on_routing = self._on_routing
-        self.mesh.on_queue_status = self._on_queue_status
+        connect_devices(self.mesh, list(self.devices.values()))
         self._events = list(topology.events)
         self._timers: list[tuple[float, Callable[[], None]]] = []  # wall-clock tasks (radio replug)
         self._stop = threading.Event()
@@ -342,24 +359,6 @@ class MeshServer:
         with self._cond:
             device.receive_bytes(data)
             self._cond.notify_all()
-
-    # -- mesh callbacks (called inside run_until/send, so under the lock) ---------------------------
-
-    def _on_deliver(self, node_num: int, reception: Any) -> None:
-        dev = self._by_num.get(node_num)
-        if dev is not None:
-            dev.deliver(reception)
-
-    def _on_routing(self, node_num: int, event: RoutingEvent) -> None:
-        # Acks and naks reach the client as packets via on_deliver; this only adds the duty-cycle notice.
-        dev = self._by_num.get(node_num)
-        if dev is not None and event.error_reason == DUTY_CYCLE_LIMIT:
-            dev.duty_cycle_refused(event.request_id, max(1, event.silent_minutes))
-
-    def _on_queue_status(self, node_num: int, status: QueueStatus) -> None:
-        dev = self._by_num.get(node_num)
-        if dev is not None:
-            dev.queue_status(status.res, status.free, status.maxlen, status.mesh_packet_id)
 
     # -- control ----------------------------------------------------------------------------------
 
