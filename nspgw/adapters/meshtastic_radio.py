@@ -46,6 +46,27 @@ from nspgw.wire.frames import MAX_RADIO_PAYLOAD, NSPGW_PORTNUM
 
 log = logging.getLogger("nspgw.radio")
 
+
+def max_payload_on_port(portnum: int) -> int:
+    """The largest payload the firmware puts on air for `portnum`.
+
+    Firmware perhapsEncode sets the Data bitfield on every packet it originates (ok-to-MQTT bit) and drops a
+    packet whose encoded Data plus the 16-byte header (MESHTASTIC_HEADER_LENGTH) exceeds 255 bytes
+    (MAX_LORA_PAYLOAD_LEN) with TOO_LARGE. DATA_PAYLOAD_LEN (233) assumes a one-byte port number and no
+    bitfield; with the bitfield and port 311 (a two-byte varint) 231 bytes is the most a frame can carry
+    (before any PKI overhead).
+    """
+    from meshtastic.protobuf import mesh_pb2
+
+    n = MAX_RADIO_PAYLOAD
+    while mesh_pb2.Data(portnum=portnum, payload=bytes(n), bitfield=1).ByteSize() + 16 > 255:  # type: ignore[arg-type]
+        n -= 1
+    return n
+
+
+MAX_FRAME_BYTES = max_payload_on_port(NSPGW_PORTNUM)
+"""231: frames longer than this would be refused by the radio (TOO_LARGE), so `send` rejects them."""
+
 PSK_FILE_NAME = "radio-channel.psk"
 """The network's nspgw channel key inside the box's keys directory (base64, mode 0600)."""
 
@@ -106,8 +127,8 @@ class MeshtasticRadio:
 
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3) -> None:
         """Queue a frame for node number `hop_dst_addr` (0xFFFFFFFF = broadcast). Never blocks."""
-        if not data or len(data) > MAX_RADIO_PAYLOAD:
-            raise UsageError(f"radioframe moet 1..{MAX_RADIO_PAYLOAD} bytes zijn, niet {len(data)}")
+        if not data or len(data) > MAX_FRAME_BYTES:
+            raise UsageError(f"radioframe moet 1..{MAX_FRAME_BYTES} bytes zijn, niet {len(data)}")
         if not 0 < hop_dst_addr <= 0xFFFFFFFF:
             raise UsageError(f"ongeldig radio-adres {hop_dst_addr}")
         with self._cond:

@@ -14,7 +14,7 @@ from meshtastic.protobuf import channel_pb2, config_pb2, localonly_pb2, mesh_pb2
 from pubsub import pub
 
 from nspgw import profiles
-from nspgw.adapters.meshtastic_radio import MeshtasticRadio
+from nspgw.adapters.meshtastic_radio import MeshtasticRadio, max_payload_on_port
 from nspgw.adapters.radio_connect import RadioTarget
 from nspgw.adapters.radio_events import RadioAckNak, RadioFrame, RadioSent, RadioState, packet_to_event
 from nspgw.errors import RadioError, UsageError
@@ -207,8 +207,10 @@ def _next_of(events: queue.Queue[Any], kinds: tuple[type, ...]) -> Any:
 
 def test_send_rejects_bad_frames() -> None:
     radio = MeshtasticRadio(RadioTarget(kind="serial"), lambda e: None, opener=Opener())
+    assert max_payload_on_port(311) == 231 and max_payload_on_port(1) == 232  # 311: a 2-byte varint
+    radio.send(0xA, b"x" * 231)
     with pytest.raises(UsageError):
-        radio.send(0xA, b"x" * 234)
+        radio.send(0xA, b"x" * 232)
     with pytest.raises(UsageError):
         radio.send(0xA, b"")
     with pytest.raises(UsageError):
