@@ -82,7 +82,8 @@ def mesh_cmd(
         server.start()
         for ep in server.endpoints.values():
             _print_json(ep.info())
-        stop.wait()
+        while not stop.wait(0.2):  # a timed wait: signal handlers run promptly in the main thread
+            pass
     finally:
         server.stop()
         ctl.close()

@@ -308,6 +308,8 @@ class MeshServer:
         if self._driver is not None:
             self._driver.join(timeout=5)
         for ep in self.endpoints.values():
+            ep._stop.set()  # all endpoint threads wind down together, then each is joined
+        for ep in self.endpoints.values():
             if ep.running:
                 ep.stop()
 
