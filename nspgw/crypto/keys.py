@@ -13,6 +13,7 @@ B→A independent keys and ties each key to one roster entry (no key-confusion b
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -155,6 +156,14 @@ class NetworkKey(_Secret):
 
     def __repr__(self) -> str:
         return f"NetworkKey(epoch={self.epoch}, <redacted>)"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NetworkKey):
+            return NotImplemented
+        return self.epoch == other.epoch and hmac.compare_digest(self.secret, other.secret)
+
+    def __hash__(self) -> int:
+        return hash(self.epoch)
 
     def derived(self) -> SymmetricKeys:
         okm = hkdf(self.secret, salt=b"nspgw/v1/network", info=bytes([WIRE_VERSION]), length=3 * KEY_LEN)

@@ -299,7 +299,12 @@ class FrameCodec:
         ttl_s: int | None = None,
         precedence: Precedence | None = None,
     ) -> bytes:
-        """Sealed bytes (≤ 233) of a frame from this box. ValueError for a frame this box may not send."""
+        """Sealed bytes of a frame from this box (≤ 219 unicast, ≤ 231 broadcast).
+
+        ValueError for a frame this box may not send (not ours, too big, bad field ranges); AuthError when
+        the destination or custodian is not an unrevoked roster member (there is no key for it).
+        A whole bulletin without a signature is signed here.
+        """
         kind = _kind_of(frame)
         src = frame.src
         if src != self.keyring.me:
