@@ -82,6 +82,15 @@ def test_flipped_bit_anywhere_is_rejected(net) -> None:  # type: ignore[no-untyp
         c[receiver].decode(raw)  # GCT is not the custodian the hop tag was made for
 
 
+def test_custody_hop_checks_the_claimed_hop_sender(net) -> None:  # type: ignore[no-untyped-def]
+    c = codecs(net)
+    hop = c[CP_N].forward(c[NSP_A].encode(msg(NSP_A, GCT), 1), custody_to=CP_Z, ttl_s=60)
+    assert c[CP_Z].decode(hop, hop_src=CP_N).hop_src == CP_N
+    for wrong in (None, NSP_A, NSP_B, BoxAddr(4000)):  # transport's from-node mapped to another box
+        with pytest.raises(AuthError):
+            c[CP_Z].decode(hop, hop_src=wrong)
+
+
 def test_stranger_outside_the_roster_is_rejected(net) -> None:  # type: ignore[no-untyped-def]
     other = make_network([*demo_boxes(), BoxSpec(BoxAddr(300), "Nep-NSP", Role.NSP, 0x3000_0000, CP_N)],
                          b"another network seed 0000000000")
