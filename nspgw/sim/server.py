@@ -187,7 +187,7 @@ class NodeEndpoint:
                     break
                 if not data:
                     break
-                self.server.feed(self.device, data)
+                self.server.feed(self.device, data, lambda: conn is self._owner)
         finally:
             log.info("%s: TCP client gone", self.device.name)
             with self.server.lock:
@@ -356,11 +356,16 @@ class MeshServer:
         for task in due:
             task()
 
-    def feed(self, device: VirtualDevice, data: bytes) -> None:
-        """Bytes from a client: handled under the lock, then the driver wakes for any new mesh events."""
+    def feed(self, device: VirtualDevice, data: bytes, still_client: Callable[[], bool] = lambda: True) -> None:
+        """Bytes from a client: handled under the lock, then the driver wakes for any new mesh events.
+
+        `still_client` is checked under the lock: bytes a replaced connection read just before it was
+        replaced must not be mixed into the new client's stream.
+        """
         with self._cond:
-            device.receive_bytes(data)
-            self._cond.notify_all()
+            if still_client():
+                device.receive_bytes(data)
+                self._cond.notify_all()
 
     # -- control ----------------------------------------------------------------------------------
 
