@@ -38,7 +38,8 @@ def test_events_apply_in_order(wait_for: Callable[..., Any]) -> None:
         wait_for(lambda: not server.mesh.node("c").up, message="node c down")
         assert not _accepts(port_c)
         wait_for(lambda: server.mesh.node("c").up and _accepts(port_c), message="node c back on the same port")
-        assert lines and lines[-1]["name"] == "c" and lines[-1]["tcp"] == f"127.0.0.1:{port_c}"
+        wait_for(lambda: lines, message="a new JSON line for node c")
+        assert lines[-1]["name"] == "c" and lines[-1]["tcp"] == f"127.0.0.1:{port_c}"
         status = server.status()
         assert [n["name"] for n in status["nodes"]] == ["a", "b", "c"] and all(n["up"] for n in status["nodes"])
     finally:
