@@ -80,7 +80,7 @@ class MeshtasticRadio:
                  profile: profiles.FirmwareProfile | None = None, nspgw_psk: bytes | None = None,
                  channel_index: int = profiles.NSPGW_CHANNEL_INDEX, heartbeat_s: float = 60.0,
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0, connect_timeout_s: float = 30.0,
-                 opener: Callable[[RadioTarget, float], Any] = open_interface) -> None:
+                 send_timeout_s: float = 30.0, opener: Callable[[RadioTarget, float], Any] = open_interface) -> None:
         self.target = target
         self._on_event = on_event
         self._profile = profile
@@ -90,6 +90,7 @@ class MeshtasticRadio:
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._connect_timeout_s = connect_timeout_s
+        self._send_timeout_s = send_timeout_s
         self._opener = opener
         self._cond = threading.Condition()
         self._outq: list[tuple[int, int, int, bytes]] = []  # (precedence, seq, node, data): a heap
@@ -273,6 +274,18 @@ class MeshtasticRadio:
                 problems.append(f"kanaal {self._channel_index} is niet het nspgw-kanaal")
         return problems
 
+    def _unstick(self, iface: Any) -> None:
+        """Watchdog (timer thread) for a send that does not return. The library waits without limit
+        (`while not _queueHasFreeSpace(): sleep(0.5)`) for a queueStatus a dead radio never sends. Forgetting the
+        queue status ends that wait; marking the interface disconnected makes the worker requeue the frame
+        and reconnect once sendData returns."""
+        log.warning("radio send blocked for %.0f s; treating the radio as gone", self._send_timeout_s)
+        try:
+            iface.queueStatus = None
+            iface.isConnected.clear()
+        except Exception:
+            log.debug("unsticking the interface failed", exc_info=True)
+
     def _drop(self, detail: str, status: str = "disconnected") -> None:
         iface, self._iface = self._iface, None
         if iface is not None:
@@ -321,14 +334,20 @@ class MeshtasticRadio:
 
     def _transmit(self, frame: tuple[int, int, int, bytes]) -> None:
         precedence, _seq, node, data = frame
+        iface = self._iface
+        watchdog = threading.Timer(self._send_timeout_s, self._unstick, args=(iface,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            packet = self._iface.sendData(data, destinationId=node, portNum=NSPGW_PORTNUM,
-                                          channelIndex=self._channel_index, wantAck=False)
+            packet = iface.sendData(data, destinationId=node, portNum=NSPGW_PORTNUM,
+                                    channelIndex=self._channel_index, wantAck=False)
         except (Exception, SystemExit) as exc:
             with self._cond:
                 heapq.heappush(self._outq, frame)  # same precedence and seq: back at its old place
             self._drop(f"verzenden mislukt ({exc}); opnieuw verbinden")
             return
+        finally:
+            watchdog.cancel()
         if not self._iface.isConnected.is_set():
             # The stream died while writing: the library ignores writes on a closed stream, so this frame may
             # not have reached the radio. Keep it (a duplicate is dropped by the receiver's replay window).

@@ -47,9 +47,13 @@ class LibraryInterfaceStandIn:
         self.fail_sends = fail_sends
         self.closed = False
         self.heartbeats = 0
+        self.queueStatus: mesh_pb2.QueueStatus | None = None
 
     def sendData(self, data: bytes, destinationId: int, portNum: int, channelIndex: int,
                  wantAck: bool) -> mesh_pb2.MeshPacket:
+        # The library's wait for room in the radio's queue: no limit, ends only on a queueStatus with room.
+        while self.queueStatus is not None and self.queueStatus.free <= 0:
+            time.sleep(0.005)
         if self.fail_sends:
             self.fail_sends -= 1
             raise OSError("write failed")
@@ -289,3 +293,16 @@ def test_library_reconnect_rechecks_the_profile(radio_factory) -> None:  # type:
     pub.sendMessage("meshtastic.connection.established", interface=iface)
     wait_for(lambda: radio.state.status == "misconfigured")
     assert "regio is US" in radio.state.detail
+
+
+def test_send_stuck_on_a_full_radio_queue_is_unstuck_and_resent(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    stuck = LibraryInterfaceStandIn()
+    stuck.queueStatus = mesh_pb2.QueueStatus(free=0, maxlen=16)  # full, and the radio died: no update comes
+    made = iter([stuck, LibraryInterfaceStandIn()])
+    opener = Opener(make=lambda: next(made))
+    radio, _events = radio_factory(opener, send_timeout_s=0.2)
+    radio.start()
+    wait_for(lambda: radio.state.connected)
+    radio.send(0xA, b"vast", 1)
+    second = wait_for(lambda: len(opener.opened) == 2 and opener.opened[1].sent and opener.opened[1])
+    assert second.sent[0][0] == b"vast" and stuck.closed
