@@ -1,16 +1,17 @@
 """The `nspgw` command line. One error boundary: every NspgwError becomes a clear message and its exit code.
 
-Command modules are imported here, so each must keep heavy imports (meshtastic, paho, sqlite work) inside
-its functions: `nspgw send` has to answer in well under a second and never import the radio library.
+Each command module has `register(app)`. Modules are imported here, so each must keep heavy imports
+(meshtastic, paho, the core) inside its functions: `nspgw send` has to answer in well under a second and
+never imports the radio library (tests/cli checks that).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
 
-from nspgw.cli import bench, sim
 from nspgw.errors import NspgwError
 
 app = typer.Typer(
@@ -19,9 +20,18 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # never show locals (keys) in a traceback
     add_completion=False,
+    rich_markup_mode=None,
 )
-app.add_typer(sim.app, name="sim")
-app.add_typer(bench.app, name="bench")
+
+# Operator commands first (the order `nspgw --help` shows), then technician commands, then tools.
+COMMAND_MODULES = (
+    "send", "inbox", "outbox", "status", "ping",
+    "init", "keys", "roster", "radio", "selftest", "run", "service",
+    "sim", "bench",
+)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"nspgw.cli.{_name}").register(app)
 
 
 def main() -> None:

@@ -48,3 +48,7 @@ def airtime(
         f"Vaste overhead per frame {t['frame_overhead_bytes']} B ({t['custody_frame_overhead_bytes']} B bij "
         f"bewaring door een relais); berichten ≤ 200 tekens in één frame: {t['short_messages_single_frame_pct']} %."
     )
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="bench")

@@ -233,3 +233,7 @@ def _print_verify(checked: list[str], bad: dict, lang: str) -> None:  # type: ig
         else:
             table.add_row(f, d.expected, d.actual, f"[red]{_t(lang, 'bad')}[/red]")
     Console().print(table)
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="radio")

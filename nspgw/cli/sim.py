@@ -165,3 +165,7 @@ def demo(messages: int = typer.Option(4, "--messages", min=1, max=20, help="Aant
     from nspgw.sim.demo import run_demo
 
     run_demo(messages=messages)
+
+
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="sim")
