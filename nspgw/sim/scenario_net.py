@@ -36,6 +36,7 @@ class SimBox:
     node: Node
     up: bool = True
     ip_up: bool = False
+    last_polled: int = 0  # highest outbox seq already fed to the node
     notices: list[Notify] = field(default_factory=list)
     transmits: list[tuple[float, Transmit]] = field(default_factory=list)
 
@@ -48,10 +49,11 @@ class SimNet:
     """Boxes by address; `mesh` links are named `box<addr>`."""
 
     def __init__(self, boxes: list[BoxSpec], workdir: Path, *, seed: int = 1, preset: str = "LONG_FAST",
-                 config: dict[str, object] | None = None) -> None:
+                 config: dict[str, object] | None = None, key_seed: bytes = b"nspgw simulated network keys") -> None:
         self.seed = seed
         self.workdir = workdir
-        self.network: Network = make_network(boxes, seed.to_bytes(4, "big") * 8)
+        # Keys come from their own seed: a restarted run (new mesh seed) must find the same enrolment.
+        self.network: Network = make_network(boxes, key_seed)
         self.mesh = Mesh(preset, seed=seed)
         self.preset = preset
         self.config_overrides = dict(config or {})
@@ -77,7 +79,20 @@ class SimNet:
         box = SimBox(spec, db, store, node)
         for ev in store.accepted_after(spec.addr):
             self._pending.append((spec.addr, ev))
+            box.last_polled = max(box.last_polled, ev.msg.seq)
         return box
+
+    def poll_outbox(self) -> int:
+        """What the daemon does on a wake-up (or its periodic re-read): feed rows `nspgw send` committed."""
+        n = 0
+        for box in self.boxes.values():
+            if not box.up:
+                continue
+            for ev in box.store.accepted_after(box.spec.addr, box.last_polled):
+                self._pending.append((box.spec.addr, ev))
+                box.last_polled = max(box.last_polled, ev.msg.seq)
+                n += 1
+        return n
 
     def restart(self, addr: int) -> None:
         """Power cycle: only what the store committed survives (in-memory queues, windows, timers are gone)."""
