@@ -405,7 +405,8 @@ class Node:
                 whole = self.codec.sign_bulletin(whole)
                 o.frags = fragment(whole, self.codec.max_body(broadcast=True))
             else:
-                # Custody-sized fragments: a relay adds a hop extension without re-fragmenting.
+                # Custody-sized fragments: a relay adds a hop extension without re-fragmenting. The codec's
+                # limits already follow the firmware's real size check (Router::perhapsEncode).
                 o.frags = fragment(whole, self.codec.max_body(custody=True))
         return o.frags
 

@@ -201,3 +201,39 @@ def test_fragmented_message_over_lossy_link(tmp_path: Path, size: int) -> None:
     got = [b for o, s, b in net.inbox(GCT) if (o, s) == (NSP1, m.seq)]
     assert got == [body]
     net.close()
+
+
+def test_ip_is_preferred_while_up_and_flash_also_goes_on_radio(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    for b in (GCT, NSP1, CP_N):
+        net.set_ip(b, True)
+    net.run_until(30)
+    routine = net.send(NSP1, GCT, b"via internet")
+    flash = net.send(NSP1, GCT, b"FLASH via beide", Precedence.FLASH)
+    net.run_until(120)
+    delivered_once(net, GCT, NSP1, [routine.seq, flash.seq])
+    msgs = [tx for _, tx in net.boxes[NSP1].transmits if tx.data[0] >> 3 & 7 == 0]
+    assert {tx.link for tx in msgs if tx.precedence == Precedence.ROUTINE} == {"ip"}
+    assert {tx.link for tx in msgs if tx.precedence == Precedence.FLASH} == {"ip", "radio"}
+    assert net.outbox_state(NSP1, flash.seq) == "delivered"
+
+
+def test_ip_down_falls_back_to_radio(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    for b in (GCT, NSP1):
+        net.set_ip(b, True)
+    net.run_until(30)
+    net.set_ip(NSP1, False)
+    m = net.send(NSP1, GCT, b"internet weg")
+    net.run_until(600)
+    delivered_once(net, GCT, NSP1, [m.seq])
+    assert all(tx.link == "radio" for t, tx in net.boxes[NSP1].transmits if t >= 30)
+
+
+def test_large_sequence_numbers_still_fit_the_firmware_frame_limit(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    net.boxes[NSP1].store._db.execute("UPDATE counters SET value = 100000 WHERE name = 'next_seq'")
+    m = net.send(NSP1, GCT, bytes(range(256)) * 3, Precedence.PRIORITY)
+    ok = net.run_while(lambda: net.outbox_state(NSP1, m.seq) != "delivered", 3600)
+    assert ok and m.seq == 100000
+    assert max(len(tx.data) for _, tx in net.boxes[NSP1].transmits) <= 231
