@@ -2,8 +2,9 @@
 
 Threading: every library call happens on one worker thread owned by this adapter. Library writes sleep
 (0.1 s per write, 0.5 s while the radio's queue is full) and a send on a dead interface can block for 30 s, so
-the daemon never calls the library itself: `send()` only queues, and events come back through `on_event`
-(called on the worker thread; the daemon puts them on its own queue).
+the daemon never calls the library itself: `send()` only queues, and events come back through the sink
+`sink(kind, payload)` of the Link contract (nspgw/adapters/ports.py; kinds in radio_events.py), called on the
+worker thread: the daemon puts them on its own queue.
 
 pypubsub: the library publishes on one process-global bus from its own publishing thread, holds listeners
 weakly and swallows their exceptions. The listeners here are kept in `self._listeners` (strong references),
@@ -34,9 +35,12 @@ from typing import Any
 from nspgw import profiles
 from nspgw.adapters.radio_connect import RadioTarget, close_quietly, open_interface
 from nspgw.adapters.radio_events import (
+    RadioAckNak,
     RadioEvent,
+    RadioFrame,
     RadioSent,
     RadioState,
+    RadioTelemetry,
     packet_to_event,
 )
 from nspgw.config import Config
@@ -67,22 +71,29 @@ def max_payload_on_port(portnum: int) -> int:
 MAX_FRAME_BYTES = max_payload_on_port(NSPGW_PORTNUM)
 """231: frames longer than this would be refused by the radio (TOO_LARGE), so `send` rejects them."""
 
+EventSink = Callable[[str, object], None]
+"""`sink(kind, payload)`, as nspgw.adapters.ports.EventSink: called on the adapter's thread, must not block."""
+
+_KINDS: dict[type, str] = {RadioFrame: "frame", RadioState: "state", RadioSent: "delivered",
+                           RadioAckNak: "acknak", RadioTelemetry: "telemetry"}
+
 PSK_FILE_NAME = "radio-channel.psk"
 """The network's nspgw channel key inside the box's keys directory (base64, mode 0600)."""
 
 
 class MeshtasticRadio:
-    """One radio. Shape of the nspgw Link protocol: `name`, `start()`, `stop()`, `send(...)`, state callback."""
+    """One radio, as an nspgw Link (nspgw/adapters/ports.py): `name`, `state`, `start()`, `stop()`,
+    `send(hop_dst_addr, data, precedence, ref=...)`; `hop_dst_addr` is the next hop's Meshtastic node number."""
 
     name = "radio"
 
-    def __init__(self, target: RadioTarget, on_event: Callable[[RadioEvent], None], *,
+    def __init__(self, target: RadioTarget, sink: EventSink, *,
                  profile: profiles.FirmwareProfile | None = None, nspgw_psk: bytes | None = None,
                  channel_index: int = profiles.NSPGW_CHANNEL_INDEX, heartbeat_s: float = 60.0,
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0, connect_timeout_s: float = 30.0,
                  send_timeout_s: float = 30.0, opener: Callable[[RadioTarget, float], Any] = open_interface) -> None:
         self.target = target
-        self._on_event = on_event
+        self._sink = sink
         self._profile = profile
         self._psk = nspgw_psk
         self._channel_index = channel_index
@@ -93,7 +104,7 @@ class MeshtasticRadio:
         self._send_timeout_s = send_timeout_s
         self._opener = opener
         self._cond = threading.Condition()
-        self._outq: list[tuple[int, int, int, bytes]] = []  # (precedence, seq, node, data): a heap
+        self._outq: list[tuple[int, int, int, bytes, object]] = []  # (precedence, seq, node, data, ref): a heap
         self._seq = itertools.count()
         self._inbox: deque[tuple[str, Any, Any]] = deque()  # (kind, item, interface) from the pubsub bridge
         self._opening = False
@@ -106,7 +117,7 @@ class MeshtasticRadio:
         self._last_heartbeat = 0.0
 
     @classmethod
-    def from_config(cls, cfg: Config, on_event: Callable[[RadioEvent], None], **kw: Any) -> MeshtasticRadio:
+    def from_config(cls, cfg: Config, sink: EventSink, **kw: Any) -> MeshtasticRadio:
         """The box's radio as its configuration describes it: target, role profile, channel index, and the
         network's channel key from `<state_dir>/keys/radio-channel.psk` when present (else the adapter only
         refuses the placeholder key)."""
@@ -114,7 +125,7 @@ class MeshtasticRadio:
         psk = profiles.read_psk_file(key_path) if key_path.exists() else None
         target = RadioTarget.parse(port=cfg.radio.port, host=cfg.radio.host)
         profile = profiles.load_profile(cfg.radio.profile or cfg.role)
-        return cls(target, on_event, profile=profile, nspgw_psk=psk, channel_index=cfg.radio.channel_index, **kw)
+        return cls(target, sink, profile=profile, nspgw_psk=psk, channel_index=cfg.radio.channel_index, **kw)
 
     # ---- public API (any thread) -------------------------------------------------------------------------
 
@@ -126,14 +137,16 @@ class MeshtasticRadio:
         with self._cond:
             return len(self._outq)
 
-    def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3) -> None:
-        """Queue a frame for node number `hop_dst_addr` (0xFFFFFFFF = broadcast). Never blocks."""
+    def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None) -> None:
+        """Queue a frame for node number `hop_dst_addr` (0xFFFFFFFF = broadcast). Never blocks.
+
+        `ref` comes back in the "delivered" event (RadioSent) once the radio took the frame."""
         if not data or len(data) > MAX_FRAME_BYTES:
             raise UsageError(f"radioframe moet 1..{MAX_FRAME_BYTES} bytes zijn, niet {len(data)}")
         if not 0 < hop_dst_addr <= 0xFFFFFFFF:
             raise UsageError(f"ongeldig radio-adres {hop_dst_addr}")
         with self._cond:
-            heapq.heappush(self._outq, (int(precedence), next(self._seq), hop_dst_addr, bytes(data)))
+            heapq.heappush(self._outq, (int(precedence), next(self._seq), hop_dst_addr, bytes(data), ref))
             self._cond.notify_all()
 
     def start(self) -> None:
@@ -200,7 +213,7 @@ class MeshtasticRadio:
 
     def _emit(self, event: RadioEvent) -> None:
         try:
-            self._on_event(event)
+            self._sink(_KINDS[type(event)], event)
         except Exception:  # the daemon's callback must not kill the radio thread
             log.exception("radio event handler failed")
 
@@ -332,8 +345,8 @@ class MeshtasticRadio:
                 return
         self._transmit(frame)
 
-    def _transmit(self, frame: tuple[int, int, int, bytes]) -> None:
-        precedence, _seq, node, data = frame
+    def _transmit(self, frame: tuple[int, int, int, bytes, object]) -> None:
+        precedence, _seq, node, data, ref = frame
         iface = self._iface
         watchdog = threading.Timer(self._send_timeout_s, self._unstick, args=(iface,))
         watchdog.daemon = True
@@ -356,4 +369,4 @@ class MeshtasticRadio:
             self._drop("verbinding verbroken tijdens verzenden; opnieuw verbinden")
             return
         self._emit(RadioSent(request_id=int(getattr(packet, "id", 0)), to_node=node, size=len(data),
-                             precedence=precedence))
+                             precedence=precedence, ref=ref))

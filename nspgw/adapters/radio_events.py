@@ -1,6 +1,19 @@
 """What the radio adapter reports, as nspgw types, and the conversion from the library's MeshPacket.
 
 Conversion happens here, at the boundary, so nothing above the adapter sees a protobuf or a library dict.
+
+The adapter calls the daemon's sink as `sink(kind, payload)` like every link (nspgw/adapters/ports.py):
+
+| kind | payload | shape |
+|---|---|---|
+| "frame" | RadioFrame | a ports.LinkFrame (`link`, `src_addr`, `dst_addr`, `data`) plus radio metadata |
+| "state" | RadioState | a ports.LinkState (`link`, `status`, `detail`, `connected`) plus the node id |
+| "delivered" | RadioSent | a ports.LinkDelivered (`link`, `ref`, `ok`, `detail`): the radio took the frame |
+| "acknak" | RadioAckNak | firmware answer for one of our packets (DUTY_CYCLE_LIMIT, TOO_LARGE, ...) |
+| "telemetry" | RadioTelemetry | the radio's own device metrics |
+
+The classes match the ports types by attribute (duck typing) rather than by inheritance, so the radio side
+does not depend on the MQTT side's module.
 """
 
 from __future__ import annotations
@@ -14,6 +27,8 @@ from nspgw.wire.frames import NSPGW_PORTNUM
 
 BROADCAST_NODE = 0xFFFFFFFF
 """Meshtastic's broadcast node number (mesh_interface.BROADCAST_NUM)."""
+
+LINK_NAME = "radio"
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,16 @@ class RadioFrame:
     hop_start: int
     hop_limit: int
     packet_id: int
+
+    link = LINK_NAME
+
+    @property
+    def src_addr(self) -> int:
+        return self.from_node
+
+    @property
+    def dst_addr(self) -> int:
+        return self.to_node
 
 
 @dataclass(frozen=True)
@@ -49,12 +74,20 @@ class RadioAckNak:
 
 @dataclass(frozen=True)
 class RadioSent:
-    """A frame left the adapter: handed to the radio as packet `request_id` (match it with RadioAckNak)."""
+    """A frame left the adapter: the radio took it as packet `request_id` (match it with RadioAckNak).
+
+    Sent as kind "delivered" (a ports.LinkDelivered): `ref` is what the caller passed to `send`. Hop progress
+    only: the frame may still be refused by the firmware (a later RadioAckNak) or lost on air.
+    """
 
     request_id: int
     to_node: int
     size: int
     precedence: int
+    ref: object = None
+    ok: bool = True
+    detail: str = "aan de radio overgedragen"
+    link: str = LINK_NAME
 
 
 @dataclass(frozen=True)
@@ -69,6 +102,7 @@ class RadioState:
     detail: str
     status: str = "disconnected"
     node_id: str = ""
+    link: str = LINK_NAME
 
 
 @dataclass(frozen=True)

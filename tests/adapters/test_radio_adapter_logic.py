@@ -103,15 +103,36 @@ def radio_factory():  # type: ignore[no-untyped-def]
 
     def make(opener: Opener, **kw: Any) -> tuple[MeshtasticRadio, queue.Queue[Any]]:
         events: queue.Queue[Any] = queue.Queue()
-        r = MeshtasticRadio(RadioTarget(kind="tcp", host="127.0.0.1", port=1), events.put,
+        r = MeshtasticRadio(RadioTarget(kind="tcp", host="127.0.0.1", port=1), kinds_checked(events),
                             profile=profiles.load_profile("nsp"), nspgw_psk=KEY, opener=opener,
                             backoff_initial_s=0.01, backoff_max_s=0.08, **kw)
         made.append(r)
         return r, events
 
+    KIND_ERRORS.clear()
     yield make
     for r in made:
         r.stop()
+    assert not KIND_ERRORS, KIND_ERRORS
+
+
+KIND_OF = {RadioFrame: "frame", RadioState: "state", RadioSent: "delivered", RadioAckNak: "acknak"}
+
+
+KIND_ERRORS: list[str] = []
+
+
+def kinds_checked(events: queue.Queue[Any]) -> Callable[[str, object], None]:
+    """A Link sink that checks each event comes under its documented kind (the radio_factory fixture fails
+    the test on a mismatch), then queues the payload."""
+
+    def sink(kind: str, payload: object) -> None:
+        want = KIND_OF.get(type(payload), "telemetry")
+        if kind != want:
+            KIND_ERRORS.append(f"{type(payload).__name__} sent as {kind!r}, expected {want!r}")
+        events.put(payload)
+
+    return sink
 
 
 def states(events: queue.Queue[Any]) -> list[RadioState]:
@@ -210,7 +231,7 @@ def _next_of(events: queue.Queue[Any], kinds: tuple[type, ...]) -> Any:
 
 
 def test_send_rejects_bad_frames() -> None:
-    radio = MeshtasticRadio(RadioTarget(kind="serial"), lambda e: None, opener=Opener())
+    radio = MeshtasticRadio(RadioTarget(kind="serial"), lambda kind, payload: None, opener=Opener())
     assert max_payload_on_port(311) == 231 and max_payload_on_port(1) == 232  # 311: a 2-byte varint
     radio.send(0xA, b"x" * 231)
     with pytest.raises(UsageError):
@@ -262,7 +283,7 @@ def test_from_config_uses_role_profile_target_and_key(tmp_path) -> None:  # type
 
     cfg = parse_config({"box": {"name": "cp-noord", "role": "cp", "network": "testnet", "state_dir": str(tmp_path)},
                         "radio": {"host": "127.0.0.1:4403"}}, tmp_path / "nspgw.toml")
-    radio = MeshtasticRadio.from_config(cfg, lambda e: None)
+    radio = MeshtasticRadio.from_config(cfg, lambda kind, payload: None)
     assert radio.target == RadioTarget(kind="tcp", host="127.0.0.1", port=4403)
     assert radio._profile is not None and radio._profile.name == "cp"
     assert radio._psk is None
@@ -270,7 +291,7 @@ def test_from_config_uses_role_profile_target_and_key(tmp_path) -> None:  # type
     key_file = tmp_path / "keys" / "radio-channel.psk"
     key_file.write_text(base64.b64encode(KEY).decode())
     os.chmod(key_file, 0o600)
-    assert MeshtasticRadio.from_config(cfg, lambda e: None)._psk == KEY
+    assert MeshtasticRadio.from_config(cfg, lambda kind, payload: None)._psk == KEY
 
 
 def test_cli_module_does_not_import_the_radio_library() -> None:
@@ -306,3 +327,18 @@ def test_send_stuck_on_a_full_radio_queue_is_unstuck_and_resent(radio_factory) -
     radio.send(0xA, b"vast", 1)
     second = wait_for(lambda: len(opener.opened) == 2 and opener.opened[1].sent and opener.opened[1])
     assert second.sent[0][0] == b"vast" and stuck.closed
+
+
+def test_link_contract_ref_and_duck_types(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    opener = Opener()
+    radio, events = radio_factory(opener)
+    radio.start()
+    wait_for(lambda: radio.state.connected)
+    radio.send(0xA, b"met-ref", 2, ref=("msg", 7))
+    sent = wait_for(lambda: _next_of(events, (RadioSent,)))
+    assert (sent.ref, sent.ok, sent.link, sent.to_node) == (("msg", 7), True, "radio", 0xA)
+    assert (radio.state.link, radio.state.status) == ("radio", "connected")
+    frame = RadioFrame(0x99, 0x12, 1, b"x", 1.0, -80, 3, 2, 5)
+    assert (frame.link, frame.src_addr, frame.dst_addr) == ("radio", 0x99, 0x12)
+    ports = pytest.importorskip("nspgw.adapters.ports")
+    assert isinstance(radio, ports.Link)

@@ -82,13 +82,18 @@ def adapters(chain: dict[str, Any]) -> Iterator[Callable[..., tuple[MeshtasticRa
         opts: dict[str, Any] = {"profile": chain["profile"], "nspgw_psk": KEY, "backoff_initial_s": 0.2,
                                 "backoff_max_s": 1.0, "connect_timeout_s": 10, "heartbeat_s": 5.0}
         opts.update(kw)
-        radio = MeshtasticRadio(RadioTarget.parse(host=chain["nodes"][index]["tcp"]), events.put, **opts)
+        radio = MeshtasticRadio(RadioTarget.parse(host=chain["nodes"][index]["tcp"]), to_queue(events), **opts)
         made.append(radio)
         return radio, events
 
     yield make
     for r in made:
         r.stop()
+
+
+def to_queue(events: queue.Queue[Any]) -> Callable[[str, object], None]:
+    """The Link sink `sink(kind, payload)`; the tests look at payload types."""
+    return lambda kind, payload: events.put(payload)
 
 
 def node_num(chain: dict[str, Any], index: int) -> int:
@@ -237,9 +242,9 @@ def test_serial_connection_over_a_pty(tmp_path: Path) -> None:
                 apply_profile(iface, prof, KEY)
         a_events: queue.Queue[Any] = queue.Queue()
         b_events: queue.Queue[Any] = queue.Queue()
-        a = MeshtasticRadio(RadioTarget.parse(port=nodes[0]["pty"]), a_events.put, profile=prof, nspgw_psk=KEY,
+        a = MeshtasticRadio(RadioTarget.parse(port=nodes[0]["pty"]), to_queue(a_events), profile=prof, nspgw_psk=KEY,
                             connect_timeout_s=10)
-        b = MeshtasticRadio(RadioTarget.parse(host=nodes[1]["tcp"]), b_events.put, profile=prof, nspgw_psk=KEY,
+        b = MeshtasticRadio(RadioTarget.parse(host=nodes[1]["tcp"]), to_queue(b_events), profile=prof, nspgw_psk=KEY,
                             connect_timeout_s=10)
         radios += [a, b]
         a.start()
