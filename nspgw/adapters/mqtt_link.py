@@ -1,0 +1,372 @@
+"""The MQTT IP link: sealed nspgw frames through the crisis team's broker while telecom works.
+
+Topics (docs/broker.md): a box publishes on `nspgw/v1/<network>/<src>/<dst>` and subscribes to
+`nspgw/v1/<network>/+/<own>` and `nspgw/v1/<network>/+/all`; addresses are 12-bit roster addresses written as
+3 lowercase hex digits, `all` is the broadcast (0xFFF). The broker's ACL lets a box write only under its own
+address; the core still checks that a frame's authenticated sender equals the topic's `src`.
+
+Protocol: MQTT v5. It gives CONNACK reason codes for "bad user name or password" (0x86) and "not authorised"
+(0x87; Mosquitto 2.0 sends it for a wrong password too), so a refused login is told apart from a dead broker;
+an explicit session expiry interval, so a
+persistent session (clean_start False) has a bounded life on the broker instead of living forever; and PUBACK
+reason codes, so a refused publish is visible. Mosquitto 2.x speaks v5 and bridges to 3.1.1 brokers.
+
+Threading: all paho work happens on paho's network thread (`loop_start`). Callbacks only parse a topic and
+call the daemon's sink; `send` calls paho's `publish`, which only queues the packet (QoS 1) and returns.
+
+Dead broker detection: keepalive K = 10 s. paho sends PINGREQ after K s without outgoing traffic and closes the
+connection when nothing came back within K s of that, so a silently dead broker is noticed within about 2K
+plus paho's 1 s select tick: < 22 s, inside the 30 s budget. A killed broker on a live host is noticed at once
+(the kernel resets the TCP connection).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import ssl
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from nspgw.adapters.ports import (
+    AUTH_FAILED,
+    CONNECTED,
+    CONNECTING,
+    DISCONNECTED,
+    STOPPED,
+    TLS_ERROR,
+    EventSink,
+    LinkDelivered,
+    LinkFrame,
+    LinkState,
+)
+from nspgw.errors import ConfigError, UsageError
+from nspgw.ids import BROADCAST_ADDR
+
+log = logging.getLogger("nspgw.mqtt")
+
+TOPIC_ROOT = "nspgw/v1"
+MAX_PAYLOAD = 1024
+"""Frames are at most a few hundred bytes (radio-sized); anything above 1 KiB is garbage and dropped unread."""
+
+KEEPALIVE_S = 10
+SESSION_EXPIRY_S = 7 * 24 * 3600
+"""How long the broker keeps a box's subscriptions and queued QoS 1 frames while it is away: a week covers a
+long power cut; the core resends anything older anyway (its outbox is the authority)."""
+
+_NETWORK_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_ADDR_RE = re.compile(r"^[0-9a-f]{3}$")
+
+# CONNACK reason codes (MQTT 5.0 section 3.2.2.2) and their v3.1.1 return-code equivalents (4, 5).
+_BAD_CREDENTIALS = {134, 4}
+_NOT_AUTHORISED = {135, 5}
+
+
+def addr_level(addr: int) -> str:
+    """The topic level for a roster address: 3 lowercase hex digits, `all` for the broadcast address."""
+    if addr == BROADCAST_ADDR:
+        return "all"
+    if not 0 < addr < BROADCAST_ADDR:
+        raise UsageError(f"ongeldig netwerkadres {addr} (verwacht 1..4094)")
+    return f"{addr:03x}"
+
+
+def parse_addr_level(level: str) -> int | None:
+    """Inverse of `addr_level`; None for anything that is not a valid address level."""
+    if level == "all":
+        return BROADCAST_ADDR
+    if not _ADDR_RE.match(level):
+        return None
+    value = int(level, 16)
+    return value if 0 < value < BROADCAST_ADDR else None
+
+
+def username_for(addr: int) -> str:
+    """The broker username of a box: its address level (docs/broker.md, ACL `pattern write .../%u/+`)."""
+    return addr_level(addr)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Where and how a box reaches its broker. Passwords are read from a 0600 file by the config layer."""
+
+    host: str
+    port: int
+    network: str
+    own_addr: int
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive_s: int = KEEPALIVE_S
+    session_expiry_s: int = SESSION_EXPIRY_S
+    backoff_min_s: int = 1
+    backoff_max_s: int = 30
+    auth_backoff_min_s: int = 60
+    auth_backoff_max_s: int = 900
+    max_outbound: int = 1000
+    client_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NETWORK_RE.match(self.network):
+            raise ConfigError(f"ongeldige netwerknaam {self.network!r} (a-z, 0-9, - en _; max 32 tekens)")
+        if not 0 < self.own_addr < BROADCAST_ADDR:
+            raise ConfigError(f"ongeldig eigen adres {self.own_addr} (verwacht 1..4094)")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"ongeldige MQTT-poort {self.port}")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ConfigError("MQTT-clientcertificaat en -sleutel horen samen (beide of geen van beide)")
+
+    @property
+    def effective_client_id(self) -> str:
+        # Stable per box: the broker finds the persistent session (and its queued frames) by client id.
+        return self.client_id or f"nspgw-{self.network}-{self.own_addr:03x}"
+
+
+@dataclass
+class MqttStats:
+    """Counters for `nspgw status`; written on paho's thread, read anywhere (ints: no torn reads)."""
+
+    received: int = 0
+    dropped_oversize: int = 0
+    dropped_bad_topic: int = 0
+    dropped_queue_full: int = 0
+    published: int = 0
+    acked: int = 0
+    refused: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class _Client(mqtt.Client):
+    """paho's client, remembering why the last connection attempt failed (paho swallows the OSError)."""
+
+    last_connect_error: OSError | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        try:
+            rc = super().reconnect()
+        except OSError as exc:
+            self.last_connect_error = exc
+            raise
+        self.last_connect_error = None
+        return rc
+
+
+class MqttLink:
+    """One box's MQTT link. Implements `nspgw.adapters.ports.Link`."""
+
+    name = "mqtt"
+
+    def __init__(self, settings: MqttSettings, sink: EventSink) -> None:
+        self.settings = settings
+        self._sink = sink
+        self.stats = MqttStats()
+        self._lock = threading.Lock()
+        self._pending: dict[int, object] = {}  # mid -> ref, until PUBACK
+        self._early: dict[int, tuple[bool, str]] = {}  # PUBACKs that beat publish() returning its mid
+        self._state = LinkState(self.name, STOPPED, "nog niet gestart")
+        self._auth_backoff = False
+        self._started = False
+        net, own = settings.network, addr_level(settings.own_addr)
+        self._prefix = f"{TOPIC_ROOT}/{net}/"
+        self._subscriptions = [(f"{TOPIC_ROOT}/{net}/+/{own}", 1), (f"{TOPIC_ROOT}/{net}/+/all", 1)]
+        self._client = self._make_client()
+
+    # ---- public API (any thread) -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> LinkState:
+        return self._state
+
+    def pending(self) -> int:
+        """Frames published but not yet acknowledged by the broker."""
+        with self._lock:
+            return len(self._pending)
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        s = self.settings
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = s.session_expiry_s
+        self._set_state(CONNECTING, f"verbinden met MQTT-broker {s.host}:{s.port}")
+        # connect_async: DNS and TCP happen on paho's thread, so start() never blocks; loop_start retries
+        # the first connection too (retry_first_connection=True).
+        self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s, clean_start=False,
+                                   properties=props)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._set_state(STOPPED, "gestopt")
+
+    def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None) -> None:
+        """Publish a sealed frame for box `hop_dst_addr` (0xFFF = all) with QoS 1. Never blocks.
+
+        MQTT has no priorities: frames leave in the order handed over, and the core's scheduler decides
+        that order. While disconnected paho keeps QoS 1 publishes (up to `max_outbound`) and sends them on
+        reconnect; a full queue reports `LinkDelivered(ok=False)` and the core retries later."""
+        del precedence  # ordering is the core's job; MQTT moves frames in hand-over order
+        if not data or len(data) > MAX_PAYLOAD:
+            raise UsageError(f"MQTT-frame moet 1..{MAX_PAYLOAD} bytes zijn, niet {len(data)}")
+        topic = self._prefix + f"{addr_level(self.settings.own_addr)}/{addr_level(hop_dst_addr)}"
+        info = self._client.publish(topic, bytes(data), qos=1, retain=False)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            # MQTT_ERR_NO_CONN still queues a QoS 1 message in paho 2.x; anything else did not queue it.
+            self._emit("delivered", LinkDelivered(self.name, ref, False, f"niet in MQTT-wachtrij: {info.rc.name}"))
+            return
+        with self._lock:
+            self.stats.published += 1
+            early = self._early.pop(info.mid, None)
+            if early is None:
+                self._pending[info.mid] = ref
+        if early is not None:
+            self._emit("delivered", LinkDelivered(self.name, ref, *early))
+
+    # ---- paho callbacks (paho's network thread) ----------------------------------------------------------
+
+    def _make_client(self) -> _Client:
+        s = self.settings
+        c = _Client(CallbackAPIVersion.VERSION2, client_id=s.effective_client_id, protocol=mqtt.MQTTv5)
+        if s.username is not None:
+            c.username_pw_set(s.username, s.password)
+        if s.ca_file is not None:
+            c.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
+                      keyfile=str(s.key_file) if s.key_file else None, cert_reqs=ssl.CERT_REQUIRED,
+                      tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        c.max_queued_messages_set(s.max_outbound)
+        c.reconnect_delay_set(s.backoff_min_s, s.backoff_max_s)
+        c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
+        c.on_subscribe = self._on_subscribe
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        c.on_publish = self._on_publish
+        return c
+
+    def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        code = int(getattr(reason, "value", reason))
+        if code == 0:
+            if self._auth_backoff:
+                self._auth_backoff = False
+                client.reconnect_delay_set(self.settings.backoff_min_s, self.settings.backoff_max_s)
+            # Always (re)subscribe: cheap, and correct even when the broker lost the session (no persistence).
+            # The link reports `connected` on the SUBACK, when it can really receive.
+            client.subscribe(self._subscriptions)
+            return
+        if code in _BAD_CREDENTIALS:
+            detail = "MQTT-broker weigert inlog (verkeerde gebruikersnaam/wachtwoord)"
+        elif code in _NOT_AUTHORISED:
+            # Mosquitto 2.0 answers a wrong password with 0x87 (not authorised), not 0x86.
+            detail = "MQTT-broker weigert inlog (verkeerde gebruikersnaam/wachtwoord of geen toestemming)"
+        else:
+            self._set_state(DISCONNECTED, f"MQTT-broker weigert verbinding ({reason})")
+            return
+        if not self._auth_backoff:
+            # Do not hammer the broker with a wrong password: retry, but slowly (and reset by success).
+            self._auth_backoff = True
+            client.reconnect_delay_set(self.settings.auth_backoff_min_s, self.settings.auth_backoff_max_s)
+        self._set_state(AUTH_FAILED, detail)
+
+    def _on_subscribe(self, _client: mqtt.Client, _ud: Any, _mid: int, reasons: Any, _props: Any) -> None:
+        where = f"MQTT-broker {self.settings.host}:{self.settings.port}"
+        refused = [r for r in reasons if int(getattr(r, "value", r)) >= 0x80]
+        if refused:
+            # Sending still works, so the link stays usable; the technician must fix the broker's ACL.
+            self._set_state(CONNECTED, f"verbonden met {where}, maar abonnement geweigerd (ACL?): ontvangen werkt niet")
+        else:
+            self._set_state(CONNECTED, f"verbonden met {where}")
+
+    def _on_connect_fail(self, client: mqtt.Client, _ud: Any) -> None:
+        exc = getattr(client, "last_connect_error", None)
+        if isinstance(exc, ssl.SSLError):
+            self._set_state(TLS_ERROR, f"TLS-fout met MQTT-broker: {_ssl_reason(exc)}")
+        else:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc or "onbekend")
+            self._set_state(DISCONNECTED, f"MQTT-broker onbereikbaar ({why})")
+
+    def _on_disconnect(self, _client: mqtt.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if not self._started:
+            return
+        if self._state.status == AUTH_FAILED:
+            return  # the refused CONNACK is the better explanation; keep it
+        self._set_state(DISCONNECTED, f"verbinding met MQTT-broker verbroken ({reason})")
+
+    def _on_message(self, _client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        # Everything here must be cheap and must not raise: this runs once per message of any flood.
+        payload = msg.payload
+        if not payload or len(payload) > MAX_PAYLOAD:
+            self.stats.dropped_oversize += 1
+            return
+        topic = msg.topic
+        if not topic.startswith(self._prefix):
+            self.stats.dropped_bad_topic += 1
+            return
+        parts = topic[len(self._prefix):].split("/")
+        src = parse_addr_level(parts[0]) if len(parts) == 2 else None
+        dst = parse_addr_level(parts[1]) if len(parts) == 2 else None
+        if src is None or dst is None or src == BROADCAST_ADDR or src == self.settings.own_addr:
+            self.stats.dropped_bad_topic += 1
+            return
+        self.stats.received += 1
+        self._emit("frame", LinkFrame(self.name, src, dst, bytes(payload)))
+
+    def _on_publish(self, _client: mqtt.Client, _ud: Any, mid: int, reason: Any, _props: Any) -> None:
+        code = int(getattr(reason, "value", reason or 0))
+        result = (code < 0x80, "" if code < 0x80 else f"broker weigert frame ({reason})")
+        with self._lock:
+            if mid in self._pending:
+                ref = self._pending.pop(mid)
+            else:
+                self._early[mid] = result
+                return
+            if result[0]:
+                self.stats.acked += 1
+            else:
+                self.stats.refused += 1
+        self._emit("delivered", LinkDelivered(self.name, ref, *result))
+
+    # ---- helpers -----------------------------------------------------------------------------------------
+
+    def _set_state(self, status: str, detail: str) -> None:
+        new = LinkState(self.name, status, detail)
+        if new == self._state:
+            return
+        self._state = new
+        log.info("mqtt link: %s (%s)", status, detail)
+        self._emit("state", new)
+
+    def _emit(self, kind: str, payload: object) -> None:
+        try:
+            self._sink(kind, payload)
+        except Exception:  # a full queue (or a buggy sink) must never kill paho's network thread
+            if kind == "frame":
+                self.stats.dropped_queue_full += 1
+            else:
+                self.stats.extra[f"dropped_{kind}"] = self.stats.extra.get(f"dropped_{kind}", 0) + 1
+
+
+def _ssl_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificaat van broker niet vertrouwd ({exc.verify_message})"
+    return exc.reason or str(exc)
+
+
+def queue_sink(q: Any) -> EventSink:
+    """A sink that puts `(kind, payload)` on a bounded `queue.Queue` without blocking (raises Full: counted)."""
+    def sink(kind: str, payload: object) -> None:
+        q.put_nowait((kind, payload))
+    return sink
