@@ -88,9 +88,12 @@ def parse_addr_level(level: str) -> int | None:
     return value if 0 < value < BROADCAST_ADDR else None
 
 
-def username_for(addr: int) -> str:
-    """The broker username of a box: its address level (docs/broker.md, ACL `pattern write .../%u/+`)."""
-    return addr_level(addr)
+def username_for(addr: int, *, crisis_team: bool = False) -> str:
+    """The broker username of a box (docs/broker/nspgw.acl): its address level, so the ACL pattern
+    `write nspgw/v1/+/%u/+` confines it to its own source topics; `gct-<addr>` for a crisis-team box, which
+    has its own ACL block (it alone may write broadcasts)."""
+    level = addr_level(addr)
+    return f"gct-{level}" if crisis_team else level
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -171,43 +172,58 @@ def test_mqtt_wrong_password_is_auth_failed_with_clear_reason(mosquitto: Any, bo
     assert a.link.state.status == AUTH_FAILED  # slow retry: still refused, not flapping
 
 
-ACL = """\
-pattern write nspgw/v1/+/%u/+
-pattern read nspgw/v1/+/+/%u
-topic read nspgw/v1/+/+/all
-"""
+DOCS_ACL = Path(__file__).resolve().parents[2] / "docs" / "broker" / "nspgw.acl"
+GCT = 0x001
 
 
-def test_mqtt_acl_box_cannot_publish_under_another_box_address(mosquitto: Any, boxes: Any) -> None:
-    users = {"0a1": "pa", "0b2": "pb", "0c3": "pc"}
-    broker = mosquitto(users=users, acl=ACL)
+def forge(broker: Any, user: str, password: str, proto: int, qos: int, forged_topic: str, forged: bytes,
+          legit_topic: str, legit: bytes) -> None:
+    """Publish a forged then a legit frame on one connection (so the legit one arrives second if both do)."""
+    forger = rogue(broker, client_id=f"forger-{user}-{proto}", protocol=proto)
+    forger.username_pw_set(user, password)
+    forger.connect(broker.host, broker.port)
+    forger.loop_start()
+    try:
+        forger.publish(forged_topic, forged, qos=qos).wait_for_publish(5)
+        forger.publish(legit_topic, legit, qos=qos).wait_for_publish(5)
+    finally:
+        forger.disconnect()
+        forger.loop_stop()
+
+
+def test_mqtt_documented_acl_confines_each_box_to_its_own_topics(mosquitto: Any, boxes: Any) -> None:
+    users = {"0a1": "pa", "0b2": "pb", "0c3": "pc", "gct-001": "pg"}
+    broker = mosquitto(users=users, acl=DOCS_ACL.read_text())
     c = boxes(broker, C, username="0c3", password="pc")
     connected(c)
+    assert "geweigerd" not in c.link.state.detail  # both subscriptions granted
     for proto, qos in ((mqtt.MQTTv311, 0), (mqtt.MQTTv5, 1)):
-        forger = rogue(broker, client_id=f"forger-{proto}", protocol=proto)
-        forger.username_pw_set("0a1", "pa")  # box A's own, valid credentials
-        forger.connect(broker.host, broker.port)
-        forger.loop_start()
-        try:
-            forged = f"forged-{proto}".encode()
-            legit = f"legit-{proto}".encode()
-            forger.publish(f"nspgw/v1/{NET}/0b2/0c3", forged, qos=qos).wait_for_publish(5)
-            forger.publish(f"nspgw/v1/{NET}/0a1/0c3", legit, qos=qos).wait_for_publish(5)
-            # same connection, same order: once the later legit frame is here, the forged one would have been
-            wait(lambda legit=legit: c.got(legit), 10, "legit frame from A")
-            assert c.got(forged) is None
-        finally:
-            forger.disconnect()
-            forger.loop_stop()
-    # and A cannot read C's topic
+        # box A, with its own valid credentials, writes under B's address: dropped by the broker
+        forged, legit = f"forged-{proto}".encode(), f"legit-{proto}".encode()
+        forge(broker, "0a1", "pa", proto, qos, f"nspgw/v1/{NET}/0b2/0c3", forged, f"nspgw/v1/{NET}/0a1/0c3", legit)
+        wait(lambda legit=legit: c.got(legit), 10, "legit frame from A")
+        assert c.got(forged) is None
+        # a box may not broadcast; only the crisis team may
+        bcast = f"bcast-{proto}".encode()
+        forge(broker, "0a1", "pa", proto, qos, f"nspgw/v1/{NET}/0a1/all", bcast, f"nspgw/v1/{NET}/0a1/0c3",
+              b"after-" + bcast)
+        wait(lambda bcast=bcast: c.got(b"after-" + bcast), 10, "frame after the refused broadcast")
+        assert c.got(bcast) is None
+    gct = boxes(broker, GCT, username="gct-001", password="pg")
+    connected(gct)
+    gct.link.send(0xFFF, b"gct-bulletin")
+    assert wait(lambda: c.got(b"gct-bulletin"), 10, "crisis-team broadcast").src_addr == GCT
+    # a box cannot read another box's frames
     spy = boxes(broker, A, username="0a1", password="pa", client_id="spy")
     connected(spy)
     b = boxes(broker, B, username="0b2", password="pb")
     connected(b)
     b.link.send(C, b"for-c-only")
     wait(lambda: c.got(b"for-c-only"), 10, "frame at C")
+    b.link.send(GCT, b"for-gct")
+    wait(lambda: gct.got(b"for-gct"), 10, "frame at the crisis team")
     spy.pump()
-    assert not spy.frames
+    assert not [f for f in spy.frames if f.data in (b"for-c-only", b"for-gct")]
 
 
 def test_mqtt_rogue_garbage_oversize_and_flood_do_not_break_the_link(mosquitto: Any, boxes: Any) -> None:
