@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,7 +148,8 @@ def mosquitto(tmp_path: Path) -> Iterator:
     binary = _require_mosquitto()
     brokers: list[Broker] = []
 
-    def start(users: dict[str, str] | None = None, acl: str | None = None, tls: bool = False) -> Broker:
+    def start(users: dict[str, str] | None = None, acl: str | None = None, tls: bool = False,
+              render: Callable[[Path, int, TlsFiles | None], str] | None = None) -> Broker:
         d = tmp_path / f"broker{len(brokers)}"
         d.mkdir()
         port = free_port()
@@ -172,7 +173,8 @@ def mosquitto(tmp_path: Path) -> Iterator:
             tls_files = make_tls(d)
             lines += [f"cafile {tls_files.ca}", f"certfile {tls_files.cert}", f"keyfile {tls_files.key}"]
         conf = d / "mosquitto.conf"
-        conf.write_text("\n".join(lines) + "\n")
+        # `render(dir, port, tls)` replaces the generated config (password file and ACL still written).
+        conf.write_text(render(d, port, tls_files) if render else "\n".join(lines) + "\n")
         broker = Broker(binary, d, port, conf, tls_files)
         brokers.append(broker)
         broker.start()

@@ -1,0 +1,53 @@
+"""Topic levels and settings of the MQTT link (no broker needed)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nspgw.adapters.mqtt_link import MqttSettings, addr_level, parse_addr_level, username_for
+from nspgw.errors import ConfigError, UsageError
+
+
+@given(st.integers(min_value=1, max_value=0xFFF))
+def test_mqtt_addr_level_round_trips(addr: int) -> None:
+    level = addr_level(addr)
+    assert parse_addr_level(level) == addr
+    assert level == ("all" if addr == 0xFFF else f"{addr:03x}")
+    assert "/" not in level and "+" not in level and "#" not in level
+
+
+@given(st.text(max_size=6))
+def test_mqtt_parse_addr_level_accepts_only_canonical_levels(text: str) -> None:
+    value = parse_addr_level(text)
+    if value is not None:
+        assert addr_level(value) == text  # one spelling per address: no "0A1", "00a1", "000"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 0x1000, 1 << 32])
+def test_mqtt_addr_level_refuses_out_of_range(bad: int) -> None:
+    with pytest.raises(UsageError):
+        addr_level(bad)
+
+
+def test_mqtt_username_mapping() -> None:
+    assert username_for(0x0A1) == "0a1"
+    assert username_for(0x001, crisis_team=True) == "gct-001"
+
+
+@pytest.mark.parametrize("kw", [
+    {"network": "a/b"}, {"network": "net+"}, {"network": "#"}, {"network": ""}, {"network": "Net"},
+    {"own_addr": 0}, {"own_addr": 0xFFF}, {"port": 0}, {"port": 70000},
+    {"cert_file": "/x.crt"},
+])
+def test_mqtt_settings_refuse_bad_values_with_config_error(kw: dict) -> None:
+    base = {"host": "127.0.0.1", "port": 1883, "network": "net", "own_addr": 0x0A1} | kw
+    with pytest.raises(ConfigError):
+        MqttSettings(**base)
+
+
+def test_mqtt_client_id_is_stable_per_box() -> None:
+    s = MqttSettings("127.0.0.1", 1883, "gemeente-x", 0x0A1)
+    assert s.effective_client_id == "nspgw-gemeente-x-0a1"
+    assert MqttSettings("127.0.0.1", 1883, "gemeente-x", 0x0A1, client_id="x").effective_client_id == "x"
