@@ -26,6 +26,7 @@ import logging
 import re
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,8 @@ class MqttSettings:
     auth_backoff_min_s: int = 60
     auth_backoff_max_s: int = 900
     max_outbound: int = 1000
+    inbound_rate_per_s: float = 50.0
+    inbound_burst: int = 500
     client_id: str = ""
 
     def __post_init__(self) -> None:
@@ -142,6 +145,7 @@ class MqttStats:
     dropped_oversize: int = 0
     dropped_bad_topic: int = 0
     dropped_queue_full: int = 0
+    dropped_rate_limited: int = 0
     published: int = 0
     acked: int = 0
     refused: int = 0
@@ -178,6 +182,7 @@ class MqttLink:
         self._state = LinkState(self.name, STOPPED, "nog niet gestart")
         self._auth_backoff = False
         self._started = False
+        self._buckets: dict[int, list[float]] = {}  # src addr -> [tokens, last monotonic time]
         net, own = settings.network, addr_level(settings.own_addr)
         self._prefix = f"{TOPIC_ROOT}/{net}/"
         self._subscriptions = [(f"{TOPIC_ROOT}/{net}/+/{own}", 1), (f"{TOPIC_ROOT}/{net}/+/all", 1)]
@@ -324,6 +329,9 @@ class MqttLink:
         if src is None or dst is None or src == BROADCAST_ADDR or src == self.settings.own_addr:
             self.stats.dropped_bad_topic += 1
             return
+        if not self._take_token(src):
+            self.stats.dropped_rate_limited += 1
+            return
         self.stats.received += 1
         self._emit("frame", LinkFrame(self.name, src, dst, bytes(payload)))
 
@@ -341,6 +349,21 @@ class MqttLink:
             else:
                 self.stats.refused += 1
         self._emit("delivered", LinkDelivered(self.name, ref, *result))
+
+    def _take_token(self, src: int) -> bool:
+        """Per-source token bucket. Over MQTT a forger can try far more tags per second than over LoRa
+        (docs/security.md, 64-bit tag): capping each topic source at `inbound_rate_per_s` (50/s: far above
+        any real box, whose traffic is radio-sized) bounds forgery attempts per source address, and one
+        flooding source cannot starve the others of the bounded queue. At most 4094 buckets exist."""
+        now = time.monotonic()
+        rate, burst = self.settings.inbound_rate_per_s, float(self.settings.inbound_burst)
+        bucket = self._buckets.setdefault(src, [burst, now])
+        bucket[0] = min(burst, bucket[0] + (now - bucket[1]) * rate)
+        bucket[1] = now
+        if bucket[0] < 1.0:
+            return False
+        bucket[0] -= 1.0
+        return True
 
     # ---- helpers -----------------------------------------------------------------------------------------
 

@@ -240,12 +240,18 @@ def test_mqtt_rogue_garbage_oversize_and_flood_do_not_break_the_link(mosquitto: 
             r.publish(f"nspgw/v1/{NET}/{bad}/0b2", b"garbage", qos=1).wait_for_publish(5)
         r.publish(f"nspgw/v1/{NET}/0a1/0b2", b"", qos=1).wait_for_publish(5)
         wait(lambda: b.link.stats.dropped_oversize >= 2 and b.link.stats.dropped_bad_topic >= 4, 10, "drops")
+        t0 = time.monotonic()
         infos = [r.publish(f"nspgw/v1/{NET}/0c3/0b2", bytes([i % 256]) * 200, qos=0) for i in range(3000)]
         for info in infos:
             info.wait_for_publish(10)
         # B's daemon is not reading: its bounded queue fills, new frames are dropped and counted.
         wait(lambda: b.link.stats.dropped_queue_full > 0, 10, "flood hits the bounded queue")
         assert b.q.qsize() <= 64
+        # and the source is rate-limited: at most burst + rate x elapsed frames were let through
+        wait(lambda: b.link.stats.dropped_rate_limited > 0, 10, "flood rate-limited")
+        s = b.link.settings
+        let_through = b.link.stats.received  # nothing before the flood had a valid topic and size
+        assert let_through <= s.inbound_burst + s.inbound_rate_per_s * (time.monotonic() - t0) + 1
     finally:
         r.disconnect()
         r.loop_stop()
