@@ -30,7 +30,7 @@ from nspgw.core.config import NodeConfig, NodeState
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, MessageAccepted, PeerHeard, RadioSendResult
 from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.core.link_health import LinkHealth
-from nspgw.core.router import Route, route
+from nspgw.core.router import Route, relay_for, route
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
 from nspgw.crypto.replay import ReplayWindow
 from nspgw.crypto.roster import is_unicast
@@ -39,7 +39,8 @@ from nspgw.wire.codec import FrameCodec
 from nspgw.wire.fragment import Reassembler, fragment
 from nspgw.wire.frames import NSPGW_PORTNUM, BeaconFrame, Frame, MessageFrame, MsgId, Precedence
 
-_DUTY_BLOCK_S = 60.0  # after the firmware refused for duty cycle, wait this long before trying the radio again
+_DUTY_BLOCK_S = 60.0
+_QUICK_RETRIES = 3  # after the firmware refused for duty cycle, wait this long before trying the radio again
 
 
 @dataclass
@@ -125,6 +126,7 @@ class Node:
         self._ctl_seq = 0
         self._tx_seq = 0
         self._tx: dict[int, _Sent] = {}
+        self._naks: dict[Hashable, int] = {}
         self._radio_free_at = 0.0
         self._radio_blocked_until = 0.0
         self._budget_wait = 0.0
@@ -305,9 +307,11 @@ class Node:
         if link == RADIO:
             self.heard[addr] = now
         acts.append(StorePeer(addr, link, snr, rssi))
-        if not was_fresh:  # push what waits for this box as soon as it is heard again
+        if not was_fresh:  # push what waits for this box (or for this relay) as soon as it is heard again
+            roster = self.cfg.keyring.roster
             for o in self.out.values():
-                if o.dst == addr and o.state == MsgState.QUEUED:
+                waiting = o.state == MsgState.QUEUED or (o.state == MsgState.IN_FLIGHT and not o.round)
+                if waiting and (o.dst == addr or relay_for(roster, self.me, o.dst) == addr):
                     self.sched.put(("out", o.msg.seq), o.precedence, now)
             for h in self.held.values():
                 if h.dst == addr:
@@ -594,8 +598,17 @@ class Node:
     def _send_result(self, ev: RadioSendResult, now: float, acts: list[Action]) -> None:
         sent = self._tx.pop(ev.tx_ref, None)
         self._radio_free_at = min(self._radio_free_at, now)
-        if sent is None or ev.ok:
+        if sent is None:
             return
+        if ev.ok:
+            self._naks.pop(sent.key, None)
+            return
+        # The next hop did not acknowledge even after the firmware's own retransmissions. Try again soon a
+        # few times (a box that just came back is often still busy), then fall back to the normal backoff.
+        if len(self._naks) > 1000:
+            self._naks.clear()
+        naks = self._naks[sent.key] = self._naks.get(sent.key, 0) + 1
+        soon = now + backoff_s(naks, 10.0, self.cfg.max_backoff_s, self.rng) if naks <= _QUICK_RETRIES else None
         if ev.error_reason == "DUTY_CYCLE_LIMIT":
             # The firmware's own ledger disagrees with ours (other traffic, a reboot): back off the radio.
             self._radio_blocked_until = now + _DUTY_BLOCK_S
@@ -613,12 +626,11 @@ class Node:
             if ev.error_reason == "DUTY_CYCLE_LIMIT":
                 o.round.insert(0, (sent.frag, None))
                 self.sched.put(key, o.precedence, now)
-            elif o.round == [] and sent.direct:
-                # The next hop never acknowledged on the mesh: retry soon (the next round may go via a CP).
-                self.sched.put(key, o.precedence, now + backoff_s(1, 5.0, self.cfg.max_backoff_s, self.rng))
-        elif key[0] == "held" and (key[1], key[2]) in self.held:
+            elif not o.round and soon is not None:
+                self.sched.put(key, o.precedence, min(soon, self.sched.ready_at(key) or soon))
+        elif key[0] == "held" and (key[1], key[2]) in self.held and soon is not None:
             h = self.held[(key[1], key[2])]
-            self.sched.put(key, h.precedence, now + backoff_s(1, 5.0, self.cfg.max_backoff_s, self.rng))
+            self.sched.put(key, h.precedence, min(soon, self.sched.ready_at(key) or soon))
 
 
 def is_box(addr: int) -> bool:

@@ -61,6 +61,6 @@ def route(
         return Route(RADIO, dst, False)
     if relay is not None:
         return Route(RADIO, relay, True)
-    if holding and not heard_fresh:
-        return None
+    if holding and not heard_fresh and direct_failures >= 1:
+        return None  # tried once without having heard it: now wait until it is heard (saves airtime)
     return Route(RADIO, dst, False)  # no relay to hand to: try directly, the mesh may still carry it

@@ -11,9 +11,10 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nspgw.core.actions import Action, Notify, Transmit
+from nspgw.core.actions import Action, Notify, StoreInbox, StoreOutboxState, Transmit
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, MessageAccepted, RadioSendResult
+from nspgw.core.lifecycle import FINAL
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
 from nspgw.crypto.roster import Role
@@ -62,6 +63,8 @@ class SimNet:
         self._ip_queue: list[tuple[float, int, FrameIn]] = []
         self._packet_id = 1000
         self._tx_refs: dict[tuple[int, int], int] = {}  # (node_num, packet_id) → tx_ref
+        self.deliveries: list[tuple[float, int, int, int]] = []  # (t, reader box, origin, seq)
+        self.outcomes: dict[tuple[int, int], tuple[float, str]] = {}  # (origin, seq) → (t, final state)
         self.mesh.on_deliver = self._on_deliver
         self.mesh.on_routing = self._on_routing
         for spec in boxes:
@@ -194,6 +197,10 @@ class SimNet:
     def _execute(self, box: SimBox, acts: list[Action]) -> None:
         box.store.apply(acts)  # persist before acknowledging: one transaction, then the transmits
         for a in acts:
+            if isinstance(a, StoreInbox):
+                self.deliveries.append((self.now, box.spec.addr, int(a.frame.msg.origin), a.frame.msg.seq))
+            elif isinstance(a, StoreOutboxState) and a.state in FINAL:
+                self.outcomes[(box.spec.addr, a.seq)] = (self.now, a.state.value)
             if isinstance(a, Notify):
                 box.notices.append(a)
             elif isinstance(a, Transmit):

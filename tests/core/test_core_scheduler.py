@@ -56,6 +56,9 @@ def test_routes_by_roster() -> None:
     assert r is not None and r.hop == cp and r.custody
     r = route(ROSTER, nsp, gct, heard_fresh=True, ip_up=False, direct_failures=2, direct_limit=2)
     assert r is not None and r.hop == cp  # direct failed twice: hand it to the CP
-    assert route(ROSTER, cp, nsp, heard_fresh=False, holding=True, **kw) is None  # type: ignore[arg-type]
+    r = route(ROSTER, cp, nsp, heard_fresh=False, holding=True, **kw)  # type: ignore[arg-type]
+    assert r is not None and r.hop == nsp  # a custodian tries once even when it has not heard the box
+    held = route(ROSTER, cp, nsp, heard_fresh=False, holding=True, ip_up=False, direct_failures=1, direct_limit=2)
+    assert held is None  # then it holds until the box is heard
     r = route(ROSTER, nsp, gct, heard_fresh=False, ip_up=True, direct_failures=0, direct_limit=2)
     assert r is not None and r.link == "ip" and r.hop == gct
