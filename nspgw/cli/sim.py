@@ -45,6 +45,10 @@ def mesh_cmd(
     control: Path | None = typer.Option(None, "--control", help="Pad van de besturingssocket."),
     no_pty: bool = typer.Option(False, "--no-pty", help="Geen pseudo-terminals, alleen TCP."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Meer logging op stderr."),
+    frame_limit: str = typer.Option(
+        "firmware", "--frame-limit",
+        help="firmware: 255-byte LoRa-frame zoals de firmware telt (231 bytes op poort 311); "
+             "library: alleen de 233-byte DATA_PAYLOAD_LEN van de bibliotheek."),
 ) -> None:
     """Start een gesimuleerde mesh; elke radio luistert op TCP 127.0.0.1 en een pty (meshtastic --host/--port)."""
     import logging
@@ -58,6 +62,8 @@ def mesh_cmd(
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if chain and full:
         raise UsageError("kies --chain of --full, niet allebei / choose --chain or --full, not both")
+    if frame_limit not in ("firmware", "library"):
+        raise UsageError(f"--frame-limit: kies firmware of library, niet {frame_limit!r}")
     if topology is not None:
         spec = topo.load(topology)
     else:
@@ -76,6 +82,7 @@ def mesh_cmd(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     server = MeshServer(spec, base_port=base_port, state_dir=state_dir, use_pty=not no_pty, emit=_print_json)
+    server.mesh.strict_frame_limit = frame_limit == "firmware"
     ctl = ControlServer(server, control)
     try:
         _print_json({"control": str(control)})

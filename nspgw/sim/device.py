@@ -410,7 +410,8 @@ class VirtualDevice:
         if pkt.WhichOneof("payload_variant") != "decoded":
             self.nak(pkt.id, ROUTING.BAD_REQUEST, pkt.channel)
             return False
-        if encoded_frame_len(pkt.decoded) > MAX_LORA_PAYLOAD_LEN:
+        strict = getattr(self.mesh, "strict_frame_limit", True)
+        if strict and encoded_frame_len(pkt.decoded) > MAX_LORA_PAYLOAD_LEN:
             # Router::send -> perhapsEncode fails with TOO_LARGE; the NAK goes only to our client.
             self.nak(pkt.id, ROUTING.TOO_LARGE, pkt.channel)
             return False

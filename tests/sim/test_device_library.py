@@ -115,6 +115,34 @@ def test_232_and_233_bytes_on_port_311_are_too_large_on_air(chain3: MeshServer,
         assert responses[0]["decoded"]["routing"]["errorReason"] == "TOO_LARGE"
 
 
+def test_library_frame_limit_carries_1_to_233_bytes(wait_for: Callable[..., Any]) -> None:
+    """`--frame-limit library`: only DATA_PAYLOAD_LEN (233) counts, for rehearsing with library-sized frames."""
+    server = MeshServer(topology.chain(3, preset="SHORT_TURBO", seed=11), use_pty=False)
+    server.mesh.strict_frame_limit = False
+    server.start()
+    a = TCPInterface("127.0.0.1", portNumber=server.endpoints["node0"].port, timeout=20)
+    b = TCPInterface("127.0.0.1", portNumber=server.endpoints["node2"].port, timeout=20)
+    inbox = Inbox(b)
+    try:
+        num2 = server.devices["node2"].node_num
+        for size in (1, 232, 233):
+            payload = bytes((size * 7 + k) % 256 for k in range(size))
+            acks: list[dict[str, Any]] = []
+            sent = a.sendData(payload, destinationId=num2, portNum=PORTNUM, wantAck=True,
+                              onResponse=acks.append, onResponseAckPermitted=True)
+            wait_for(lambda p=payload: p in inbox.payloads(), timeout_s=20, message=f"{size}-byte payload")
+            wait_for(lambda s=sent, r_=acks: any(r["decoded"].get("requestId") == s.id for r in r_), timeout_s=20,
+                     message=f"ack for {size} bytes")
+            assert acks[-1]["decoded"]["routing"].get("errorReason", "NONE") == "NONE"
+        with pytest.raises(MeshInterface.MeshInterfaceError, match="too big"):
+            a.sendData(b"x" * 234, destinationId=num2, portNum=PORTNUM)
+    finally:
+        inbox.close()
+        a.close()
+        b.close()
+        server.stop()
+
+
 def test_234_bytes_refused_by_library(clients: tuple[TCPInterface, TCPInterface]) -> None:
     a, _ = clients
     with pytest.raises(MeshInterface.MeshInterfaceError, match="too big"):
