@@ -176,3 +176,14 @@ def demo(messages: int = typer.Option(4, "--messages", min=1, max=20, help="Aant
 
 def register(parent: typer.Typer) -> None:
     parent.add_typer(app, name="sim")
+
+
+@app.command("run")
+def run_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario (TOML): posten, verbindingen, verkeer, storingen."),
+    as_json: bool = typer.Option(False, "--json", help="Rapport als JSON."),
+) -> None:
+    """Draai een oefenscenario met echte posten op gesimuleerde tijd en mesh (zie docs/simulation.md)."""
+    from nspgw.cli.sim_run import run
+
+    run(scenario, as_json)
