@@ -34,6 +34,7 @@ from nspgw.core.router import Route, relay_for, route
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
 from nspgw.crypto.replay import ReplayWindow
 from nspgw.crypto.roster import is_unicast
+from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FrameCodec
 from nspgw.wire.fragment import Reassembler, fragment
@@ -504,15 +505,33 @@ class Node:
             self._transmit(RADIO, hop, data, prec, None, now, acts)
 
     def _serve(self, key: Hashable, now: float, acts: list[Action]) -> None:
+        """Serve one job. A frame that cannot be sealed any more (destination or relay revoked or removed
+        from the roster since the message was accepted, oversized content) ends that job with a report;
+        it never takes the node down."""
         assert isinstance(key, tuple)
+        try:
+            self._serve_job(key, now, acts)
+        except (AuthError, ValueError) as exc:
+            self.sched.remove(key)
+            self.stats["unsendable"] = self.stats.get("unsendable", 0) + 1
+            if key[0] == "out" and key[1] in self.out:
+                self.finish(self.out[key[1]], "expire", acts, f"kan niet worden verzonden ({exc})")
+            elif key[0] == "held" and (key[1], key[2]) in self.held:
+                from nspgw.core import inbound
+
+                inbound.custody_expired(self, self.held[(key[1], key[2])], now, acts)
+            else:
+                self.ctl.pop(key[1], None)
+
+    def _serve_job(self, key: tuple[object, ...], now: float, acts: list[Action]) -> None:
         r = self._plan(key, now)
         assert r is not None
         if key[0] == "out":
-            self._serve_out(self.out[key[1]], r, now, acts)
+            self._serve_out(self.out[key[1]], r, now, acts)  # type: ignore[index]
         elif key[0] == "held":
-            self._serve_held(self.held[(key[1], key[2])], r, now, acts)
+            self._serve_held(self.held[(key[1], key[2])], r, now, acts)  # type: ignore[index]
         else:
-            c = self.ctl.pop(key[1])
+            c = self.ctl.pop(key[1])  # type: ignore[call-overload]
             self.sched.remove(key)
             hop = None if r.hop == BROADCAST_ADDR else r.hop
             ttl = self.cfg.ttl_s[c.precedence] if r.custody else None

@@ -43,7 +43,7 @@ from nspgw.wire.frames import MessageFrame, MsgId, Precedence
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 MAX_SEQ = (1 << 27) - 1  # wire format v1 (codec.MAX_SEQ)
-MAX_BODY = 64 * 1024
+MAX_BODY = 32 * 1024  # must fit 256 fragments of max_body(custody=True) bytes (wire format v1)
 _ACTIVE = tuple(s.value for s in MsgState if s not in FINAL)
 
 

@@ -138,3 +138,12 @@ def test_forged_and_garbage_frames_are_counted_not_raised() -> None:
     tampered = ack[:-1] + bytes([ack[-1] ^ 1])
     n.handle(FrameIn("radio", tampered, NSP), 0.0)
     assert n.stats["rejected"] == 5
+
+
+def test_unsendable_message_is_reported_not_raised() -> None:
+    n = node(NSP)
+    acts = n.handle(MessageAccepted(MsgId(NSP, 1), BoxAddr(999), Precedence.FLASH, b"aan niemand"), 0.0)
+    acts += n.handle_timer(1.0)
+    notes = [a for a in acts if getattr(a, "kind", "") == "expired"]
+    assert notes and "kan niet worden verzonden" in notes[0].text
+    assert n.out == {}
