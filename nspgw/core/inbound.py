@@ -143,7 +143,11 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
             node._receipt_sent[frame.msg] = now
             node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
-        whole = node.reasm.add(frame) if frame.frag_count > 1 else frame
+        try:
+            whole = node.reasm.add(frame) if frame.frag_count > 1 else frame
+        except DecodeError:  # contradicts earlier fragments of the same message: drop, the sender repeats
+            node.stats["rejected"] += 1
+            return
         if whole is None:
             acts.append(StoreFragment(frame))
             if frame.frag_index == frame.frag_count - 1:

@@ -10,6 +10,7 @@ inbound frames are handled by `core/inbound.py`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 
@@ -34,7 +35,7 @@ from nspgw.core.router import Route, relay_for, route
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
 from nspgw.crypto.replay import ReplayWindow
 from nspgw.crypto.roster import is_unicast
-from nspgw.errors import AuthError
+from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FrameCodec
 from nspgw.wire.fragment import Reassembler, fragment
@@ -210,7 +211,8 @@ class Node:
             self.held[(c.origin, c.counter)] = h
             self.sched.put(("held", c.origin, c.counter), c.precedence, now)
         for f in self._state.fragments:
-            self.reasm.add(f)
+            with contextlib.suppress(DecodeError):  # inconsistent leftovers: the sender repeats what is missing
+                self.reasm.add(f)
         self._next_beacon = now + self.rng.random() * 30.0
         self._next_checkpoint = now + self.cfg.checkpoint_interval_s
 
