@@ -26,6 +26,7 @@ from nspgw.core.actions import (
 )
 from nspgw.core.events import RADIO, FrameIn
 from nspgw.core.lifecycle import FINAL
+from nspgw.core.work import Ctl, Held
 from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
@@ -43,7 +44,7 @@ from nspgw.wire.frames import (
 )
 
 if TYPE_CHECKING:
-    from nspgw.core.node import Held, Node
+    from nspgw.core.node import Node
 
 _RECENT_MAX = 1024
 _MAX_RECEIPT_SEQS = 40  # keeps a receipt frame far below one packet
@@ -124,8 +125,6 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         if frame.reply:
             node.links.probe_ok(ev.link, now)
         else:
-            from nspgw.core.node import Ctl
-
             reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
             node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
     # BeaconFrame: hearing it (peer_heard above) is the whole point. RosterUpdateFrame: applied by the
@@ -153,8 +152,6 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
             if frame.frag_index == frame.frag_count - 1:
                 missing = node.reasm.missing(frame.msg)
                 if missing:
-                    from nspgw.core.node import Ctl
-
                     req = FragmentRequestFrame(node.me, frame.src, frame.msg, missing)
                     node.add_ctl(Ctl(req, frame.precedence), now, node._batch_delay(frame.precedence))
         else:
@@ -178,8 +175,6 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
 
 
 def _take_custody(node: Node, rec: Received, link: str, now: float, acts: list[Action]) -> None:
-    from nspgw.core.node import Held
-
     h = rec.header
     key = (h.src, h.counter)
     if key not in node.held:
@@ -202,16 +197,12 @@ def _drop_held(node: Node, held: Held, reason: str, acts: list[Action]) -> None:
 
 def custody_expired(node: Node, held: Held, now: float, acts: list[Action]) -> None:
     """A relay gives up: report to the originator (a FLASH is never dropped silently)."""
-    from nspgw.core.node import Ctl
-
     _drop_held(node, held, "verlopen", acts)
     prec = min(held.precedence, Precedence.IMMEDIATE)
     node.add_ctl(Ctl(ExpiredFrame(node.me, held.origin, (held.counter,)), Precedence(prec), tries_left=3), now)
 
 
 def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence, now: float) -> None:
-    from nspgw.core.node import Ctl
-
     ordered = sorted(seqs)
     for i in range(0, len(ordered), _MAX_RECEIPT_SEQS):
         chunk = tuple(ordered[i : i + _MAX_RECEIPT_SEQS])
@@ -219,8 +210,6 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
 
 
 def flush_acks(node: Node, hop: BoxAddr, link: str, refs: list[object], now: float) -> None:
-    from nspgw.core.node import Ctl
-
     typed = [r for r in refs if isinstance(r, FrameRef)]
     for i in range(0, len(typed), _MAX_ACK_REFS):
         ack = CustodyAckFrame(node.me, hop, tuple(typed[i : i + _MAX_ACK_REFS]))
@@ -232,8 +221,6 @@ def _sync_hint(node: Node, src: BoxAddr, hop: BoxAddr, link: str, floor: int, no
     if last is not None and now - last < node.cfg.sync_hint_interval_s:
         return
     node._sync_hint_at[src] = now
-    from nspgw.core.node import Ctl
-
     node.add_ctl(Ctl(SyncFrame(node.me, src, floor), Precedence.PRIORITY, hop, link, 1), now)
 
 

@@ -12,96 +12,38 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Hashable
-from dataclasses import dataclass, field, replace
 
-from nspgw.core import lifecycle
+from nspgw.core import inbound, lifecycle, outbound
 from nspgw.core.actions import (
     Action,
     Notify,
     StoreCounter,
-    StoreFrameSent,
     StoreOutboxState,
     StoreReplayWindow,
     StoreStatus,
     StoreTtl,
-    Transmit,
 )
-from nspgw.core.airtime import DutyCycleLedger, meshtastic_frame_len, time_on_air_ms
+from nspgw.core.airtime import DutyCycleLedger
 from nspgw.core.config import NodeConfig, NodeState
-from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, MessageAccepted, PeerHeard, RadioSendResult
+from nspgw.core.events import RADIO, Event, FrameIn, LinkState, MessageAccepted, PeerHeard, RadioSendResult
 from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.core.link_health import LinkHealth
-from nspgw.core.router import Route, relay_for, route
+from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
+from nspgw.core.work import Ctl, Held, OutMsg, Sent
 from nspgw.crypto.replay import ReplayWindow
 from nspgw.crypto.roster import is_unicast
-from nspgw.errors import AuthError, DecodeError
+from nspgw.errors import DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FrameCodec
-from nspgw.wire.fragment import Reassembler, fragment
-from nspgw.wire.frames import NSPGW_PORTNUM, BeaconFrame, Frame, MessageFrame, MsgId, Precedence
+from nspgw.wire.fragment import Reassembler
+from nspgw.wire.frames import BeaconFrame, MsgId, Precedence
 
 _DUTY_BLOCK_S = 60.0
 _QUICK_RETRIES = 3  # after the firmware refused for duty cycle, wait this long before trying the radio again
 
 
-@dataclass
-class OutMsg:
-    """One of our messages in progress."""
-
-    msg: MsgId
-    dst: BoxAddr
-    precedence: Precedence
-    body: bytes
-    deadline: float
-    state: MsgState
-    acked: set[int] = field(default_factory=set)  # fragments a relay holds
-    pending: set[BoxAddr] | None = None  # bulletin: boxes that have not confirmed
-    frags: list[MessageFrame] = field(default_factory=list)
-    round: list[tuple[int, BoxAddr | None]] = field(default_factory=list)
-    via: Route | None = None
-    attempts: int = 0
-    direct_failures: int = 0
-    rechecks: int = 0
-
-    @property
-    def bulletin(self) -> bool:
-        return self.dst == BROADCAST_ADDR
-
-
-@dataclass
-class Held:
-    """A sealed frame in our custody (we are a relay)."""
-
-    origin: BoxAddr
-    counter: int
-    dst: BoxAddr
-    precedence: Precedence
-    raw: bytes
-    deadline: float
-    from_hop: BoxAddr
-    attempts: int = 0
-    direct_failures: int = 0
-    last_direct: bool = False
-
-
-@dataclass
-class Ctl:
-    """A control frame waiting for the radio (receipt, custody ack, expiry report, request, sync, probe)."""
-
-    frame: Frame
-    precedence: Precedence
-    hop: BoxAddr | None = None  # fixed next hop (one-hop frames); None = route to frame.dst
-    link: str | None = None  # fixed link; None = router decides
-    tries_left: int = 2
-
-
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    key: Hashable
-    frag: int
-    ctl: Ctl | None
-    direct: bool
+__all__ = ["Ctl", "Held", "Node", "OutMsg"]
 
 
 class Node:
@@ -127,7 +69,7 @@ class Node:
         self._started = False
         self._ctl_seq = 0
         self._tx_seq = 0
-        self._tx: dict[int, _Sent] = {}
+        self._tx: dict[int, Sent] = {}
         self._naks: dict[Hashable, int] = {}
         self._radio_free_at = 0.0
         self._radio_blocked_until = 0.0
@@ -147,21 +89,19 @@ class Node:
     def handle(self, event: Event, now: float) -> list[Action]:
         acts: list[Action] = []
         self._start(now, acts)
-        from nspgw.core import inbound
-
         if isinstance(event, MessageAccepted):
             self._accept(event, now, acts)
         elif isinstance(event, FrameIn):
             inbound.frame_in(self, event, now, acts)
         elif isinstance(event, RadioSendResult):
-            self._send_result(event, now, acts)
+            outbound.send_result(self, event, now, acts)
         elif isinstance(event, LinkState):
             if self.links.set_state(event.link, event.up, event.detail, now):
                 self._wake_all(now)
         elif isinstance(event, PeerHeard):
             self.peer_heard(event.addr, event.link, event.snr, event.rssi, now, acts)
         self._timers(now, acts)
-        self._pump(now, acts)
+        outbound.pump(self, now, acts)
         self._flush_windows(acts)
         return acts
 
@@ -169,7 +109,7 @@ class Node:
         acts: list[Action] = []
         self._start(now, acts)
         self._timers(now, acts)
-        self._pump(now, acts)
+        outbound.pump(self, now, acts)
         self._flush_windows(acts)
         return acts
 
@@ -277,7 +217,7 @@ class Node:
         if o.state in FINAL or o.bulletin:
             return
         o.acked.add(frag)
-        self._frags(o)
+        outbound.fragments_of(self, o)
         if len(o.acked) >= len(o.frags) and o.state != MsgState.HELD_BY_RELAY:
             o.round.clear()
             self._move(o, "custody_ack", acts)
@@ -286,7 +226,7 @@ class Node:
             self.sched.put(("out", o.msg.seq), o.precedence, now + wait)
 
     def resend_fragments(self, o: OutMsg, missing: tuple[int, ...], now: float, acts: list[Action]) -> None:
-        self._frags(o)
+        outbound.fragments_of(self, o)
         want = [i for i in missing if 0 <= i < len(o.frags)]
         if not want or o.state in FINAL:
             return
@@ -340,8 +280,6 @@ class Node:
     def _timers(self, now: float, acts: list[Action]) -> None:
         for o in [o for o in self.out.values() if o.deadline <= now]:
             self.finish(o, "expire", acts, "tijd verstreken")
-        from nspgw.core import inbound
-
         for h in [h for h in self.held.values() if h.deadline <= now]:
             inbound.custody_expired(self, h, now, acts)
         for origin, (seqs, prec, at) in list(self._receipts.items()):
@@ -403,255 +341,6 @@ class Node:
         for s in sorted(self._dirty_windows):
             acts.append(StoreReplayWindow(BoxAddr(s), self.windows[s].to_bytes()))
         self._dirty_windows.clear()
-
-    # ------------------------------------------------------------------------------------------ sending
-    def _frags(self, o: OutMsg) -> list[MessageFrame]:
-        if not o.frags:
-            whole = MessageFrame(self.me, o.dst, o.msg, o.precedence, 0, o.body)
-            if o.bulletin:
-                whole = self.codec.sign_bulletin(whole)
-                o.frags = fragment(whole, self.codec.max_body(broadcast=True))
-            else:
-                # Custody-sized fragments: a relay adds a hop extension without re-fragmenting. The codec's
-                # limits already follow the firmware's real size check (Router::perhapsEncode).
-                o.frags = fragment(whole, self.codec.max_body(custody=True))
-        return o.frags
-
-    def _plan(self, key: Hashable, now: float) -> Route | None:
-        assert isinstance(key, tuple)
-        kind = key[0]
-        ip = self.links.ip_up
-        if kind == "out":
-            o = self.out[key[1]]
-            if o.round and o.via is not None:
-                return o.via
-            if o.bulletin:
-                return Route(IP if ip else RADIO, BROADCAST_ADDR, False)
-            return route(self.cfg.keyring.roster, self.me, o.dst, heard_fresh=self.is_fresh(o.dst, now), ip_up=ip,
-                         direct_failures=o.direct_failures, direct_limit=self.cfg.direct_attempts_before_relay)
-        if kind == "held":
-            h = self.held[(key[1], key[2])]
-            return route(self.cfg.keyring.roster, self.me, h.dst, heard_fresh=self.is_fresh(h.dst, now), ip_up=ip,
-                         direct_failures=h.direct_failures, direct_limit=self.cfg.direct_attempts_before_relay,
-                         holding=True, exclude=h.from_hop)
-        c = self.ctl[key[1]]
-        if c.hop is not None:
-            return Route(c.link or (IP if ip else RADIO), c.hop, False)
-        dst = getattr(c.frame, "dst", BROADCAST_ADDR)
-        r = route(self.cfg.keyring.roster, self.me, dst, heard_fresh=self.is_fresh(dst, now), ip_up=ip,
-                  direct_failures=0, direct_limit=1)
-        return r
-
-    @staticmethod
-    def airtime_ms(data_len: int, preset: str) -> float:
-        return time_on_air_ms(meshtastic_frame_len(data_len, NSPGW_PORTNUM), preset)
-
-    def _estimate_len(self, key: Hashable) -> int:
-        assert isinstance(key, tuple)
-        if key[0] == "out":
-            o = self.out[key[1]]
-            frags = self._frags(o)
-            i = o.round[0][0] if o.round else len(frags) - 1
-            return len(frags[i].body) + len(frags[i].signature) + 26
-        if key[0] == "held":
-            return len(self.held[(key[1], key[2])].raw) + 4
-        return 40
-
-    def _pump(self, now: float, acts: list[Action]) -> None:
-        self._budget_wait = 0.0
-        for _ in range(10_000):
-            blocked: list[float] = []
-
-            def fits(key: Hashable, prec: Precedence, blocked: list[float] = blocked) -> bool:
-                r = self._plan(key, now)
-                if r is None:  # a custodian holds until the destination is heard (or a slow re-probe)
-                    self.sched.put(key, prec, now + self.cfg.max_backoff_s)
-                    return False
-                if r.link == IP:
-                    return True
-                if now < self._radio_free_at or now < self._radio_blocked_until:
-                    return False
-                est = self.airtime_ms(self._estimate_len(key), self.cfg.preset)
-                reserve = self.ledger.limit_ms * self.cfg.reserve_fraction if prec == Precedence.ROUTINE else 0.0
-                if self.ledger.can_send(now, est, reserve):
-                    return True
-                blocked.append(self.ledger.next_time_available(now, est, reserve))
-                return False
-
-            key = self.sched.pick(now, fits)
-            if key is None:
-                if blocked:
-                    self._budget_wait = min(blocked)
-                return
-            self._serve(key, now, acts)
-
-    def _transmit(self, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: _Sent | None,
-                  now: float, acts: list[Action]) -> None:
-        self._tx_seq += 1
-        airtime = 0.0
-        if link == RADIO:
-            airtime = self.airtime_ms(len(data), self.cfg.preset)
-            self.ledger.record(now, airtime)
-            self._radio_free_at = now + airtime / 1000.0 + self.cfg.radio_margin_s
-            if sent is not None:
-                self._tx[self._tx_seq] = sent
-                if len(self._tx) > 2000:  # results that never came (adapter restarted): forget the oldest
-                    self._tx.pop(next(iter(self._tx)))
-        acts.append(Transmit(link, hop, data, prec, self._tx_seq, airtime))
-
-    def _also_radio(self, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float, acts: list[Action]) -> None:
-        """FLASH goes on both links: the receiver deduplicates by message id."""
-        if prec != Precedence.FLASH or now < self._radio_free_at or now < self._radio_blocked_until:
-            return
-        if self.ledger.can_send(now, self.airtime_ms(len(data), self.cfg.preset)):
-            self._transmit(RADIO, hop, data, prec, None, now, acts)
-
-    def _serve(self, key: Hashable, now: float, acts: list[Action]) -> None:
-        """Serve one job. A frame that cannot be sealed any more (destination or relay revoked or removed
-        from the roster since the message was accepted, oversized content) ends that job with a report;
-        it never takes the node down."""
-        assert isinstance(key, tuple)
-        try:
-            self._serve_job(key, now, acts)
-        except (AuthError, ValueError) as exc:
-            self.sched.remove(key)
-            self.stats["unsendable"] = self.stats.get("unsendable", 0) + 1
-            if key[0] == "out" and key[1] in self.out:
-                self.finish(self.out[key[1]], "expire", acts, f"kan niet worden verzonden ({exc})")
-            elif key[0] == "held" and (key[1], key[2]) in self.held:
-                from nspgw.core import inbound
-
-                inbound.custody_expired(self, self.held[(key[1], key[2])], now, acts)
-            else:
-                self.ctl.pop(key[1], None)
-
-    def _serve_job(self, key: tuple[object, ...], now: float, acts: list[Action]) -> None:
-        r = self._plan(key, now)
-        assert r is not None
-        if key[0] == "out":
-            self._serve_out(self.out[key[1]], r, now, acts)  # type: ignore[index]
-        elif key[0] == "held":
-            self._serve_held(self.held[(key[1], key[2])], r, now, acts)  # type: ignore[index]
-        else:
-            c = self.ctl.pop(key[1])  # type: ignore[call-overload]
-            self.sched.remove(key)
-            hop = None if r.hop == BROADCAST_ADDR else r.hop
-            ttl = self.cfg.ttl_s[c.precedence] if r.custody else None
-            data = self.codec.encode(c.frame, self.alloc_counter(acts), custody_to=r.hop if r.custody else None,
-                                     ttl_s=ttl)
-            self._transmit(r.link, hop, data, c.precedence, _Sent(key, 0, c, not r.custody), now, acts)
-
-    def _serve_out(self, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
-        key = ("out", o.msg.seq)
-        frags = self._frags(o)
-        if not o.round:  # a new round
-            recheck = o.state == MsgState.HELD_BY_RELAY
-            if recheck:
-                self._move(o, "recheck", acts)
-                o.acked.clear()
-                o.attempts = max(o.attempts, 1)
-            if o.state == MsgState.IN_FLIGHT:
-                if o.via is not None and not o.via.custody:
-                    o.direct_failures += 1
-                self._move(o, "retry", acts)
-                r_new = self._plan(key, now)
-                if r_new is None:
-                    return
-                r = r_new
-            if o.bulletin and o.attempts > 0:
-                assert o.pending is not None
-                o.round = [(i, b) for b in sorted(o.pending) for i in range(len(frags))]
-            elif (recheck or (o.attempts > 0 and not r.custody)) and len(frags) > 1:
-                o.round = [(len(frags) - 1, None)]  # the last fragment makes the reader ask for what it lacks
-            else:
-                o.round = [(i, None) for i in range(len(frags)) if i not in o.acked]
-            if not o.round:
-                self.sched.remove(key)
-                return
-            o.via = r
-        via = o.via or r
-        i, box = o.round.pop(0)
-        remaining = max(int(o.deadline - now), 1)
-        frame = replace(frags[i], ttl_s=remaining)
-        counter = self.alloc_counter(acts)
-        acts.append(StoreFrameSent(counter, o.msg.seq, i))
-        self.frames_sent[counter] = (o.msg.seq, i)
-        if box is not None:  # bulletin repeated to one box that did not confirm
-            link = IP if self.links.ip_up else RADIO
-            data = self.codec.encode(frame, counter)
-            self._transmit(link, box, data, o.precedence, _Sent(key, i, None, True), now, acts)
-        else:
-            custody_to = via.hop if via.custody else None
-            data = self.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
-            hop = None if via.hop == BROADCAST_ADDR else via.hop
-            self._transmit(via.link, hop, data, o.precedence, _Sent(key, i, None, not via.custody), now, acts)
-            if via.link == IP:
-                self._also_radio(o.precedence, data, hop, now, acts)
-        if o.state != MsgState.IN_FLIGHT:
-            self._move(o, "transmit", acts)
-        if o.round:
-            self.sched.put(key, o.precedence, now)
-        else:
-            o.attempts += 1
-            wait = backoff_s(o.attempts, self.cfg.ack_timeout_s, self.cfg.max_backoff_s, self.rng)
-            self.sched.put(key, o.precedence, now + wait)
-            o.via = via  # remembered to count a direct failure at the next round
-
-    def _serve_held(self, h: Held, r: Route, now: float, acts: list[Action]) -> None:
-        key = ("held", h.origin, h.counter)
-        if h.attempts > 0 and h.last_direct:
-            h.direct_failures += 1
-            r_new = self._plan(key, now)
-            if r_new is None:
-                return
-            r = r_new
-        remaining = max(int(h.deadline - now), 1)
-        data = self.codec.forward(h.raw, custody_to=r.hop, ttl_s=remaining)
-        h.attempts += 1
-        h.last_direct = not r.custody
-        self._transmit(r.link, r.hop, data, h.precedence, _Sent(key, 0, None, not r.custody), now, acts)
-        if r.link == IP:
-            self._also_radio(h.precedence, data, r.hop, now, acts)
-        wait = backoff_s(h.attempts, self.cfg.ack_timeout_s, self.cfg.max_backoff_s, self.rng)
-        self.sched.put(key, h.precedence, now + wait)
-
-    # ------------------------------------------------------------------------------------ send results
-    def _send_result(self, ev: RadioSendResult, now: float, acts: list[Action]) -> None:
-        sent = self._tx.pop(ev.tx_ref, None)
-        self._radio_free_at = min(self._radio_free_at, now)
-        if sent is None:
-            return
-        if ev.ok:
-            self._naks.pop(sent.key, None)
-            return
-        # The next hop did not acknowledge even after the firmware's own retransmissions. Try again soon a
-        # few times (a box that just came back is often still busy), then fall back to the normal backoff.
-        if len(self._naks) > 1000:
-            self._naks.clear()
-        naks = self._naks[sent.key] = self._naks.get(sent.key, 0) + 1
-        soon = now + backoff_s(naks, 10.0, self.cfg.max_backoff_s, self.rng) if naks <= _QUICK_RETRIES else None
-        if ev.error_reason == "DUTY_CYCLE_LIMIT":
-            # The firmware's own ledger disagrees with ours (other traffic, a reboot): back off the radio.
-            self._radio_blocked_until = now + _DUTY_BLOCK_S
-        key = sent.key
-        assert isinstance(key, tuple)
-        if sent.ctl is not None:
-            if sent.ctl.tries_left > 1:
-                self.add_ctl(replace(sent.ctl, tries_left=sent.ctl.tries_left - 1), now,
-                             backoff_s(1, self.cfg.receipt_delay_s * 4, self.cfg.max_backoff_s, self.rng))
-            return
-        if key[0] == "out" and key[1] in self.out:
-            o = self.out[key[1]]
-            if o.state not in (MsgState.IN_FLIGHT, MsgState.QUEUED):
-                return
-            if ev.error_reason == "DUTY_CYCLE_LIMIT":
-                o.round.insert(0, (sent.frag, None))
-                self.sched.put(key, o.precedence, now)
-            elif not o.round and soon is not None:
-                self.sched.put(key, o.precedence, min(soon, self.sched.ready_at(key) or soon))
-        elif key[0] == "held" and (key[1], key[2]) in self.held and soon is not None:
-            h = self.held[(key[1], key[2])]
-            self.sched.put(key, h.precedence, min(soon, self.sched.ready_at(key) or soon))
 
 
 def is_box(addr: int) -> bool:

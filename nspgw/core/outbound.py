@@ -1,0 +1,277 @@
+"""Outbound: choosing the next job for the radio or IP link, sealing it, booking airtime, send results.
+
+Functions over a `Node` (like `core/inbound.py`). One frame at a time goes to the radio (`pump`); the
+scheduler picks by precedence, `plan` routes each job, the duty-cycle ledger gates radio jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from nspgw.core import inbound
+from nspgw.core.actions import Action, StoreFrameSent, Transmit
+from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
+from nspgw.core.events import IP, RADIO, RadioSendResult
+from nspgw.core.lifecycle import MsgState
+from nspgw.core.router import Route, route
+from nspgw.core.scheduler import backoff_s
+from nspgw.core.work import Held, OutMsg, Sent
+from nspgw.errors import AuthError
+from nspgw.ids import BROADCAST_ADDR, BoxAddr
+from nspgw.wire.fragment import fragment
+from nspgw.wire.frames import NSPGW_PORTNUM, MessageFrame, Precedence
+
+if TYPE_CHECKING:
+    from nspgw.core.node import Node
+
+_DUTY_BLOCK_S = 60.0  # after the firmware refused for duty cycle, wait this long before trying the radio again
+_QUICK_RETRIES = 3
+
+
+# ------------------------------------------------------------------------------------------ sending
+def fragments_of(node: Node, o: OutMsg) -> list[MessageFrame]:
+    if not o.frags:
+        whole = MessageFrame(node.me, o.dst, o.msg, o.precedence, 0, o.body)
+        if o.bulletin:
+            whole = node.codec.sign_bulletin(whole)
+            o.frags = fragment(whole, node.codec.max_body(broadcast=True))
+        else:
+            # Custody-sized fragments: a relay adds a hop extension without re-fragmenting. The codec's
+            # limits already follow the firmware's real size check (Router::perhapsEncode).
+            o.frags = fragment(whole, node.codec.max_body(custody=True))
+    return o.frags
+
+def plan(node: Node, key: Hashable, now: float) -> Route | None:
+    assert isinstance(key, tuple)
+    kind = key[0]
+    ip = node.links.ip_up
+    if kind == "out":
+        o = node.out[key[1]]
+        if o.round and o.via is not None:
+            return o.via
+        if o.bulletin:
+            return Route(IP if ip else RADIO, BROADCAST_ADDR, False)
+        return route(node.cfg.keyring.roster, node.me, o.dst, heard_fresh=node.is_fresh(o.dst, now), ip_up=ip,
+                     direct_failures=o.direct_failures, direct_limit=node.cfg.direct_attempts_before_relay)
+    if kind == "held":
+        h = node.held[(key[1], key[2])]
+        return route(node.cfg.keyring.roster, node.me, h.dst, heard_fresh=node.is_fresh(h.dst, now), ip_up=ip,
+                     direct_failures=h.direct_failures, direct_limit=node.cfg.direct_attempts_before_relay,
+                     holding=True, exclude=h.from_hop)
+    c = node.ctl[key[1]]
+    if c.hop is not None:
+        return Route(c.link or (IP if ip else RADIO), c.hop, False)
+    dst = getattr(c.frame, "dst", BROADCAST_ADDR)
+    r = route(node.cfg.keyring.roster, node.me, dst, heard_fresh=node.is_fresh(dst, now), ip_up=ip,
+              direct_failures=0, direct_limit=1)
+    return r
+
+def airtime_ms(data_len: int, preset: str) -> float:
+    return time_on_air_ms(meshtastic_frame_len(data_len, NSPGW_PORTNUM), preset)
+
+def estimate_len(node: Node, key: Hashable) -> int:
+    assert isinstance(key, tuple)
+    if key[0] == "out":
+        o = node.out[key[1]]
+        frags = fragments_of(node, o)
+        i = o.round[0][0] if o.round else len(frags) - 1
+        return len(frags[i].body) + len(frags[i].signature) + 26
+    if key[0] == "held":
+        return len(node.held[(key[1], key[2])].raw) + 4
+    return 40
+
+def pump(node: Node, now: float, acts: list[Action]) -> None:
+    node._budget_wait = 0.0
+    for _ in range(10_000):
+        blocked: list[float] = []
+
+        def fits(key: Hashable, prec: Precedence, blocked: list[float] = blocked) -> bool:
+            r = plan(node, key, now)
+            if r is None:  # a custodian holds until the destination is heard (or a slow re-probe)
+                node.sched.put(key, prec, now + node.cfg.max_backoff_s)
+                return False
+            if r.link == IP:
+                return True
+            if now < node._radio_free_at or now < node._radio_blocked_until:
+                return False
+            est = airtime_ms(estimate_len(node, key), node.cfg.preset)
+            reserve = node.ledger.limit_ms * node.cfg.reserve_fraction if prec == Precedence.ROUTINE else 0.0
+            if node.ledger.can_send(now, est, reserve):
+                return True
+            blocked.append(node.ledger.next_time_available(now, est, reserve))
+            return False
+
+        key = node.sched.pick(now, fits)
+        if key is None:
+            if blocked:
+                node._budget_wait = min(blocked)
+            return
+        serve(node, key, now, acts)
+
+def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: Sent | None,
+              now: float, acts: list[Action]) -> None:
+    node._tx_seq += 1
+    airtime = 0.0
+    if link == RADIO:
+        airtime = airtime_ms(len(data), node.cfg.preset)
+        node.ledger.record(now, airtime)
+        node._radio_free_at = now + airtime / 1000.0 + node.cfg.radio_margin_s
+        if sent is not None:
+            node._tx[node._tx_seq] = sent
+            if len(node._tx) > 2000:  # results that never came (adapter restarted): forget the oldest
+                node._tx.pop(next(iter(node._tx)))
+    acts.append(Transmit(link, hop, data, prec, node._tx_seq, airtime))
+
+def also_radio(node: Node, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float, acts: list[Action]) -> None:
+    """FLASH goes on both links: the receiver deduplicates by message id."""
+    if prec != Precedence.FLASH or now < node._radio_free_at or now < node._radio_blocked_until:
+        return
+    if node.ledger.can_send(now, airtime_ms(len(data), node.cfg.preset)):
+        transmit(node, RADIO, hop, data, prec, None, now, acts)
+
+def serve(node: Node, key: Hashable, now: float, acts: list[Action]) -> None:
+    """Serve one job. A frame that cannot be sealed any more (destination or relay revoked or removed
+    from the roster since the message was accepted, oversized content) ends that job with a report;
+    it never takes the node down."""
+    assert isinstance(key, tuple)
+    try:
+        serve_job(node, key, now, acts)
+    except (AuthError, ValueError) as exc:
+        node.sched.remove(key)
+        node.stats["unsendable"] = node.stats.get("unsendable", 0) + 1
+        if key[0] == "out" and key[1] in node.out:
+            node.finish(node.out[key[1]], "expire", acts, f"kan niet worden verzonden ({exc})")
+        elif key[0] == "held" and (key[1], key[2]) in node.held:
+            inbound.custody_expired(node, node.held[(key[1], key[2])], now, acts)
+        else:
+            node.ctl.pop(key[1], None)
+
+def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action]) -> None:
+    r = plan(node, key, now)
+    assert r is not None
+    if key[0] == "out":
+        serve_out(node, node.out[key[1]], r, now, acts)  # type: ignore[index]
+    elif key[0] == "held":
+        serve_held(node, node.held[(key[1], key[2])], r, now, acts)  # type: ignore[index]
+    else:
+        c = node.ctl.pop(key[1])  # type: ignore[call-overload]
+        node.sched.remove(key)
+        hop = None if r.hop == BROADCAST_ADDR else r.hop
+        ttl = node.cfg.ttl_s[c.precedence] if r.custody else None
+        data = node.codec.encode(c.frame, node.alloc_counter(acts), custody_to=r.hop if r.custody else None,
+                                 ttl_s=ttl)
+        transmit(node, r.link, hop, data, c.precedence, Sent(key, 0, c, not r.custody), now, acts)
+
+def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
+    key = ("out", o.msg.seq)
+    frags = fragments_of(node, o)
+    if not o.round:  # a new round
+        recheck = o.state == MsgState.HELD_BY_RELAY
+        if recheck:
+            node._move(o, "recheck", acts)
+            o.acked.clear()
+            o.attempts = max(o.attempts, 1)
+        if o.state == MsgState.IN_FLIGHT:
+            if o.via is not None and not o.via.custody:
+                o.direct_failures += 1
+            node._move(o, "retry", acts)
+            r_new = plan(node, key, now)
+            if r_new is None:
+                return
+            r = r_new
+        if o.bulletin and o.attempts > 0:
+            assert o.pending is not None
+            o.round = [(i, b) for b in sorted(o.pending) for i in range(len(frags))]
+        elif (recheck or (o.attempts > 0 and not r.custody)) and len(frags) > 1:
+            o.round = [(len(frags) - 1, None)]  # the last fragment makes the reader ask for what it lacks
+        else:
+            o.round = [(i, None) for i in range(len(frags)) if i not in o.acked]
+        if not o.round:
+            node.sched.remove(key)
+            return
+        o.via = r
+    via = o.via or r
+    i, box = o.round.pop(0)
+    remaining = max(int(o.deadline - now), 1)
+    frame = replace(frags[i], ttl_s=remaining)
+    counter = node.alloc_counter(acts)
+    acts.append(StoreFrameSent(counter, o.msg.seq, i))
+    node.frames_sent[counter] = (o.msg.seq, i)
+    if box is not None:  # bulletin repeated to one box that did not confirm
+        link = IP if node.links.ip_up else RADIO
+        data = node.codec.encode(frame, counter)
+        transmit(node, link, box, data, o.precedence, Sent(key, i, None, True), now, acts)
+    else:
+        custody_to = via.hop if via.custody else None
+        data = node.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
+        hop = None if via.hop == BROADCAST_ADDR else via.hop
+        transmit(node, via.link, hop, data, o.precedence, Sent(key, i, None, not via.custody), now, acts)
+        if via.link == IP:
+            also_radio(node, o.precedence, data, hop, now, acts)
+    if o.state != MsgState.IN_FLIGHT:
+        node._move(o, "transmit", acts)
+    if o.round:
+        node.sched.put(key, o.precedence, now)
+    else:
+        o.attempts += 1
+        wait = backoff_s(o.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
+        node.sched.put(key, o.precedence, now + wait)
+        o.via = via  # remembered to count a direct failure at the next round
+
+def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) -> None:
+    key = ("held", h.origin, h.counter)
+    if h.attempts > 0 and h.last_direct:
+        h.direct_failures += 1
+        r_new = plan(node, key, now)
+        if r_new is None:
+            return
+        r = r_new
+    remaining = max(int(h.deadline - now), 1)
+    data = node.codec.forward(h.raw, custody_to=r.hop, ttl_s=remaining)
+    h.attempts += 1
+    h.last_direct = not r.custody
+    transmit(node, r.link, r.hop, data, h.precedence, Sent(key, 0, None, not r.custody), now, acts)
+    if r.link == IP:
+        also_radio(node, h.precedence, data, r.hop, now, acts)
+    wait = backoff_s(h.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
+    node.sched.put(key, h.precedence, now + wait)
+
+# ------------------------------------------------------------------------------------ send results
+def send_result(node: Node, ev: RadioSendResult, now: float, acts: list[Action]) -> None:
+    sent = node._tx.pop(ev.tx_ref, None)
+    node._radio_free_at = min(node._radio_free_at, now)
+    if sent is None:
+        return
+    if ev.ok:
+        node._naks.pop(sent.key, None)
+        return
+    # The next hop did not acknowledge even after the firmware's own retransmissions. Try again soon a
+    # few times (a box that just came back is often still busy), then fall back to the normal backoff.
+    if len(node._naks) > 1000:
+        node._naks.clear()
+    naks = node._naks[sent.key] = node._naks.get(sent.key, 0) + 1
+    soon = now + backoff_s(naks, 10.0, node.cfg.max_backoff_s, node.rng) if naks <= _QUICK_RETRIES else None
+    if ev.error_reason == "DUTY_CYCLE_LIMIT":
+        # The firmware's own ledger disagrees with ours (other traffic, a reboot): back off the radio.
+        node._radio_blocked_until = now + _DUTY_BLOCK_S
+    key = sent.key
+    assert isinstance(key, tuple)
+    if sent.ctl is not None:
+        if sent.ctl.tries_left > 1:
+            node.add_ctl(replace(sent.ctl, tries_left=sent.ctl.tries_left - 1), now,
+                         backoff_s(1, node.cfg.receipt_delay_s * 4, node.cfg.max_backoff_s, node.rng))
+        return
+    if key[0] == "out" and key[1] in node.out:
+        o = node.out[key[1]]
+        if o.state not in (MsgState.IN_FLIGHT, MsgState.QUEUED):
+            return
+        if ev.error_reason == "DUTY_CYCLE_LIMIT":
+            o.round.insert(0, (sent.frag, None))
+            node.sched.put(key, o.precedence, now)
+        elif not o.round and soon is not None:
+            node.sched.put(key, o.precedence, min(soon, node.sched.ready_at(key) or soon))
+    elif key[0] == "held" and (key[1], key[2]) in node.held and soon is not None:
+        h = node.held[(key[1], key[2])]
+        node.sched.put(key, h.precedence, min(soon, node.sched.ready_at(key) or soon))

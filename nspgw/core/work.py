@@ -1,0 +1,70 @@
+"""The units of outbound work a node keeps: its own messages, frames in its custody, control frames."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from nspgw.core.lifecycle import MsgState
+from nspgw.core.router import Route
+from nspgw.ids import BROADCAST_ADDR, BoxAddr
+from nspgw.wire.frames import Frame, MessageFrame, MsgId, Precedence
+
+
+@dataclass
+class OutMsg:
+    """One of our messages in progress."""
+
+    msg: MsgId
+    dst: BoxAddr
+    precedence: Precedence
+    body: bytes
+    deadline: float
+    state: MsgState
+    acked: set[int] = field(default_factory=set)  # fragments a relay holds
+    pending: set[BoxAddr] | None = None  # bulletin: boxes that have not confirmed
+    frags: list[MessageFrame] = field(default_factory=list)
+    round: list[tuple[int, BoxAddr | None]] = field(default_factory=list)
+    via: Route | None = None
+    attempts: int = 0
+    direct_failures: int = 0
+    rechecks: int = 0
+
+    @property
+    def bulletin(self) -> bool:
+        return self.dst == BROADCAST_ADDR
+
+
+@dataclass
+class Held:
+    """A sealed frame in our custody (we are a relay)."""
+
+    origin: BoxAddr
+    counter: int
+    dst: BoxAddr
+    precedence: Precedence
+    raw: bytes
+    deadline: float
+    from_hop: BoxAddr
+    attempts: int = 0
+    direct_failures: int = 0
+    last_direct: bool = False
+
+
+@dataclass
+class Ctl:
+    """A control frame waiting for the radio (receipt, custody ack, expiry report, request, sync, probe)."""
+
+    frame: Frame
+    precedence: Precedence
+    hop: BoxAddr | None = None  # fixed next hop (one-hop frames); None = route to frame.dst
+    link: str | None = None  # fixed link; None = router decides
+    tries_left: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    key: Hashable
+    frag: int
+    ctl: Ctl | None
+    direct: bool
