@@ -1,9 +1,24 @@
-"""`nspgw run` (not built yet)."""
+"""`nspgw run`: the gateway daemon in the foreground (systemd starts it as a Type=notify service)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from nspgw.cli.context import ConfigOpt, load_box
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app (none yet)."""
+    @app.command("run")
+    def run(
+        config: Path | None = ConfigOpt,
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Uitgebreide logregels (debug)."),
+    ) -> None:
+        """Start de nspgw-dienst in de voorgrond (logt naar stderr; stoppen met Ctrl-C of SIGTERM)."""
+        from nspgw.daemon import Daemon, setup_logging
+
+        cfg = load_box(config)
+        setup_logging(verbose)
+        code = Daemon(cfg).run()
+        raise typer.Exit(code)

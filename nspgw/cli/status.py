@@ -1,9 +1,112 @@
-"""`nspgw status` (not built yet)."""
+"""`nspgw status` (is the service running, radio, links, queue, airtime, notices) and `nspgw peers`."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from nspgw.cli.context import ConfigOpt, JsonOpt, LangOpt, emit_json, lang_of, load_box
+
+
+def _ago(wall: float | None, lang: str) -> str:
+    if not wall:
+        return "-"
+    s = max(0, int(time.time() - wall))
+    unit = ("s", "min", "u") if lang == "nl" else ("s", "min", "h")
+    if s < 120:
+        return f"{s} {unit[0]}"
+    if s < 7200:
+        return f"{s // 60} {unit[1]}"
+    return f"{s // 3600} {unit[2]}"
+
+
+def collect(cfg: Any, lang: str) -> dict[str, Any]:
+    from nspgw.cli.context import daemon_record, load_roster, open_store
+
+    roster = load_roster(cfg)
+    with open_store(cfg, create=True) as store:
+        record, running, why = daemon_record(store)
+        notices = store.notices(10)
+        outbox = store.outbox()
+        custody = store.custody_count()
+    rec = record or {}
+    queued = sum(1 for r in outbox if r.state.value not in ("delivered", "expired"))
+    peers = []
+    for addr, p in (rec.get("peers") or {}).items():
+        e = roster.get(int(addr))
+        peers.append({"addr": int(addr), "name": e.name if e else f"#{addr}", "role": e.role.value if e else "",
+                      "link": p.get("link"), "snr": p.get("snr"), "rssi": p.get("rssi"),
+                      "last_heard_wall": p.get("wall")})
+    return {
+        "box": cfg.name, "running": running, "not_running_reason": why, "pid": rec.get("pid"),
+        "heartbeat_wall": rec.get("heartbeat_wall"), "radio": rec.get("radio"), "mqtt": rec.get("mqtt"),
+        "links": rec.get("links"), "queue": rec.get("queue"), "outbox_open": queued,
+        "custody": rec.get("custody", custody), "airtime_used_ms": rec.get("airtime_used_ms"),
+        "airtime_limit_ms": rec.get("airtime_limit_ms"), "airtime_left_ms": rec.get("airtime_left_ms"),
+        "preset": rec.get("preset"), "peers": peers,
+        "notices": [{"kind": k, "text": tx, "wall": w} for k, tx, w in notices],
+    }
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app (none yet)."""
+    @app.command("status")
+    def status(
+        as_json: bool = JsonOpt,
+        config: Path | None = ConfigOpt,
+        lang: str | None = LangOpt,
+    ) -> None:
+        """Draait de dienst, is de radio verbonden, wat staat in de wachtrij, hoeveel zendtijd is er nog."""
+        from nspgw.cli.texts import t
+
+        lg = lang_of(lang)
+        s = collect(load_box(config), lg)
+        if as_json:
+            emit_json(s)
+            return
+        if s["running"]:
+            typer.echo(t("status_running", lg, box=s["box"], pid=s["pid"]))
+        else:
+            typer.echo(t("status_not_running", lg, box=s["box"], why=s["not_running_reason"]))
+        radio = s["radio"] or {}
+        if radio:
+            typer.echo(t("status_radio", lg, state=t("radio." + str(radio.get("status")), lg),
+                         detail=radio.get("detail", "")))
+        mqtt = s["mqtt"] or {}
+        if mqtt:
+            typer.echo(t("status_ip", lg, state=t("radio." + str(mqtt.get("status")), lg),
+                         detail=mqtt.get("detail", "")))
+        q = s["queue"] or {}
+        parts = ", ".join(f"{t('prio.' + k, lg)} {v}" for k, v in q.items() if v)
+        typer.echo(t("status_queue", lg, n=s["outbox_open"], parts=parts or "-", custody=s["custody"] or 0))
+        if s["airtime_limit_ms"]:
+            typer.echo(t("status_airtime", lg, used=s["airtime_used_ms"] / 1000, left=s["airtime_left_ms"] / 1000,
+                         limit=s["airtime_limit_ms"] / 1000))
+        typer.echo(t("status_peers", lg, n=len(s["peers"])))
+        for n in s["notices"][:5]:
+            typer.echo(f"  ! {time.strftime('%d-%m %H:%M', time.localtime(n['wall']))} {n['text']}")
+
+    @app.command("peers")
+    def peers(
+        as_json: bool = JsonOpt,
+        config: Path | None = ConfigOpt,
+        lang: str | None = LangOpt,
+    ) -> None:
+        """Andere kastjes die deze box gehoord heeft: wanneer, via welke verbinding, signaalsterkte."""
+        from nspgw.cli.texts import t
+
+        lg = lang_of(lang)
+        s = collect(load_box(config), lg)
+        if as_json:
+            emit_json(s["peers"])
+            return
+        if not s["peers"]:
+            typer.echo(t("no_peers", lg))
+            return
+        for p in s["peers"]:
+            snr = f"SNR {p['snr']:.1f} dB" if p["snr"] is not None else ""
+            rssi = f"RSSI {p['rssi']} dBm" if p["rssi"] is not None else ""
+            typer.echo(f"{p['name']:<20} {p['role']:<4} {t('via.' + str(p['link']), lg):<10} "
+                       f"{t('heard_ago', lg, ago=_ago(p['last_heard_wall'], lg)):<20} {snr}  {rssi}".rstrip())

@@ -30,6 +30,45 @@ NL: dict[str, str] = {
     "prio.immediate": "SPOED",
     "prio.priority": "VOORRANG",
     "prio.routine": "ROUTINE",
+    # operator commands (daemon helper)
+    "broadcast_gct_only": "alleen het gemeentelijk crisisteam (GCT) kan een bulletin aan alle posten sturen",
+    "bad_form": "onbekend formulier {value!r}; kies uit {known}",
+    "form_and_text": "geef een formulier (--form) of een tekst, niet allebei",
+    "bad_field": "ongeldig veld {value!r}; gebruik --veld sleutel=waarde",
+    "form_needs_fields": "geef de velden met --veld sleutel=waarde (of start het commando in een terminal)",
+    "field_without_form": "--veld hoort bij --form",
+    "read_header": "Bericht {id} van {sender}, ontvangen {received}, {priority}, {via}",
+    "no_peers": "Nog geen andere kastjes gehoord.",
+    "heard_ago": "gehoord {ago} geleden",
+    "status_running": "Dienst draait op {box} (pid {pid}).",
+    "status_not_running": "Dienst draait NIET op {box}: {why}. Berichten wachten in de wachtrij.",
+    "status_radio": "Radio: {state} — {detail}",
+    "status_ip": "IP-verbinding (MQTT): {state} — {detail}",
+    "status_queue": "Wachtrij: {n} bericht(en) ({parts}); in bewaring voor anderen: {custody}",
+    "status_airtime": "Zendtijd dit uur: {used:.1f} s gebruikt, {left:.1f} s over (grens {limit:.0f} s)",
+    "status_peers": "Gehoorde kastjes: {n} (details: nspgw peers)",
+    "radio.connected": "verbonden",
+    "radio.connecting": "verbinden…",
+    "radio.misconfigured": "VERKEERD INGESTELD, zendt niet",
+    "radio.disconnected": "niet verbonden",
+    "radio.disabled": "uitgeschakeld",
+    "radio.stopped": "gestopt",
+    "radio.auth_failed": "inlog geweigerd",
+    "radio.tls_error": "TLS-fout",
+    "radio.None": "onbekend",
+    "ping_ok": "Antwoord van {name}: {rtt:.1f} s heen en terug {via}",
+    "ping_signal": " (SNR {snr:.1f} dB, RSSI {rssi} dBm)",
+    "ping_failed": "geen antwoord van {name}: {why}",
+    "service_bad_user": "ongeldige gebruikersnaam {user!r}",
+    "service_no_unit_dir": "map {dir} bestaat niet",
+    "service_write_failed": "kan {path} niet schrijven: {why} (als root uitvoeren?)",
+    "service_installed": (
+        "Unit-bestand geschreven: {path}\n"
+        "Volgende stappen (als root):\n"
+        "  1. eenmalig de systeemgebruiker aanmaken:\n"
+        "     useradd --system --home-dir /var/lib/nspgw --shell /usr/sbin/nologin --groups dialout {user}\n"
+        "  2. systemctl daemon-reload && systemctl enable --now nspgw\n"
+        "  3. controleren: nspgw status   (logboek: journalctl -u nspgw)"),
 }
 
 EN: dict[str, str] = {
@@ -54,6 +93,45 @@ EN: dict[str, str] = {
     "prio.immediate": "IMMEDIATE",
     "prio.priority": "PRIORITY",
     "prio.routine": "ROUTINE",
+    # operator commands (daemon helper)
+    "broadcast_gct_only": "only the municipal crisis team (GCT) can send a bulletin to all posts",
+    "bad_form": "unknown form {value!r}; choose {known}",
+    "form_and_text": "give a form (--form) or a text, not both",
+    "bad_field": "invalid field {value!r}; use --veld key=value",
+    "form_needs_fields": "give the fields with --veld key=value (or run the command in a terminal)",
+    "field_without_form": "--veld needs --form",
+    "read_header": "Message {id} from {sender}, received {received}, {priority}, {via}",
+    "no_peers": "No other boxes heard yet.",
+    "heard_ago": "heard {ago} ago",
+    "status_running": "Service running on {box} (pid {pid}).",
+    "status_not_running": "Service NOT running on {box}: {why}. Messages wait in the queue.",
+    "status_radio": "Radio: {state} — {detail}",
+    "status_ip": "IP link (MQTT): {state} — {detail}",
+    "status_queue": "Queue: {n} message(s) ({parts}); held for others: {custody}",
+    "status_airtime": "Airtime this hour: {used:.1f} s used, {left:.1f} s left (limit {limit:.0f} s)",
+    "status_peers": "Boxes heard: {n} (details: nspgw peers)",
+    "radio.connected": "connected",
+    "radio.connecting": "connecting…",
+    "radio.misconfigured": "MISCONFIGURED, not transmitting",
+    "radio.disconnected": "not connected",
+    "radio.disabled": "disabled",
+    "radio.stopped": "stopped",
+    "radio.auth_failed": "login refused",
+    "radio.tls_error": "TLS error",
+    "radio.None": "unknown",
+    "ping_ok": "Reply from {name}: {rtt:.1f} s round trip {via}",
+    "ping_signal": " (SNR {snr:.1f} dB, RSSI {rssi} dBm)",
+    "ping_failed": "no reply from {name}: {why}",
+    "service_bad_user": "invalid user name {user!r}",
+    "service_no_unit_dir": "directory {dir} does not exist",
+    "service_write_failed": "cannot write {path}: {why} (run as root?)",
+    "service_installed": (
+        "Unit file written: {path}\n"
+        "Next steps (as root):\n"
+        "  1. create the system user once:\n"
+        "     useradd --system --home-dir /var/lib/nspgw --shell /usr/sbin/nologin --groups dialout {user}\n"
+        "  2. systemctl daemon-reload && systemctl enable --now nspgw\n"
+        "  3. check: nspgw status   (log: journalctl -u nspgw)"),
 }
 
 CATALOGUES = {"nl": NL, "en": EN}

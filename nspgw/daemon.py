@@ -1,0 +1,441 @@
+"""The gateway daemon (`nspgw run`): one loop feeding events to the core and carrying out its actions.
+
+    events: radio adapter, MQTT adapter, wake socket (`nspgw send`), control socket (`nspgw ping`), signals
+        → queue.Queue → node.handle(event, now) / node.handle_timer(now)
+        → store.apply(actions)            ONE transaction: persist before acknowledging
+        → Transmit → radio (BoxAddr → node number via the roster) or MQTT (topic by address)
+        → Notify   → log (the store already recorded it as a notice for `nspgw status`)
+
+The queue's `get(timeout=...)` is the loop's only wait; the timeout is the core's next deadline (or the
+next heartbeat), never a polling interval. Time for the core is `time.monotonic()`: a Raspberry Pi without
+RTC may jump its wall clock by years after NTP comes back, the monotonic clock never jumps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import signal
+import time
+from dataclasses import replace
+from typing import Any
+
+from nspgw.config import Config
+from nspgw.core.actions import Action, Notify, StoreFrameSent, StorePeer, Transmit
+from nspgw.core.airtime import time_on_air_ms
+from nspgw.core.config import NodeConfig
+from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendResult
+from nspgw.core.node import Ctl, Node
+from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
+from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, summary_nl
+from nspgw.errors import NspgwError, SecurityError
+from nspgw.ids import BROADCAST_ADDR, BoxAddr
+from nspgw.wire.frames import Precedence, ProbeFrame
+
+log = logging.getLogger("nspgw.daemon")
+
+BROADCAST_NODE = 0xFFFFFFFF
+OUTBOX_REREAD_S = 30.0  # the wake datagram is a hint: re-read the outbox this often anyway
+_MAX_TX_REFS = 4096
+_STATUS_MIN_INTERVAL_S = 1.0  # a busy link changes peers/airtime every frame: not a write each time
+
+
+def core_timing(preset: str) -> dict[str, float]:
+    """Core timers scaled to the preset's time on air (Semtech AN1200.13: airtime ∝ 2^SF / BW).
+
+    The core's defaults are for LONG_FAST (a full frame ≈ 2.2 s): a first retry after 45 s, 0.5 s of
+    CSMA/serial margin per frame. On a faster preset the same waits would idle a channel that is free
+    again 20× sooner; the firmware's contention window also scales with the symbol time."""
+    scale = time_on_air_ms(255, preset) / time_on_air_ms(255, "LONG_FAST")
+    return {"ack_timeout_s": max(6.0, 45.0 * scale), "radio_margin_s": min(0.5, 0.1 + 0.4 * scale)}
+
+
+class Daemon:
+    """One box's driver. `run()` blocks until SIGTERM/SIGINT (or `request_stop()`), then returns 0."""
+
+    def __init__(self, cfg: Config, *, handle_signals: bool = True, notifier: Any = None) -> None:
+        self.cfg = cfg
+        self.q: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._handle_signals = handle_signals
+        self._notifier = notifier
+        self._stopping = False
+        self.store: Any = None
+        self.node: Node | None = None
+        self.radio: Any = None
+        self.mqtt: Any = None
+        self._waker: Waker | None = None
+        self._control: ControlServer | None = None
+        self._tx_refs: dict[int, int] = {}  # radio packet id → core tx_ref
+        self._last_seq = 0
+        self._radio_state: dict[str, Any] = {"status": "disabled", "detail": "radio uitgeschakeld in config",
+                                             "node_id": ""}
+        self._mqtt_state: dict[str, Any] = {"status": "disabled", "detail": "MQTT uitgeschakeld in config"}
+        self._telemetry: dict[str, Any] = {}
+        self._peers: dict[int, dict[str, Any]] = {}
+        self._sent_via: dict[int, str] = {}  # our message seq → link of its last frame (for `nspgw outbox`)
+        self._pings: dict[tuple[int, int], tuple[float, ControlRequest, float]] = {}
+        self._last_status: dict[str, Any] | None = None
+        self._last_status_at = 0.0
+        self._started_wall = time.time()
+        self._rng = random.Random(os.urandom(16))
+
+    # -------------------------------------------------------------------------------------- start/stop
+    def start(self) -> None:
+        """Open store and keys, build the node, start adapters and helper threads (errors: NspgwError)."""
+        from nspgw.store.keyfiles import load_keyring
+        from nspgw.store.sqlite import Store
+
+        cfg = self.cfg
+        keyring = load_keyring(cfg.keys_dir)
+        if keyring.roster.get(keyring.me) is None:
+            raise SecurityError(f"dit kastje ({keyring.me}) staat niet in de roster")
+        self.store = Store.open(cfg.store_path, create=True)
+        me = keyring.me
+        ncfg = NodeConfig(keyring, preset=cfg.radio.preset, region=cfg.radio.region)
+        ncfg = replace(ncfg, **core_timing(cfg.radio.preset))  # type: ignore[arg-type]
+        self.node = Node(ncfg, self.store.load_state(me), self._rng)
+        self._step(self.node.handle_timer(time.monotonic()))
+        self._feed_outbox()
+        self._waker = Waker(cfg.store_path, self.q)
+        self._waker.start(self._handle_signals)
+        self._control = ControlServer(control_path(cfg.state_dir), self.q)
+        self._control.start()
+        if cfg.radio.enabled:
+            self._start_radio()
+        if cfg.mqtt.enabled:
+            self._start_mqtt(me)
+        log.info("nspgw gestart: kastje %s (adres %d), %d in wachtrij", cfg.name, me, self.node.queued())
+
+    def _start_radio(self) -> None:
+        from nspgw.adapters.meshtastic_radio import MeshtasticRadio
+
+        self._radio_state = {"status": "connecting", "detail": "starten", "node_id": ""}
+        # Reconnect at least every 15 s: a replugged USB radio or a restarted radio should be back quickly.
+        self.radio = MeshtasticRadio.from_config(self.cfg, self._sink("radio"), backoff_max_s=15.0)
+        self.radio.start()
+
+    def _start_mqtt(self, me: int) -> None:
+        from nspgw.adapters.mqtt_link import MqttLink, MqttSettings
+
+        m = self.cfg.mqtt
+        password = None
+        if m.password_file:
+            from nspgw.store.keyfiles import read_secret
+
+            password = read_secret(m.password_file).decode("utf-8").strip()
+        settings = MqttSettings(
+            host=m.host, port=m.port, network=self.cfg.network.lower(), own_addr=me,
+            username=m.username or None, password=password, ca_file=_path(m.ca_file) if m.tls else None,
+            cert_file=_path(m.cert_file) if m.tls else None, key_file=_path(m.key_file) if m.tls else None,
+            keepalive_s=m.keepalive_s)
+        self._mqtt_state = {"status": "connecting", "detail": "starten"}
+        self.mqtt = MqttLink(settings, self._sink("mqtt"))
+        self.mqtt.start()
+
+    def _sink(self, source: str) -> Any:
+        def sink(kind: str, payload: object) -> None:
+            self.q.put((source, (kind, payload)))
+        return sink
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self.q.put(("stop", None))
+
+    def close(self) -> None:
+        for name in ("radio", "mqtt"):
+            link = getattr(self, name)
+            if link is not None:
+                try:
+                    link.stop()
+                except Exception:  # stopping must go on: the store still has to be closed cleanly
+                    log.exception("%s stoppen mislukt", name)
+                setattr(self, name, None)
+        if self._radio_state.get("status") != "disabled":
+            self._radio_state = dict(self._radio_state, status="stopped", detail="dienst gestopt")
+        if self._mqtt_state.get("status") != "disabled":
+            self._mqtt_state = dict(self._mqtt_state, status="stopped", detail="dienst gestopt")
+        for helper in (self._control, self._waker):
+            if helper is not None:
+                helper.close()
+        self._control = self._waker = None
+        for _, req, _ in self._pings.values():
+            req.reply.put({"ok": False, "error": "de dienst stopt"})
+        self._pings.clear()
+        if self.store is not None:
+            try:
+                self._write_status(force=True, running=False)
+            except NspgwError:
+                log.warning("laatste status niet opgeslagen")
+            self.store.close()
+            self.store = None
+
+    # ----------------------------------------------------------------------------------------- the loop
+    def run(self) -> int:
+        from nspgw.adapters.systemd import Notifier, watchdog_interval_s
+
+        notifier = self._notifier if self._notifier is not None else Notifier()
+        try:
+            self.start()
+            assert self.node is not None
+            self._write_status(force=True)
+            notifier.ready(self._summary())
+            log.info("klaar (READY)")
+            watchdog = watchdog_interval_s()
+            next_watchdog = time.monotonic()
+            next_reread = time.monotonic() + OUTBOX_REREAD_S
+            while not self._stopping:
+                now = time.monotonic()
+                deadline = self.node.next_deadline()
+                wake_at = min(self._last_status_at + HEARTBEAT_S, next_reread)
+                if watchdog is not None:
+                    wake_at = min(wake_at, next_watchdog)
+                if deadline is not None:
+                    wake_at = min(wake_at, deadline)
+                if self._pings:
+                    wake_at = min(wake_at, min(t for _, _, t in self._pings.values()))
+                try:
+                    item = self.q.get(timeout=max(0.0, wake_at - now))
+                except queue.Empty:
+                    item = None
+                while item is not None:  # a burst of events is handled before the timers
+                    self._dispatch(*item)
+                    try:
+                        item = self.q.get_nowait()
+                    except queue.Empty:
+                        item = None
+                now = time.monotonic()
+                deadline = self.node.next_deadline()
+                if deadline is not None and deadline <= now:
+                    self._step(self.node.handle_timer(now))
+                if now >= next_reread:
+                    next_reread = now + OUTBOX_REREAD_S
+                    self._feed_outbox()
+                self._expire_pings(now)
+                if watchdog is not None and now >= next_watchdog:
+                    notifier.watchdog()
+                    next_watchdog = now + watchdog
+                if self._write_status():
+                    notifier.status(self._summary())
+            notifier.stopping()
+            log.info("gestopt op verzoek")
+            return 0
+        finally:
+            self.close()
+
+    def _dispatch(self, source: str, payload: Any) -> None:
+        if source == "radio":
+            self._radio_event(*payload)
+        elif source == "mqtt":
+            self._mqtt_event(*payload)
+        elif source == "wake":
+            self._feed_outbox()
+        elif source == "control":
+            self._control_request(payload)
+        elif source in ("signal", "stop"):
+            if source == "signal":
+                log.info("signaal %s ontvangen: stoppen", signal.Signals(payload).name)
+            self._stopping = True
+
+    def _handle(self, event: Event) -> None:
+        assert self.node is not None
+        self._step(self.node.handle(event, time.monotonic()))
+
+    def _step(self, acts: list[Action]) -> None:
+        """Persist, then act: the store transaction commits before any frame leaves (core/actions.py)."""
+        if not acts:
+            return
+        self.store.apply(acts)
+        frame_of: int | None = None
+        for a in acts:
+            if isinstance(a, StoreFrameSent):
+                frame_of = a.seq
+            elif isinstance(a, Transmit):
+                if frame_of is not None:  # the frame just recorded for our message goes out on this link
+                    self._sent_via[frame_of] = a.link
+                    frame_of = None
+                self._transmit(a)
+            elif isinstance(a, Notify):
+                log.warning("melding (%s): %s", a.kind, a.text)
+            elif isinstance(a, StorePeer):
+                self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi, "wall": time.time()}
+
+    def _feed_outbox(self) -> None:
+        assert self.node is not None
+        for ev in self.store.accepted_after(self.node.me, self._last_seq):
+            self._last_seq = max(self._last_seq, ev.msg.seq)
+            self._handle(ev)
+
+    # ------------------------------------------------------------------------------------- transmitting
+    def _transmit(self, t: Transmit) -> None:
+        assert self.node is not None
+        if t.link == RADIO:
+            if self.radio is None:
+                return  # no radio configured: the core retries and expires as for a lost frame
+            node = BROADCAST_NODE
+            if t.hop_dst is not None and t.hop_dst != BROADCAST_ADDR:
+                entry = self.node.cfg.keyring.roster.get(t.hop_dst)
+                if entry is None or entry.revoked:
+                    log.warning("geen radio-adres voor kastje %s; frame niet verzonden", t.hop_dst)
+                    return
+                node = entry.node_num
+            try:
+                self.radio.send(node, t.data, int(t.precedence), ref=t.tx_ref)
+            except NspgwError as exc:
+                log.error("radio weigert frame: %s", exc)
+        elif t.link == IP:
+            if self.mqtt is None:
+                return
+            try:
+                self.mqtt.send(int(t.hop_dst if t.hop_dst is not None else BROADCAST_ADDR), t.data,
+                               int(t.precedence), ref=t.tx_ref)
+            except NspgwError as exc:
+                log.error("MQTT weigert frame: %s", exc)
+
+    # ------------------------------------------------------------------------------------ adapter events
+    def _radio_event(self, kind: str, ev: Any) -> None:
+        assert self.node is not None
+        if kind == "frame":
+            entry = self.node.cfg.keyring.roster.by_node(ev.from_node)
+            if entry is None:
+                return  # not an enrolled box's radio: nothing to authenticate it with
+            self._check_ping_reply(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi)
+            self._handle(FrameIn(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi))
+        elif kind == "state":
+            before = self._radio_state.get("status")
+            self._radio_state = {"status": ev.status, "detail": ev.detail, "node_id": ev.node_id}
+            if ev.status == "misconfigured":
+                log.error("radio weigert te zenden: %s", ev.detail)
+            elif ev.status != before:
+                log.info("radio %s: %s", ev.status, ev.detail)
+            self._handle(LinkState(RADIO, ev.connected, ev.detail))
+        elif kind == "delivered":
+            if ev.ref is not None and ev.request_id:
+                self._tx_refs[int(ev.request_id)] = int(ev.ref)
+                if len(self._tx_refs) > _MAX_TX_REFS:
+                    self._tx_refs.pop(next(iter(self._tx_refs)))
+        elif kind == "acknak":
+            tx_ref = self._tx_refs.pop(int(ev.request_id), None)
+            if tx_ref is None:
+                return
+            ok = ev.error_reason == "NONE"
+            if not ok:
+                log.warning("radio meldt %s voor frame %d", ev.error_reason, tx_ref)
+            self._handle(RadioSendResult(tx_ref, ok, None if ok else ev.error_reason))
+        elif kind == "telemetry":
+            self._telemetry = {"battery": ev.battery, "channel_util": ev.channel_util,
+                               "air_util_tx": ev.air_util_tx}
+
+    def _mqtt_event(self, kind: str, ev: Any) -> None:
+        if kind == "frame":
+            self._check_ping_reply(IP, ev.data, BoxAddr(ev.src_addr), None, None)
+            self._handle(FrameIn(IP, ev.data, BoxAddr(ev.src_addr)))
+        elif kind == "state":
+            self._mqtt_state = {"status": ev.status, "detail": ev.detail}
+            log.info("MQTT %s: %s", ev.status, ev.detail)
+            self._handle(LinkState(IP, ev.connected, ev.detail))
+        elif kind == "delivered" and not ev.ok:
+            log.warning("MQTT-broker nam frame niet aan: %s", ev.detail)
+
+    # ---------------------------------------------------------------------------------------------- ping
+    def _control_request(self, req: ControlRequest) -> None:
+        assert self.node is not None
+        body = req.body
+        if body.get("cmd") != "ping":
+            req.reply.put({"ok": False, "error": f"onbekend commando {body.get('cmd')!r}"})
+            return
+        to = body.get("to")
+        entry = self.node.cfg.keyring.roster.get(to) if isinstance(to, int) else None
+        if entry is None or entry.revoked or entry.addr == self.node.me:
+            req.reply.put({"ok": False, "error": f"onbekende bestemming {to!r}"})
+            return
+        now = time.monotonic()
+        nonce = self._rng.getrandbits(32)
+        timeout = min(float(body.get("timeout_s", 30.0)), 300.0)
+        self._pings[(int(entry.addr), nonce)] = (now, req, now + timeout)
+        # The core has no probe API yet: queue the probe as a control frame, as its own link checks do.
+        self.node.add_ctl(Ctl(ProbeFrame(self.node.me, entry.addr, nonce), Precedence.PRIORITY), now)
+        self._step(self.node.handle_timer(now))
+
+    def _check_ping_reply(self, link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
+        if not self._pings:
+            return
+        assert self.node is not None
+        try:
+            rec = self.node.codec.decode(data, hop)
+        except NspgwError:
+            return
+        f = rec.frame
+        if not isinstance(f, ProbeFrame) or not f.reply or f.dst != self.node.me:
+            return
+        hit = self._pings.pop((int(f.src), f.nonce), None)
+        if hit is None:
+            return
+        t0, req, _ = hit
+        req.reply.put({"ok": True, "rtt_s": round(time.monotonic() - t0, 3), "link": link, "snr": snr,
+                       "rssi": rssi, "via": int(hop)})
+
+    def _expire_pings(self, now: float) -> None:
+        for key, (_, req, until) in list(self._pings.items()):
+            if until <= now:
+                del self._pings[key]
+                req.reply.put({"ok": False, "error": "geen antwoord binnen de wachttijd", "timeout": True})
+
+    # -------------------------------------------------------------------------------------------- status
+    def _queue_by_precedence(self) -> dict[str, int]:
+        assert self.node is not None
+        counts = {p.name.lower(): 0 for p in Precedence}
+        for o in self.node.out.values():
+            counts[o.precedence.name.lower()] += 1
+        return counts
+
+    def _summary(self) -> str:
+        assert self.node is not None
+        return summary_nl(self._radio_state, self.node.queued())
+
+    def status_record(self, running: bool = True) -> dict[str, Any]:
+        assert self.node is not None
+        now = time.monotonic()
+        ledger = self.node.ledger
+        for seq in [s for s in self._sent_via if s not in self.node.out]:
+            del self._sent_via[seq]  # delivered or expired: the outbox row says so itself
+        return {
+            "running": running, "pid": os.getpid(), "box": self.cfg.name, "addr": int(self.node.me),
+            "started_wall": self._started_wall,
+            "radio": dict(self._radio_state, telemetry=self._telemetry),
+            "mqtt": dict(self._mqtt_state),
+            "links": self.node.links.snapshot(),
+            "queue": self._queue_by_precedence(), "custody": len(self.node.held),
+            "airtime_used_ms": round(ledger.used_ms(now)), "airtime_limit_ms": round(ledger.limit_ms),
+            "airtime_left_ms": round(max(0.0, ledger.limit_ms - ledger.used_ms(now))),
+            "preset": self.cfg.radio.preset, "region": self.cfg.radio.region,
+            "peers": {str(k): v for k, v in sorted(self._peers.items())},
+            "sent_via": {str(k): v for k, v in self._sent_via.items()},
+        }
+
+    def _write_status(self, *, force: bool = False, running: bool = True) -> bool:
+        """Write the status record when it changed or the heartbeat is due; True when it changed."""
+        if self.node is None or self.store is None:
+            return False
+        record = self.status_record(running)
+        changed = record != self._last_status
+        now = time.monotonic()
+        since = now - self._last_status_at
+        if not (force or (changed and since >= _STATUS_MIN_INTERVAL_S) or since >= HEARTBEAT_S):
+            return False
+        self._last_status, self._last_status_at = record, now
+        self.store.set_status(STATUS_KEY, dict(record, heartbeat_wall=time.time()))
+        return changed
+
+
+def _path(text: str) -> Any:
+    from pathlib import Path
+
+    return Path(text) if text else None
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr (journald adds time and unit); never secrets: only ids, addresses, states, reasons."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
