@@ -28,7 +28,7 @@ MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
 def _require_mosquitto() -> str:
     if MOSQUITTO and MOSQUITTO_PASSWD:
         return MOSQUITTO
-    why = "mosquitto/mosquitto_passwd niet gevonden (apt-get install mosquitto)"
+    why = "mosquitto or mosquitto_passwd not found (apt-get install mosquitto mosquitto-clients)"
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {why}")
     pytest.skip(why)
@@ -84,7 +84,18 @@ class Broker:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the TCP connections stay open but nothing answers, like a broker behind a dead link."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen broker cannot handle SIGTERM
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:

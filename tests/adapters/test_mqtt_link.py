@@ -158,6 +158,21 @@ def test_mqtt_broker_killed_then_restarted_link_notices_and_reconnects(mosquitto
     assert DISCONNECTED in a.states and a.states[-1] == CONNECTED
 
 
+def test_mqtt_silent_broker_is_noticed_within_twice_the_keepalive(mosquitto: Any, boxes: Any) -> None:
+    broker = mosquitto()
+    k = 2  # the production keepalive is 10 s (bound 21 s); 2 s keeps the test fast with the same mechanism
+    a = boxes(broker, A, keepalive_s=k)
+    connected(a)
+    broker.freeze()
+    t0 = time.monotonic()
+    try:
+        wait(lambda: a.link.state.status == DISCONNECTED, 2 * k + 4, "keepalive timeout noticed")
+        assert time.monotonic() - t0 <= 2 * k + 2  # paho checks once a second
+    finally:
+        broker.thaw()
+    connected(a, 20)
+
+
 def test_mqtt_wrong_password_is_auth_failed_with_clear_reason(mosquitto: Any, boxes: Any) -> None:
     broker = mosquitto(users={"0a1": "goed", "0b2": "ookgoed"})
     a = boxes(broker, A, username="0a1", password="fout")
