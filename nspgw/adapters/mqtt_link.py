@@ -204,7 +204,7 @@ class MqttLink:
             return
         self._started = True
         s = self.settings
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = s.session_expiry_s
         self._set_state(CONNECTING, f"verbinden met MQTT-broker {s.host}:{s.port}")
         # connect_async: DNS and TCP happen on paho's thread, so start() never blocks; loop_start retries
@@ -314,7 +314,14 @@ class MqttLink:
         self._set_state(DISCONNECTED, f"verbinding met MQTT-broker verbroken ({reason})")
 
     def _on_message(self, _client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
-        # Everything here must be cheap and must not raise: this runs once per message of any flood.
+        # paho re-raises callback exceptions on its network thread, which would end the link: never raise.
+        try:
+            self._handle_message(msg)
+        except Exception:  # e.g. a topic that is not UTF-8 (paho decodes it lazily)
+            self.stats.dropped_bad_topic += 1
+
+    def _handle_message(self, msg: mqtt.MQTTMessage) -> None:
+        # Everything here must be cheap: this runs once per message of any flood.
         payload = msg.payload
         if not payload or len(payload) > MAX_PAYLOAD:
             self.stats.dropped_oversize += 1

@@ -51,3 +51,40 @@ def test_mqtt_client_id_is_stable_per_box() -> None:
     s = MqttSettings("127.0.0.1", 1883, "gemeente-x", 0x0A1)
     assert s.effective_client_id == "nspgw-gemeente-x-0a1"
     assert MqttSettings("127.0.0.1", 1883, "gemeente-x", 0x0A1, client_id="x").effective_client_id == "x"
+
+
+@given(st.binary(max_size=40), st.binary(max_size=1100))
+def test_mqtt_any_incoming_message_is_dropped_or_delivered_never_raises(topic: bytes, payload: bytes) -> None:
+    # paho re-raises callback exceptions on its network thread (ending the link), so the message callback
+    # must survive any topic bytes (paho decodes them lazily) and any payload.
+    import paho.mqtt.client as mqtt
+
+    from nspgw.adapters.mqtt_link import MqttLink
+
+    events: list[tuple[str, object]] = []
+    link = MqttLink(MqttSettings("127.0.0.1", 1883, "net", 0x0A1), lambda k, p: events.append((k, p)))
+    msg = mqtt.MQTTMessage(topic=topic)
+    msg.payload = payload
+    link._on_message(None, None, msg)  # type: ignore[arg-type]
+    frames = [p for k, p in events if k == "frame"]
+    valid = (topic.startswith(b"nspgw/v1/net/") and 0 < len(payload) <= 1024)
+    if frames:
+        assert valid and frames[0].data == payload  # type: ignore[attr-defined]
+    st_ = link.stats
+    assert st_.received + st_.dropped_bad_topic + st_.dropped_oversize + st_.dropped_rate_limited == 1
+
+
+def test_mqtt_message_callback_survives_non_utf8_topic() -> None:
+    import paho.mqtt.client as mqtt
+
+    from nspgw.adapters.mqtt_link import MqttLink
+
+    link = MqttLink(MqttSettings("127.0.0.1", 1883, "net", 0x0A1), lambda k, p: None)
+    msg = mqtt.MQTTMessage(topic=b"nspgw/v1/net/\xff\xfe/0a1")
+    msg.payload = b"x"
+    link._on_message(None, None, msg)  # type: ignore[arg-type]
+    assert link.stats.dropped_bad_topic == 1 and link.stats.received == 0
+    good = mqtt.MQTTMessage(topic=b"nspgw/v1/net/0b2/0a1")
+    good.payload = b"x"
+    link._on_message(None, None, good)  # type: ignore[arg-type]
+    assert link.stats.received == 1
