@@ -1,9 +1,134 @@
-"""`nspgw init` (not built yet)."""
+"""`nspgw init`: write the box configuration, generate its identity, print the enrolment request.
+
+Nothing is written until every input is valid. Existing keys are never replaced silently: without `--force`
+init refuses; with `--force` the old key files move to `keys/retired-N/` and the old fingerprint is printed
+(the box must then be enrolled again: `nspgw roster revoke` + `add` at the authority).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from nspgw.cli.context import ConfigOpt, LangOpt, lang_of
+
+SYSTEM_STATE_DIR = Path("/var/lib/nspgw")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app (none yet)."""
+    @app.command("init")
+    def init(
+        role: str = typer.Option(..., "--role", help="Rol van deze box: nsp, cp of gct."),
+        name: str = typer.Option(..., "--name", help="Naam van deze box (1-32 tekens: letters, cijfers, -_.)."),
+        parent: str = typer.Option("", "--parent", help="Coördinatiepunt van een NSP (naam van de CP-box)."),
+        network: str = typer.Option("nspgw", "--network", help="Naam van het netwerk (gemeente)."),
+        config: Path | None = ConfigOpt,
+        state_dir: Path | None = typer.Option(None, "--state-dir", help="Map voor database en sleutels "
+                                              "(standaard /var/lib/nspgw, of naast --config)."),
+        radio_port: str = typer.Option("auto", "--radio-port", help="Seriële poort van de radio (auto = zoeken)."),
+        radio_host: str = typer.Option("", "--radio-host", help="Radio via TCP: host:poort."),
+        node_id: str | None = typer.Option(None, "--node-id", help="Node-id van de radio (!xxxxxxxx), als bekend."),
+        no_radio: bool = typer.Option(False, "--no-radio", help="Box zonder radio (alleen IP)."),
+        force: bool = typer.Option(False, "--force", help="Bestaande configuratie en sleutels vervangen "
+                                   "(oude sleutels worden bewaard in keys/retired-N)."),
+        qr: bool = typer.Option(True, "--qr/--no-qr", help="Aanmeldverzoek als QR-code tonen."),
+        lang: str | None = LangOpt,
+    ) -> None:
+        """Richt deze box in: configuratie, eigen sleutels en het aanmeldverzoek voor de netwerkautoriteit."""
+        from nspgw.cli.texts import t
+        from nspgw.config import DEFAULT_CONFIG_PATH, ROLES, Config, RadioConfig, config_path_from_env, render_config
+        from nspgw.enrolment import (
+            EnrolRequest,
+            existing_key_files,
+            load_own_identity,
+            parse_node_num,
+            retire_keys,
+            save_pending_identity,
+        )
+        from nspgw.errors import ConfigError, UsageError
+        from nspgw.store.keyfiles import generate_identity, write_atomic
+
+        lg = lang_of(lang)
+        role = role.strip().lower()
+        if role not in ROLES:
+            raise UsageError(t("tech.bad_role", lg, role=role))
+        if role == "nsp" and not parent:
+            raise UsageError(t("tech.nsp_needs_parent", lg))
+        if role != "nsp" and parent:
+            raise UsageError(t("tech.parent_only_nsp", lg))
+        node_num = parse_node_num(node_id)
+        path = config_path_from_env(config).absolute()
+        if state_dir is None:
+            state_dir = SYSTEM_STATE_DIR if path == DEFAULT_CONFIG_PATH else path.parent / "state"
+        cfg = Config(path=path, name=name, role=role, network=network, state_dir=state_dir.absolute(),
+                     parent=parent, radio=RadioConfig(enabled=not no_radio, port=radio_port, host=radio_host,
+                                                      profile=role))
+        text = render_config(cfg)
+        _validate(text, path)  # the same name/network rules as loading the file later
+
+        keys_dir = cfg.keys_dir
+        old_keys = existing_key_files(keys_dir)
+        if not force and path.exists():
+            raise UsageError(t("tech.config_exists", lg, path=path))
+        if not force and old_keys:
+            raise UsageError(t("tech.keys_exist", lg, dir=keys_dir))
+        old_fp = None
+        if old_keys:
+            try:
+                ident = load_own_identity(keys_dir)
+                from nspgw.enrolment import fingerprint
+
+                old_fp = fingerprint(ident.sign_public, ident.dh_public)
+            except ConfigError:
+                old_fp = "?"
+
+        identity = generate_identity()
+        request = EnrolRequest.create(identity, network=network, name=name, role=role, parent=parent,
+                                      node_num=node_num)
+        request_path = cfg.state_dir / f"enrol-request-{name}.json"
+        # Writing starts here; every check above could refuse without leaving a trace.
+        try:
+            keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(f"{keys_dir}: kan map niet maken ({exc.strerror})") from None
+        retired = retire_keys(keys_dir) if old_keys else None
+        save_pending_identity(keys_dir / "identity.key", identity)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            write_atomic(path.with_name(path.name + ".bak"), path.read_bytes(), mode=0o644)
+        write_atomic(path, text.encode("utf-8"), mode=0o644)
+        write_atomic(request_path, request.to_json().encode("utf-8"), mode=0o644)
+
+        if retired is not None:
+            typer.secho(t("tech.keys_retired", lg, dir=retired, fp=old_fp), err=True, fg="yellow")
+        typer.echo(t("tech.init_done", lg, path=path, name=name, role=role))
+        typer.echo(t("tech.fingerprint", lg, fp=request.fingerprint))
+        typer.echo(t("tech.request_written", lg, path=request_path))
+        if node_num is None and not no_radio:
+            typer.echo(t("tech.node_id_hint", lg))
+        if qr:
+            _print_qr(request.to_json())
+
+
+def _validate(text: str, path: Path) -> None:
+    import tomllib
+
+    from nspgw.config import parse_config
+    from nspgw.errors import ConfigError, UsageError
+
+    try:
+        parse_config(tomllib.loads(text), path)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _print_qr(payload: str) -> None:
+    """The request as a terminal QR code (segno): a phone photo of the screen is a second way to carry it."""
+    import json
+    import sys
+
+    import segno
+
+    compact = json.dumps(json.loads(payload), separators=(",", ":"))
+    segno.make(compact, error="l").terminal(out=sys.stdout, compact=True)
