@@ -30,6 +30,40 @@ NL: dict[str, str] = {
     "prio.immediate": "SPOED",
     "prio.priority": "VOORRANG",
     "prio.routine": "ROUTINE",
+    # technician commands (init, keys, roster, selftest)
+    "tech.bad_role": "onbekende rol {role!r}; kies nsp, cp of gct",
+    "tech.nsp_needs_parent": "een NSP heeft een coördinatiepunt nodig: geef --parent NAAM-VAN-DE-CP",
+    "tech.parent_only_nsp": "--parent hoort alleen bij een NSP",
+    "tech.config_exists": "configuratie {path} bestaat al; niets gewijzigd. Bewerk het bestand, of gebruik --force "
+                          "voor een nieuwe box (NIEUWE sleutels; opnieuw aanmelden nodig)",
+    "tech.keys_exist": "in {dir} staan al sleutels van deze box; niets gewijzigd. --force maakt nieuwe sleutels "
+                       "(de oude worden bewaard) en de box moet opnieuw aangemeld worden",
+    "tech.keys_retired": "LET OP: oude sleutels (vingerafdruk {fp}) verplaatst naar {dir}. Laat de oude box "
+                         "intrekken (nspgw roster revoke) en meld deze box opnieuw aan.",
+    "tech.init_done": "Configuratie geschreven: {path} (box {name}, rol {role}).",
+    "tech.fingerprint": "Vingerafdruk van deze box: {fp}",
+    "tech.request_written": "Aanmeldverzoek: {path} — breng dit naar de netwerkautoriteit (nspgw roster add).",
+    "tech.node_id_hint": "Node-id van de radio nog onbekend: geef het bij `nspgw roster add --node-id` "
+                         "(`nspgw radio detect` toont het).",
+    "tech.imported_bundle": "Aangemeld: adres {addr}, roster versie {version}, netwerksleutel {epoch}. "
+                            "Netwerkautoriteit: {afp}. Herstart de dienst als die draait.",
+    "tech.imported_roster": "Roster versie {version} geïnstalleerd. Herstart de dienst als die draait.",
+    "tech.roster_unchanged": "Roster versie {version} was al geïnstalleerd; niets gewijzigd.",
+    "tech.authority_created": "Netwerkautoriteit voor netwerk {network} gemaakt in {dir}.\nVingerafdruk: {fp}\n"
+                              "Schrijf deze op en bewaar de map offline, in twee kopieën.",
+    "tech.added": "Toegevoegd aan het concept: {name} ({role}) adres {addr}, radio {node}. Vingerafdruk {fp} — "
+                  "vergelijk met wat de box toonde. Daarna: nspgw roster sign",
+    "tech.revoked": "{name} (adres {addr}) ingetrokken in het concept. Daarna: nspgw roster sign",
+    "tech.signed": "Roster versie {version} getekend ({n} boxen).",
+    "tech.rotated": "Netwerksleutel vernieuwd (epoch {epoch}) omdat een box is ingetrokken: geef elke box een "
+                    "nieuwe bundel (nspgw roster bundle NAAM) of laat de GCT-box de sleutel verspreiden.",
+    "tech.bundled": "Bundel voor {name} (adres {addr}): {path}. Op de box: nspgw roster import {path}",
+    "selftest.ok": "goed",
+    "selftest.warn": "LET OP",
+    "selftest.fail": "FOUT",
+    "selftest.skip": "niet getest",
+    "selftest.summary_ok": "Alle controles geslaagd.",
+    "selftest.summary_fail": "{n} controle(s) mislukt.",
     # operator commands (daemon helper)
     "broadcast_gct_only": "alleen het gemeentelijk crisisteam (GCT) kan een bulletin aan alle posten sturen",
     "bad_form": "onbekend formulier {value!r}; kies uit {known}",
@@ -93,6 +127,40 @@ EN: dict[str, str] = {
     "prio.immediate": "IMMEDIATE",
     "prio.priority": "PRIORITY",
     "prio.routine": "ROUTINE",
+    # technician commands (init, keys, roster, selftest)
+    "tech.bad_role": "unknown role {role!r}; choose nsp, cp or gct",
+    "tech.nsp_needs_parent": "an NSP needs a coordination point: give --parent NAME-OF-THE-CP",
+    "tech.parent_only_nsp": "--parent applies to an NSP only",
+    "tech.config_exists": "configuration {path} already exists; nothing changed. Edit the file, or use --force "
+                          "for a new box (NEW keys; enrol again)",
+    "tech.keys_exist": "{dir} already holds this box's keys; nothing changed. --force makes new keys (the old "
+                       "ones are kept) and the box must be enrolled again",
+    "tech.keys_retired": "NOTE: old keys (fingerprint {fp}) moved to {dir}. Have the old box revoked "
+                         "(nspgw roster revoke) and enrol this box again.",
+    "tech.init_done": "Configuration written: {path} (box {name}, role {role}).",
+    "tech.fingerprint": "Fingerprint of this box: {fp}",
+    "tech.request_written": "Enrolment request: {path} — take it to the network authority (nspgw roster add).",
+    "tech.node_id_hint": "Radio node id not known yet: give it to `nspgw roster add --node-id` "
+                         "(`nspgw radio detect` shows it).",
+    "tech.imported_bundle": "Enrolled: address {addr}, roster version {version}, network key {epoch}. "
+                            "Network authority: {afp}. Restart the service if it runs.",
+    "tech.imported_roster": "Roster version {version} installed. Restart the service if it runs.",
+    "tech.roster_unchanged": "Roster version {version} was already installed; nothing changed.",
+    "tech.authority_created": "Network authority for network {network} created in {dir}.\nFingerprint: {fp}\n"
+                              "Write it down and keep the directory offline, in two copies.",
+    "tech.added": "Added to the draft: {name} ({role}) address {addr}, radio {node}. Fingerprint {fp} — compare "
+                  "with what the box showed. Next: nspgw roster sign",
+    "tech.revoked": "{name} (address {addr}) revoked in the draft. Next: nspgw roster sign",
+    "tech.signed": "Roster version {version} signed ({n} boxes).",
+    "tech.rotated": "Network key renewed (epoch {epoch}) because a box was revoked: give every box a new "
+                    "bundle (nspgw roster bundle NAME) or let the GCT box distribute the key.",
+    "tech.bundled": "Bundle for {name} (address {addr}): {path}. On the box: nspgw roster import {path}",
+    "selftest.ok": "ok",
+    "selftest.warn": "WARNING",
+    "selftest.fail": "FAILED",
+    "selftest.skip": "not tested",
+    "selftest.summary_ok": "All checks passed.",
+    "selftest.summary_fail": "{n} check(s) failed.",
     # operator commands (daemon helper)
     "broadcast_gct_only": "only the municipal crisis team (GCT) can send a bulletin to all posts",
     "bad_form": "unknown form {value!r}; choose {known}",
