@@ -156,8 +156,10 @@ class _Client(mqtt.Client):
     """paho's client, remembering why the last connection attempt failed (paho swallows the OSError)."""
 
     last_connect_error: OSError | None = None
+    connect_attempts = 0
 
     def reconnect(self) -> MQTTErrorCode:
+        self.connect_attempts += 1
         try:
             rc = super().reconnect()
         except OSError as exc:
@@ -193,6 +195,11 @@ class MqttLink:
     @property
     def state(self) -> LinkState:
         return self._state
+
+    @property
+    def connect_attempts(self) -> int:
+        """TCP connection attempts so far (first connect and every reconnect)."""
+        return self._client.connect_attempts
 
     def pending(self) -> int:
         """Frames published but not yet acknowledged by the broker."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -82,6 +83,13 @@ def boxes() -> Any:
     yield make
     for b in made:
         b.link.stop()
+
+
+def free_port_closed() -> int:
+    """A loopback port nobody listens on (bound and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def rogue(broker: Any, **kw: Any) -> mqtt.Client:
@@ -184,7 +192,22 @@ def test_mqtt_wrong_password_is_auth_failed_with_clear_reason(mosquitto: Any, bo
     assert "weigert inlog" in anon.link.state.detail
     ok = boxes(broker, B, username="0b2", password="ookgoed")
     connected(ok)
-    assert a.link.state.status == AUTH_FAILED  # slow retry: still refused, not flapping
+    assert a.link.state.status == AUTH_FAILED
+
+
+def test_mqtt_refused_login_retries_slowly(mosquitto: Any, boxes: Any) -> None:
+    broker = mosquitto(users={"0a1": "goed"})
+    refused = boxes(broker, A, username="0a1", password="fout", backoff_min_s=1, auth_backoff_min_s=60)
+    # control: a link to a closed port retries with the normal backoff (attempts at about 0, 1, 3 s)
+    closed = Box(type("NoBroker", (), {"host": "127.0.0.1", "port": free_port_closed()})(), C, backoff_min_s=1)
+    closed.link.start()
+    try:
+        wait(lambda: refused.link.state.status == AUTH_FAILED, 10, "auth_failed")
+        wait(lambda: closed.link.connect_attempts >= 3, 15, "three normal retries of the control link")
+        assert closed.link.state.status == DISCONNECTED
+        assert refused.link.connect_attempts == 1  # still waiting out the 60 s auth backoff
+    finally:
+        closed.link.stop()
 
 
 DOCS_ACL = Path(__file__).resolve().parents[2] / "docs" / "broker" / "nspgw.acl"
