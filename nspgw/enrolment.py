@@ -507,7 +507,8 @@ class Authority:
         self.roster = roster
         return roster, new_key
 
-    def bundle(self, who: str, out: Path, *, rng: Any = os.urandom) -> Any:
+    def bundle(self, who: str, out: Path | None = None, *, rng: Any = os.urandom) -> tuple[Any, Path]:
+        """Write box `who`'s bundle to `out` (default ./bundle-NAME.json); (roster entry, path)."""
         if (self.dir / DRAFT).exists():
             raise UsageError("er zijn ongetekende wijzigingen; eerst `nspgw roster sign`")
         entry = self.find(who, self.roster.entries)
@@ -516,5 +517,6 @@ class Authority:
         text = make_bundle(network=self.network, addr=entry.addr, name=entry.name, box_dh_public=entry.dh_public,
                            roster=self.roster, authority=self.key, network_keys=self.network_keys(),
                            psk=read_psk(self.dir / PSK_FILE), rng32=rng(64))
+        out = out or Path(f"bundle-{entry.name}.json")
         write_atomic(out, text.encode("utf-8"), mode=0o644)
-        return entry
+        return entry, out

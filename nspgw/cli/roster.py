@@ -102,9 +102,7 @@ def bundle(box: str = typer.Argument(..., help="Naam of adres van de box."),
     from nspgw.cli.texts import t
     from nspgw.enrolment import Authority
 
-    auth = Authority(_authority_dir(authority_dir))
-    path = out or Path(f"bundle-{auth.find(box, auth.roster.entries).name}.json")
-    e = auth.bundle(box, path)
+    e, path = Authority(_authority_dir(authority_dir)).bundle(box, out)
     typer.echo(t("tech.bundled", lang_of(lang), name=e.name, addr=e.addr, path=path))
 
 
