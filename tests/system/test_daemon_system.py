@@ -1,0 +1,279 @@
+"""Three real daemons (`nspgw run`) on a 3-radio virtual chain (nsp1 — cp1 — gct), driven only through the
+operator commands: messages, receipts, ping, sd_notify, radio unplug, kill -9 of the relay, wrong region.
+
+The mesh runs SHORT_TURBO so that each hop takes tens of milliseconds; the boxes' profiles carry the same
+preset (the daemon's profile gate compares them). Every wait polls a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nspgw.sim.boxes import SimBox, configure_radios, provision_chain
+
+pytestmark = pytest.mark.system
+
+NSPGW = str(Path(sys.executable).parent / "nspgw")
+PRESET = "SHORT_TURBO"
+
+
+def poll(predicate: Callable[[], Any], timeout_s: float, message: str, interval_s: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {message}")
+        time.sleep(interval_s)  # poll interval on a deadline
+
+
+def cli(box: SimBox, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run([NSPGW, *args, "--config", str(box.config_path)], capture_output=True, text=True,
+                       timeout=60)
+    if check:
+        assert r.returncode == 0, f"{args}: {r.returncode} {r.stdout} {r.stderr}"
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+def cli_json(box: SimBox, *args: str) -> Any:
+    return json.loads(cli(box, *args, "--json").stdout)
+
+
+@dataclass
+class Daemon:
+    box: SimBox
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    notify: socket.socket | None = None
+    notices: list[str] = field(default_factory=list)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    ready_at: float = 0.0
+
+    def start(self, env: dict[str, str] | None = None) -> float:
+        """Start `nspgw run` with a NOTIFY_SOCKET of our own; returns seconds until READY=1."""
+        sock_path = self.log_path.with_suffix(".notify")
+        if sock_path.exists():
+            sock_path.unlink()
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(sock_path))
+        self.ready_at = 0.0
+        self.notices = []
+        e = dict(os.environ, NOTIFY_SOCKET=str(sock_path), **(env or {}))
+        t0 = time.monotonic()
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen([NSPGW, "run", "--config", str(self.box.config_path)], stdout=log,
+                                         stderr=subprocess.STDOUT, env=e)
+        threading.Thread(target=self._read_notices, args=(self.notify,), daemon=True).start()
+        self.wait_notice(lambda n: n.startswith("READY=1"), 20.0)
+        return self.ready_at - t0
+
+    def _read_notices(self, sock: socket.socket) -> None:
+        """Like systemd: read every notification at once (a slow reader would fill the socket queue)."""
+        while True:
+            try:
+                data = sock.recv(4096).decode()
+            except OSError:
+                return
+            with self.cond:
+                if data.startswith("READY=1") and not self.ready_at:
+                    self.ready_at = time.monotonic()
+                self.notices.append(data)
+                self.cond.notify_all()
+
+    def wait_notice(self, match: Callable[[str], bool], timeout_s: float) -> str:
+        with self.cond:
+            if not self.cond.wait_for(lambda: any(match(n) for n in self.notices), timeout_s):
+                pytest.fail(f"{self.box.name}: no matching sd_notify message; got {self.notices[-5:]}; "
+                            f"log:\n{self.log()}")
+            return next(n for n in self.notices if match(n))
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> int | None:
+        code = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                code = self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        elif self.proc is not None:
+            code = self.proc.returncode
+        if self.notify is not None:
+            self.wait_notice(lambda n: True, 0.1)
+            if code == 0:
+                self.wait_notice(lambda n: "STOPPING=1" in n, 5.0)
+            self.notify.close()
+            self.notify = None
+        return code
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        if self.notify is not None:
+            self.notify.close()
+            self.notify = None
+
+
+@pytest.fixture
+def network(sim_mesh: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    sim = sim_mesh("--nodes", "3", "--chain", "--no-pty", "--preset", PRESET)
+    radios = [sim.nodes[f"node{i}"] for i in range(3)]
+    boxes = provision_chain(tmp_path / "boxes", radios, preset=PRESET)
+    configure_radios(boxes)
+    daemons = {b.name: Daemon(b, tmp_path / f"{b.name}.log") for b in boxes}
+    yield {"sim": sim, "boxes": {b.name: b for b in boxes}, "daemons": daemons}
+    for d in daemons.values():
+        code = d.stop()
+        assert code in (0, None), f"{d.box.name} exit {code}:\n{d.log()}"
+        assert "Traceback" not in d.log(), d.log()
+
+
+def inbox_texts(box: SimBox) -> list[str]:
+    return [m["text"] for m in cli_json(box, "inbox")]
+
+
+def outbox_states(box: SimBox) -> dict[int, str]:
+    return {m["seq"]: m["state"] for m in cli_json(box, "outbox")}
+
+
+def test_three_daemons_deliver_receipts_ping_and_status(network: dict[str, Any]) -> None:
+    boxes, daemons = network["boxes"], network["daemons"]
+    nsp, cp, gct = boxes["nsp1"], boxes["cp1"], boxes["gct"]
+    ready = [daemons[n].start(env={"WATCHDOG_USEC": "2000000"}) for n in ("cp1", "gct", "nsp1")]
+    assert max(ready) < 3.0 + 1.0, ready  # READY within 3 s (+1 s: Python start of the test process)
+    # systemd watchdog: WATCHDOG_USEC=2 s → a ping at least every second; STATUS= names the radio
+    daemons["nsp1"].wait_notice(lambda n: n == "WATCHDOG=1", 5.0)
+    daemons["nsp1"].wait_notice(lambda n: "STATUS=radio verbonden" in n, 20.0)
+
+    cli(nsp, "send", "gct", "Dorpshuis: 40 mensen opgevangen, stroom uit, aggregaat draait")
+    cli(nsp, "send", "cp", "Graag 20 veldbedden", "--priority", "priority")
+    cli(gct, "send", "nsp1", "Bevoorrading komt om 14:00", "--ttl", "6h")
+    cli(nsp, "send", "--form", "noodmelding", "gct", "--veld", "incident=brand", "--veld",
+        "adres=Dorpsstraat 12")
+    poll(lambda: len(inbox_texts(gct)) == 2, 60, "two messages at the GCT")
+    poll(lambda: len(inbox_texts(cp)) == 1, 60, "one message at the CP")
+    poll(lambda: len(inbox_texts(nsp)) == 1, 60, "one message at the NSP")
+    assert any("Dorpsstraat 12" in t for t in inbox_texts(gct))
+    assert inbox_texts(cp) == ["Graag 20 veldbedden"]
+    assert inbox_texts(nsp) == ["Bevoorrading komt om 14:00"]
+    rows = cli_json(gct, "inbox")
+    assert {r["from"] for r in rows} == {"nsp1"} and {r["link"] for r in rows} == {"radio"}
+    assert rows[0]["precedence"] == "flash"  # the emergency report first
+    # receipts come back: the senders' outboxes say delivered
+    poll(lambda: set(outbox_states(nsp).values()) == {"delivered"}, 90, "receipts at the NSP")
+    poll(lambda: set(outbox_states(gct).values()) == {"delivered"}, 90, "receipts at the GCT")
+    # read marks read
+    first = cli_json(gct, "inbox", "--unread")[0]["id"]
+    assert "Bericht" in cli(gct, "read", str(first)).stdout
+    assert first not in [m["id"] for m in cli_json(gct, "inbox", "--unread")]
+    # ping through the daemon, status and peers
+    pong = cli_json(nsp, "ping", "gct", "--timeout", "30")
+    assert pong["ok"] and pong["rtt_s"] > 0 and pong["link"] == "radio"
+    status = cli_json(nsp, "status")
+    assert status["running"] and status["radio"]["status"] == "connected"
+    assert status["airtime_used_ms"] > 0 and status["airtime_left_ms"] < status["airtime_limit_ms"]
+    peers = cli_json(nsp, "peers")
+    assert {p["name"] for p in peers} >= {"cp1"} and all(p["link"] == "radio" for p in peers)
+    # SIGTERM: clean exit 0, then status says the service does not run, and send still accepts
+    assert daemons["nsp1"].stop() == 0
+    assert "STOPPING=1" in daemons["nsp1"].notices
+    st = cli_json(nsp, "status")
+    assert not st["running"] and st["not_running_reason"]
+    r = cli(nsp, "send", "gct", "terwijl de dienst stilstaat")
+    assert "draait niet" in r.stderr
+
+
+@pytest.mark.slow
+def test_radio_unplugged_30s_reconnects_and_delivers(network: dict[str, Any]) -> None:
+    boxes, daemons, sim = network["boxes"], network["daemons"], network["sim"]
+    nsp, gct = boxes["nsp1"], boxes["gct"]
+    for n in ("cp1", "gct", "nsp1"):
+        daemons[n].start()
+    cli(nsp, "send", "gct", "voor de uitval")
+    poll(lambda: inbox_texts(gct) == ["voor de uitval"], 60, "first message")
+    from nspgw.sim.control import send_command
+
+    send_command(Path(sim.control), {"cmd": "radio", "node": nsp.radio_name, "plugged": False, "for_s": 30})
+    poll(lambda: cli_json(nsp, "status")["radio"]["status"] in ("disconnected", "connecting"), 30,
+         "the daemon noticing the unplugged radio")
+    for i in range(5):
+        cli(nsp, "send", "gct", f"tijdens de uitval {i}")
+    poll(lambda: cli_json(nsp, "status")["radio"]["status"] == "connected", 90, "reconnect after replug")
+    want = {"voor de uitval", *(f"tijdens de uitval {i}" for i in range(5))}
+    poll(lambda: set(inbox_texts(gct)) == want, 120, "everything accepted during the outage")
+    assert len(inbox_texts(gct)) == len(want)  # exactly once
+    poll(lambda: set(outbox_states(nsp).values()) == {"delivered"}, 120, "receipts after the outage")
+
+
+@pytest.mark.slow
+def test_relay_killed_during_200_messages_everything_once(network: dict[str, Any]) -> None:
+    boxes, daemons = network["boxes"], network["daemons"]
+    nsp, cp, gct = boxes["nsp1"], boxes["cp1"], boxes["gct"]
+    for n in ("cp1", "gct", "nsp1"):
+        daemons[n].start()
+    # 200 messages accepted straight into the store (as 200 `nspgw send` would, faster), one wake-up
+    from nspgw.ids import BoxAddr
+    from nspgw.store.sqlite import Store
+    from nspgw.store.wake import notify_daemon
+    from nspgw.wire.content import encode_content
+    from nspgw.wire.frames import ContentType, Precedence
+
+    texts = [f"melding {i:03d} van het dorpshuis" for i in range(200)]
+    with Store.open(nsp.store_path) as store:
+        for text in texts:
+            store.accept_message(BoxAddr(nsp.addr), BoxAddr(gct.addr), Precedence.ROUTINE,
+                                 encode_content(ContentType.TEXT, text))
+    notify_daemon(nsp.store_path)
+    poll(lambda: len(inbox_texts(gct)) >= 20 or cli_json(cp, "status")["custody"] > 0, 60, "transfer under way")
+    daemons["cp1"].kill9()
+    daemons["cp1"].start()
+    poll(lambda: len(inbox_texts(gct)) == 200, 240, "all 200 at the GCT", interval_s=1.0)
+    got = inbox_texts(gct)
+    assert sorted(got) == sorted(texts)  # every message exactly once
+    poll(lambda: set(outbox_states(nsp).values()) == {"delivered"}, 240, "all receipts", interval_s=1.0)
+
+
+def test_wrong_region_refuses_to_transmit_and_says_why(network: dict[str, Any]) -> None:
+    boxes, daemons = network["boxes"], network["daemons"]
+    nsp, gct = boxes["nsp1"], boxes["gct"]
+    from nspgw.adapters.radio_admin import connected
+    from nspgw.adapters.radio_connect import RadioTarget
+
+    with connected(RadioTarget.parse(host=nsp.radio_host)) as iface:
+        from meshtastic.protobuf import config_pb2
+
+        iface.localNode.localConfig.lora.region = config_pb2.Config.LoRaConfig.RegionCode.US
+        iface.localNode.writeConfig("lora")
+    daemons["gct"].start()
+    daemons["nsp1"].start()
+    st = poll(lambda: (s := cli_json(nsp, "status"))["radio"]["status"] == "misconfigured" and s, 30,
+              "misconfigured radio in status")
+    assert "regio is US, verwacht EU_868" in st["radio"]["detail"]
+    text = cli(nsp, "status").stdout
+    assert "VERKEERD INGESTELD" in text and "regio is US" in text
+    poll(lambda: "radio weigert te zenden: regio is US" in daemons["nsp1"].log(), 10, "the reason in the log")
+    cli(nsp, "send", "gct", "mag niet de lucht in")
+    # Two heartbeats later (the daemon has had its chance to transmit) nothing reached the GCT.
+    beat = cli_json(nsp, "status")["heartbeat_wall"]
+    poll(lambda: cli_json(nsp, "status")["heartbeat_wall"] > beat + 5, 30, "two heartbeats")
+    assert inbox_texts(gct) == []
+    assert daemons["nsp1"].proc is not None and daemons["nsp1"].proc.poll() is None  # still running, waiting
