@@ -43,6 +43,14 @@ class StoreCounter:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreSeqJump:
+    """Move the next message sequence number forward by `by`: this box was restored from an old copy, and
+    receivers may already hold messages under the sequence numbers that follow in that copy."""
+
+    by: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoreFrameSent:
     """Frame `counter` carried fragment `frag_index` of our message `seq` (custody acks name counters)."""
 
@@ -142,6 +150,7 @@ class StoreStatus:
 
 StoreAction = (
     StoreCounter
+    | StoreSeqJump
     | StoreFrameSent
     | StoreOutboxState
     | StoreReceipt

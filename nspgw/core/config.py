@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from nspgw.core.lifecycle import MsgState
@@ -18,6 +19,11 @@ DEFAULT_TTL_S: dict[Precedence, int] = {
     Precedence.PRIORITY: 12 * 3600,
     Precedence.ROUTINE: 48 * 3600,
 }
+
+
+def body_digest(body: bytes) -> bytes:
+    """Short digest to tell a duplicate from a different message under a reused MsgId (restored sender)."""
+    return hashlib.sha256(body).digest()[:8]
 
 
 @dataclass(frozen=True)
@@ -85,4 +91,5 @@ class NodeState:
     frames_sent: dict[int, tuple[int, int]] = field(default_factory=dict)  # counter → (seq, frag)
     replay: dict[int, bytes] = field(default_factory=dict)
     delivered: set[MsgId] = field(default_factory=set)
+    body_digests: dict[MsgId, bytes] = field(default_factory=dict)  # inbox: `body_digest(body)` per message
     fragments: list[MessageFrame] = field(default_factory=list)

@@ -23,7 +23,9 @@ from nspgw.core.actions import (
     StoreFragment,
     StoreInbox,
     StoreReceipt,
+    StoreSeqJump,
 )
+from nspgw.core.config import body_digest
 from nspgw.core.events import RADIO, FrameIn
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.work import Ctl, Held
@@ -49,7 +51,10 @@ if TYPE_CHECKING:
 _RECENT_MAX = 1024
 _MAX_RECEIPT_SEQS = 40  # keeps a receipt frame far below one packet
 _MAX_ACK_REFS = 30  # 2-byte origin + ≤ 5-byte counter each
-_RECEIPT_REPEAT_S = 10.0  # a duplicate message gets its receipt again, at most this often
+_RECEIPT_REPEAT_S = 10.0
+# After a restore, skip this many message sequence numbers: more than a box sends between a backup and its
+# restore in any realistic deployment, far below wire format v1's 2^27.
+SEQ_JUMP = 1 << 16  # a duplicate message gets its receipt again, at most this often
 
 
 def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
@@ -135,6 +140,22 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
              acts: list[Action]) -> None:
     h = rec.header
     bulletin = frame.dst == BROADCAST_ADDR
+    known = node.digests.get(frame.msg)
+    if frame.msg in node.delivered and frame.frag_count == 1 and known not in (None, body_digest(frame.body)):
+        # Same MsgId, different content: the sender was restored from an old copy and reuses sequence
+        # numbers. No receipt (it would confirm a message we never stored); the sender's copy expires and is
+        # reported to its operator, and the sync hint makes it skip ahead.
+        node.stats["seq_conflicts"] = node.stats.get("seq_conflicts", 0) + 1
+        if relayed and not bulletin:
+            node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
+        if not relayed:
+            _sync_hint(node, frame.src, rec.hop_src, link, node.window(frame.src).highest, now)
+        if frame.msg not in node.conflicts:
+            node.conflicts.add(frame.msg)
+            acts.append(Notify("seq_conflict", (
+                f"Post {node._name(frame.src)} hergebruikt berichtnummer {frame.msg.seq} voor een ander bericht "
+                "(teruggezette back-up?). Dat bericht is niet afgeleverd; vraag de afzender het opnieuw te sturen.")))
+        return
     if frame.msg in node.delivered:
         node.stats["duplicates"] += 1
         last = node._receipt_sent.get(frame.msg)
@@ -165,6 +186,7 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
                         return
             acts.append(StoreInbox(whole, link))
             node.delivered.add(frame.msg)
+            node.digests[frame.msg] = body_digest(whole.body)
             node.stats["delivered_in"] += 1
             node._receipt_sent[frame.msg] = now
             if len(node._receipt_sent) > 4096:
@@ -225,20 +247,26 @@ def _sync_hint(node: Node, src: BoxAddr, hop: BoxAddr, link: str, floor: int, no
 
 
 def _sync_received(node: Node, frame: SyncFrame, now: float, acts: list[Action]) -> None:
-    if node.counter <= frame.counter_floor:
-        node.raise_counter(frame.counter_floor, acts)
-        node._sync_from.add(frame.src)
-        # Frames sent with the stale counters were dropped by the receiver: send again, fresh counters.
-        for o in node.out.values():
-            if o.state not in FINAL:
-                node.sched.put(("out", o.msg.seq), o.precedence, now)
-        acts.append(Notify("counter_resync", f"Frameteller bijgesteld na melding van {node._name(frame.src)}"))
-    elif frame.src in node._sync_from:
+    """A receiver saw our old counters or a reused message number: we run from a restored (or cloned) copy.
+
+    Move the frame counter past the receiver's floor and the message numbers past anything the old copy may
+    have used, then resend what is pending. A second hint from the same box while our counter is already
+    past its floor means another box sends with our identity: the operator is warned.
+    """
+    restored = node.counter <= frame.counter_floor
+    if not restored and frame.src in node._sync_from:
         acts.append(Notify("clone_suspected", (
-            f"Post {node._name(frame.src)} ziet frametellers van dit kastje die wij niet verstuurd hebben: "
-            "mogelijk een gekloonde SD-kaart. Waarschuw de beheerder.")))
-    else:
-        node._sync_from.add(frame.src)
+            f"Post {node._name(frame.src)} ziet frametellers of berichtnummers van dit kastje die wij niet "
+            "verstuurd hebben: mogelijk een gekloonde SD-kaart. Waarschuw de beheerder.")))
+        return
+    node._sync_from.add(frame.src)
+    node.raise_counter(frame.counter_floor, acts)
+    acts.append(StoreSeqJump(SEQ_JUMP))
+    for o in node.out.values():  # frames with stale counters were dropped: send again, fresh counters
+        if o.state not in FINAL:
+            node.sched.put(("out", o.msg.seq), o.precedence, now)
+    acts.append(Notify("counter_resync", (
+        f"Tellers bijgesteld na melding van {node._name(frame.src)} (kastje teruggezet uit een back-up?)")))
 
 
 __all__ = ["RADIO", "custody_expired", "flush_acks", "flush_receipts", "frame_in"]

@@ -62,6 +62,7 @@ class Node:
         self.heard: dict[BoxAddr, float] = {}
         self.windows: dict[int, ReplayWindow] = {s: ReplayWindow.from_bytes(b) for s, b in state.replay.items()}
         self.delivered: set[MsgId] = set(state.delivered)
+        self.digests: dict[MsgId, bytes] = dict(state.body_digests)
         self.frames_sent = dict(state.frames_sent)
         self._counter = state.counter_reserved
         self._reserved = state.counter_reserved
@@ -83,6 +84,7 @@ class Node:
         self._recent: dict[bytes, None] = {}  # digests of recent raw frames (exact duplicates across links)
         self._sync_hint_at: dict[BoxAddr, float] = {}
         self._sync_from: set[BoxAddr] = set()
+        self.conflicts: set[MsgId] = set()
         self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "delivered_in": 0}
 
     # ---------------------------------------------------------------------------------------------- API

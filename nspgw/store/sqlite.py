@@ -29,11 +29,12 @@ from nspgw.core.actions import (
     StorePeer,
     StoreReceipt,
     StoreReplayWindow,
+    StoreSeqJump,
     StoreStatus,
     StoreTtl,
     Transmit,
 )
-from nspgw.core.config import DEFAULT_TTL_S, CustodyItem, NodeState, OutboxItem
+from nspgw.core.config import DEFAULT_TTL_S, CustodyItem, NodeState, OutboxItem, body_digest
 from nspgw.core.events import MessageAccepted
 from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.errors import StoreError, UsageError
@@ -207,8 +208,10 @@ class Store:
                                              BoxAddr(hop)))
         for sender, window in db.execute("SELECT sender, window FROM replay_windows"):
             state.replay[int(sender)] = bytes(window)
-        for o, s in db.execute("SELECT origin, seq FROM inbox"):
-            state.delivered.add(MsgId(BoxAddr(o), int(s)))
+        for o, s, body in db.execute("SELECT origin, seq, body FROM inbox"):
+            mid = MsgId(BoxAddr(o), int(s))
+            state.delivered.add(mid)
+            state.body_digests[mid] = body_digest(bytes(body))
         for o, s, i, n, d, p, ttl, body, sig in db.execute(
                 "SELECT origin, seq, frag_index, frag_count, dst, precedence, ttl_s, body, signature "
                 "FROM fragments ORDER BY origin, seq, frag_index"):
@@ -266,6 +269,8 @@ class Store:
 def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
     if isinstance(a, StoreCounter):
         db.execute("UPDATE counters SET value = max(value, ?) WHERE name = 'frame_reserved'", (a.reserved,))
+    elif isinstance(a, StoreSeqJump):
+        db.execute("UPDATE counters SET value = min(value + ?, ?) WHERE name = 'next_seq'", (a.by, MAX_SEQ + 1))
     elif isinstance(a, StoreFrameSent):
         db.execute("INSERT OR REPLACE INTO frames_sent VALUES (?, ?, ?)", (a.counter, a.seq, a.frag_index))
     elif isinstance(a, StoreOutboxState):
