@@ -38,7 +38,9 @@ class NodeConfig:
     # The radio is "busy" for time on air plus this margin (firmware CSMA backoff, serial latency).
     radio_margin_s: float = 0.5
     heard_fresh_s: float = 1800.0  # a peer heard this recently is tried directly
-    receipt_delay_s: float = 2.0  # batch receipts/custody acks: several refs in one frame
+    # Receipts and custody acks wait this long to share one frame (FLASH a quarter of it): a frame costs
+    # ≥ 0.5 s of air whatever it carries, a few seconds more before "delivered" costs nothing.
+    receipt_delay_s: float = 5.0
     ack_timeout_s: float = 45.0  # first retry after this (× 2^attempt, jittered)
     max_backoff_s: float = 1800.0
     direct_attempts_before_relay: int = 2

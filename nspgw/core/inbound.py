@@ -225,16 +225,34 @@ def custody_expired(node: Node, held: Held, now: float, acts: list[Action]) -> N
 
 
 def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence, now: float) -> None:
-    ordered = sorted(seqs)
+    """Queue receipts for `origin`, piggybacked on a receipt frame still waiting for the radio if any."""
+    todo = set(seqs)
+    for n, c in node.ctl.items():
+        f = c.frame
+        if isinstance(f, ReceiptFrame) and f.dst == origin and len(f.seqs) < _MAX_RECEIPT_SEQS and todo:
+            room = _MAX_RECEIPT_SEQS - len(f.seqs)
+            extra = sorted(todo - set(f.seqs))[:room]
+            c.frame = ReceiptFrame(f.src, f.dst, tuple(sorted({*f.seqs, *extra})))
+            c.precedence = Precedence(min(c.precedence, prec))
+            node.sched.put(("ctl", n), c.precedence, node.sched.ready_at(("ctl", n)) or now)
+            todo -= set(extra) | set(f.seqs)
+    ordered = sorted(todo)
     for i in range(0, len(ordered), _MAX_RECEIPT_SEQS):
         chunk = tuple(ordered[i : i + _MAX_RECEIPT_SEQS])
         node.add_ctl(Ctl(ReceiptFrame(node.me, origin, chunk), prec, tries_left=3), now)
 
 
 def flush_acks(node: Node, hop: BoxAddr, link: str, refs: list[object], now: float) -> None:
-    typed = [r for r in refs if isinstance(r, FrameRef)]
-    for i in range(0, len(typed), _MAX_ACK_REFS):
-        ack = CustodyAckFrame(node.me, hop, tuple(typed[i : i + _MAX_ACK_REFS]))
+    """Queue custody acks for `hop`, piggybacked on an ack frame still waiting for the radio if any."""
+    todo = [r for r in refs if isinstance(r, FrameRef)]
+    for c in node.ctl.values():
+        f = c.frame
+        if isinstance(f, CustodyAckFrame) and f.dst == hop and c.link == link and todo:
+            extra = [r for r in todo if r not in f.refs][: _MAX_ACK_REFS - len(f.refs)]
+            c.frame = CustodyAckFrame(f.src, f.dst, f.refs + tuple(extra))
+            todo = [r for r in todo if r not in c.frame.refs]
+    for i in range(0, len(todo), _MAX_ACK_REFS):
+        ack = CustodyAckFrame(node.me, hop, tuple(todo[i : i + _MAX_ACK_REFS]))
         node.add_ctl(Ctl(ack, Precedence.IMMEDIATE, hop, link, 3), now)
 
 

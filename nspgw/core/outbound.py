@@ -241,7 +241,6 @@ def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) ->
 # ------------------------------------------------------------------------------------ send results
 def send_result(node: Node, ev: RadioSendResult, now: float, acts: list[Action]) -> None:
     sent = node._tx.pop(ev.tx_ref, None)
-    node._radio_free_at = min(node._radio_free_at, now)
     if sent is None:
         return
     if ev.ok:

@@ -272,3 +272,14 @@ def test_box_restored_from_backup_never_loses_a_message_silently(tmp_path: Path)
     assert fresh.seq > later[-1]
     net.run_until(net.now + 600)
     delivered_once(net, GCT, NSP1, [fresh.seq])
+
+
+def test_receipts_are_batched_into_fewer_frames(tmp_path: Path) -> None:
+    net = all_in_range(tmp_path)
+    net.run_until(60)
+    seqs = [net.send(NSP1, GCT, f"stapel {i}".encode(), Precedence.PRIORITY).seq for i in range(6)]
+    net.run_until(400)
+    delivered_once(net, GCT, NSP1, seqs)
+    receipt_frames = [tx for _, tx in net.boxes[GCT].transmits if tx.hop_dst == NSP1 and tx.data[0] >> 3 & 7 == 1]
+    assert 1 <= len(receipt_frames) < len(seqs)
+    assert all(net.outbox_state(NSP1, s) == "delivered" for s in seqs)
