@@ -1,0 +1,168 @@
+"""`nspgw send`: accepts in one commit, wakes the daemon, never imports the radio/MQTT libraries, answers fast;
+bad input gives a clear message and its documented exit code, and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nspgw.cli import main
+from nspgw.sim.boxes import SimBox, provision_chain
+from nspgw.store.sqlite import Store
+from nspgw.wire.content import decode_content
+from nspgw.wire.frames import ContentType, Precedence
+
+FAKE_RADIOS = [{"name": f"node{i}", "node_id": f"!1000{i:04x}", "tcp": "127.0.0.1:9"} for i in range(3)]
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def boxes(tmp_path: Path) -> dict[str, SimBox]:
+    return {b.name: b for b in provision_chain(tmp_path / "boxes", FAKE_RADIOS, preset="SHORT_TURBO")}
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """The real entry point (with its error boundary) in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("NSPGW_LANG", "nl")
+
+    def go(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["nspgw", *args])
+        code: Any = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr()
+        assert "Traceback" not in out.err
+        return int(code or 0), out.out, out.err
+
+    return go
+
+
+def outbox(box: SimBox) -> list[Any]:
+    if not box.store_path.exists():
+        return []
+    with Store.open(box.store_path, create=False) as s:
+        return s.outbox()
+
+
+def test_send_accepts_and_says_the_daemon_is_down(run: Run, boxes: dict[str, SimBox]) -> None:
+    nsp = boxes["nsp1"]
+    code, out, err = run("send", "gct", "Dorpshuis: stroom uit", "--config", str(nsp.config_path))
+    assert code == 0
+    assert "Bericht 1 geaccepteerd (ROUTINE) voor gct" in out
+    assert "draait niet" in err and "wacht" in err
+    [row] = outbox(nsp)
+    assert row.dst == boxes["gct"].addr and row.precedence == Precedence.ROUTINE
+    assert decode_content(row.body) == (ContentType.TEXT, "Dorpshuis: stroom uit")
+
+
+def test_recipient_aliases_priority_and_ttl(run: Run, boxes: dict[str, SimBox]) -> None:
+    nsp, gct = boxes["nsp1"], boxes["gct"]
+    assert run("send", "cp", "bedden", "-p", "spoed", "--ttl", "30m", "-c", str(nsp.config_path))[0] == 0
+    assert run("send", "GCT", "x", "--priority", "flash", "-c", str(nsp.config_path))[0] == 0
+    assert run("send", "alle", "Bulletin 1: water koken", "-c", str(gct.config_path))[0] == 0
+    a, b = outbox(nsp)
+    assert (a.dst, a.precedence) == (boxes["cp1"].addr, Precedence.IMMEDIATE)
+    assert (b.dst, b.precedence) == (gct.addr, Precedence.FLASH)
+    with Store.open(nsp.store_path) as s:
+        [ttl] = [e.ttl_s for e in s.accepted_after(nsp.addr) if e.msg.seq == 1]
+    assert ttl == 1800
+    [bulletin] = outbox(gct)
+    assert bulletin.dst == 0xFFF
+
+
+def test_form_from_flags(run: Run, boxes: dict[str, SimBox]) -> None:
+    nsp = boxes["nsp1"]
+    code, out, _ = run("send", "gct", "--form", "noodmelding", "--veld", "incident=brand",
+                       "--veld", "adres=Dorpsstraat 12", "-c", str(nsp.config_path))
+    assert code == 0, out
+    [row] = outbox(nsp)
+    ct, form = decode_content(row.body)
+    assert ct == ContentType.NOODMELDING and row.precedence == Precedence.FLASH  # emergency default
+    assert form.address == "Dorpsstraat 12"
+
+
+@pytest.mark.parametrize(("args", "code", "needle"), [
+    (("send", "nobody", "x"), 2, "onbekende ontvanger 'nobody'"),
+    (("send", "gct", ""), 2, "leeg"),
+    (("send", "gct", "   "), 2, "leeg"),
+    (("send", "gct", "x" * 1001), 2, "te lang (1001 tekens; maximaal 1000)"),
+    (("send", "gct", "x", "--priority", "urgent"), 2, "ongeldige prioriteit 'urgent'"),
+    (("send", "gct", "x", "--ttl", "3q"), 2, "ongeldige geldigheidsduur"),
+    (("send", "gct", "x", "--ttl", "30d"), 2, "ongeldige geldigheidsduur"),
+    (("send", "alle", "x"), 2, "alleen het gemeentelijk crisisteam"),
+    (("send", "gct", "--form", "weerbericht", "--veld", "a=b"), 2, "onbekend formulier"),
+    (("send", "gct", "--form", "sitrap"), 2, "--veld"),
+    (("send", "gct", "--form", "noodmelding", "--veld", "adres=X"), 2, "verplicht"),
+    (("send", "gct", "x", "--veld", "a=b"), 2, "--form"),
+    (("send", "gct", "x", "--lang", "fr"), 2, "onbekende taal"),
+])
+def test_bad_input_exit_code_and_nothing_written(run: Run, boxes: dict[str, SimBox], args: tuple[str, ...],
+                                                 code: int, needle: str) -> None:
+    nsp = boxes["nsp1"]
+    got, out, err = run(*args, "-c", str(nsp.config_path))
+    assert got == code, (out, err)
+    assert err.startswith("fout: ") and needle in err
+    assert outbox(nsp) == []
+
+
+def test_english_messages(run: Run, boxes: dict[str, SimBox]) -> None:
+    code, _, err = run("send", "nobody", "x", "--lang", "en", "-c", str(boxes["nsp1"].config_path))
+    assert code == 2 and "unknown recipient 'nobody'" in err
+
+
+def test_missing_broken_config_and_corrupt_store(run: Run, boxes: dict[str, SimBox], tmp_path: Path) -> None:
+    code, _, err = run("send", "gct", "x", "-c", str(tmp_path / "nope.toml"))
+    assert code == 3 and "bestaat niet" in err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[box\nname=", encoding="utf-8")
+    code, _, err = run("send", "gct", "x", "-c", str(bad))
+    assert code == 3 and "geen geldige TOML" in err
+    nsp = boxes["nsp1"]
+    nsp.store_path.write_bytes(b"this is not a database" * 100)
+    code, _, err = run("send", "gct", "x", "-c", str(nsp.config_path))
+    assert code == 4 and "left untouched" in err
+    assert nsp.store_path.read_bytes() == b"this is not a database" * 100
+
+
+def test_send_wakes_a_running_daemon(run: Run, boxes: dict[str, SimBox]) -> None:
+    from nspgw.daemon_status import STATUS_KEY
+    from nspgw.store.wake import WakeListener
+
+    nsp = boxes["nsp1"]
+    with Store.open(nsp.store_path) as s:  # what a live daemon keeps writing
+        s.set_status(STATUS_KEY, {"running": True, "pid": os.getpid(), "heartbeat_wall": time.time()})
+    listener = WakeListener(nsp.store_path)
+    try:
+        code, _, err = run("send", "gct", "x", "-c", str(nsp.config_path))
+        assert code == 0 and "draait niet" not in err
+        assert listener.drain() == 1
+    finally:
+        listener.close()
+
+
+def test_send_is_fast_and_never_imports_radio_or_mqtt(boxes: dict[str, SimBox]) -> None:
+    probe = (
+        "import sys, time\n"
+        "t0 = time.monotonic()\n"
+        "sys.argv = ['nspgw', 'send', 'gct', 'snel bericht', '-c', sys.argv[1]]\n"
+        "from nspgw.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('meshtastic', 'paho', 'pubsub', 'serial'))\n"
+        "print('RESULT', __import__('json').dumps({'code': code, 'bad': bad, 's': time.monotonic() - t0}))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe, str(boxes["nsp1"].config_path)], capture_output=True,
+                       text=True, timeout=30)
+    result = json.loads(r.stdout.split("RESULT", 1)[1])
+    assert result["code"] in (0, None) and result["bad"] == []
+    assert result["s"] < 1.0, result  # import of the CLI + one commit, without interpreter start-up
