@@ -52,10 +52,13 @@ def route(
 ) -> Route | None:
     """Where the next attempt goes; None = hold (a custodian waits until the destination is heard).
 
-    Over IP the broker reaches every box that is online, so IP goes to the destination directly.
+    Over IP the broker reaches every box that is online, so IP goes to the destination directly; after
+    `direct_limit` unanswered rounds over IP the radio rules apply (the destination's uplink may be down).
     """
-    if ip_up:
+    if ip_up and direct_failures < direct_limit:
         return Route(IP, dst, False)
+    if ip_up:  # the destination does not answer over IP (its uplink is down): count only radio failures now
+        direct_failures -= direct_limit
     relay = relay_for(roster, me, dst, exclude)
     if heard_fresh and (direct_failures < direct_limit or relay is None):
         return Route(RADIO, dst, False)

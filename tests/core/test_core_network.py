@@ -283,3 +283,15 @@ def test_receipts_are_batched_into_fewer_frames(tmp_path: Path) -> None:
     receipt_frames = [tx for _, tx in net.boxes[GCT].transmits if tx.hop_dst == NSP1 and tx.data[0] >> 3 & 7 == 1]
     assert 1 <= len(receipt_frames) < len(seqs)
     assert all(net.outbox_state(NSP1, s) == "delivered" for s in seqs)
+
+
+def test_destination_without_ip_is_reached_by_radio_while_our_ip_is_up(tmp_path: Path) -> None:
+    net = star(tmp_path)
+    net.set_ip(NSP1, True)  # the NSP has internet, the crisis team's uplink is down
+    net.run_until(30)
+    m = net.send(NSP1, GCT, b"internet alleen aan onze kant", Precedence.PRIORITY)
+    ok = net.run_while(lambda: net.outbox_state(NSP1, m.seq) != "delivered", 2 * 3600)
+    assert ok
+    delivered_once(net, GCT, NSP1, [m.seq])
+    links = {tx.link for _, tx in net.boxes[NSP1].transmits if tx.data[0] >> 3 & 7 == 0}
+    assert links == {"ip", "radio"}

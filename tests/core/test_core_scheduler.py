@@ -62,3 +62,11 @@ def test_routes_by_roster() -> None:
     assert held is None  # then it holds until the box is heard
     r = route(ROSTER, nsp, gct, heard_fresh=False, ip_up=True, direct_failures=0, direct_limit=2)
     assert r is not None and r.link == "ip" and r.hop == gct
+
+
+def test_ip_first_then_radio_when_the_destination_does_not_answer_over_ip() -> None:
+    nsp, cp, gct = BoxAddr(101), BoxAddr(10), BoxAddr(1)
+    r = route(ROSTER, nsp, gct, heard_fresh=False, ip_up=True, direct_failures=1, direct_limit=2)
+    assert r is not None and r.link == "ip"
+    r = route(ROSTER, nsp, gct, heard_fresh=False, ip_up=True, direct_failures=2, direct_limit=2)
+    assert r is not None and r.link == "radio" and r.hop == cp and r.custody
