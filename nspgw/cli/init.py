@@ -7,6 +7,7 @@ init refuses; with `--force` the old key files move to `keys/retired-N/` and the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -87,14 +88,17 @@ def register(app: typer.Typer) -> None:
         request = EnrolRequest.create(identity, network=network, name=name, role=role, parent=parent,
                                       node_num=node_num)
         request_path = cfg.state_dir / f"enrol-request-{name}.json"
-        # Writing starts here; every check above could refuse without leaving a trace.
-        try:
-            keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise ConfigError(f"{keys_dir}: kan map niet maken ({exc.strerror})") from None
+        # Writing starts here; every check above could refuse without leaving a trace. Directories first and
+        # checked for write access, so a missing `sudo` fails before any key or config file exists.
+        for directory, mode in ((path.parent, 0o755), (cfg.state_dir, 0o700), (keys_dir, 0o700)):
+            try:
+                directory.mkdir(parents=True, exist_ok=True, mode=mode)
+            except OSError as exc:
+                raise ConfigError(t("tech.cannot_write", lg, path=directory, why=exc.strerror)) from None
+            if not os.access(directory, os.W_OK):
+                raise ConfigError(t("tech.cannot_write", lg, path=directory, why="geen schrijfrechten"))
         retired = retire_keys(keys_dir) if old_keys else None
         save_pending_identity(keys_dir / "identity.key", identity)
-        path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             write_atomic(path.with_name(path.name + ".bak"), path.read_bytes(), mode=0o644)
         write_atomic(path, text.encode("utf-8"), mode=0o644)

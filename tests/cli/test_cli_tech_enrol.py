@@ -352,3 +352,40 @@ def test_real_console_script_error_has_no_traceback(tmp_path: Path) -> None:
 
 def test_errors_are_nspgw_errors() -> None:
     assert issubclass(UsageError, NspgwError) and USAGE == 2 and CONFIG == 3 and SECURITY == 7
+
+
+def test_init_where_it_cannot_write_is_a_config_error(nspgw, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    before = snapshot(tmp_path)
+    r = nspgw("init", "--role", "cp", "--name", "cp1", "--config", str(tmp_path / "a-file" / "nspgw.toml"),
+              "--no-qr")
+    assert r.code == CONFIG and "kan niet schrijven" in r.err
+    assert snapshot(tmp_path) == before
+
+
+_REQUEST: list[bytes] = []  # one signed request, made on first use (key generation is the slow part)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_altered_request_byte_is_refused_cleanly(data: st.DataObject) -> None:
+    import tempfile
+
+    from nspgw.store.keyfiles import generate_identity
+
+    if not _REQUEST:
+        req = EnrolRequest.create(generate_identity(), network="elst", name="nsp-bieb", role="nsp",
+                                  parent="cp-noord", node_num=0x9B8EB8D4)
+        _REQUEST.append(req.to_json().encode())
+    raw = bytearray(_REQUEST[0])
+    i = data.draw(st.integers(0, len(raw) - 1))
+    raw[i] = data.draw(st.integers(0, 255).filter(lambda b: b != raw[i]))
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "req.json"
+        p.write_bytes(bytes(raw))
+        try:
+            EnrolRequest.load(p)
+        except NspgwError as exc:
+            assert exc.exit_code in (CONFIG, SECURITY)
+            return
+    assert json.loads(bytes(raw)) == json.loads(_REQUEST[0])  # only formatting outside the signed fields

@@ -123,3 +123,23 @@ def test_clock_before_release_is_a_warning_not_a_failure() -> None:
 
     floor = calendar.timegm((*BUILD_DATE, 0, 0, 0, 0, 0, 0))
     assert _clock(now_wall=floor + 60).status == "ok"
+
+
+def test_radio_checked_directly_against_the_profile_when_the_service_is_down(nspgw, tmp_path: Path,
+                                                                             sim_mesh) -> None:
+    sim = sim_mesh("--nodes", "1", "--no-pty")
+    radio = sim.nodes["node0"]
+    assert nspgw("roster", "init", "--network", "elst")[0] == 0
+    cfg = tmp_path / "cp1" / "nspgw.toml"
+    assert nspgw("init", "--role", "cp", "--name", "cp1", "--network", "elst", "--config", str(cfg), "--no-qr",
+                 "--radio-host", radio["tcp"], "--node-id", radio["node_id"])[0] == 0
+    assert nspgw("roster", "add", str(tmp_path / "cp1" / "state" / "enrol-request-cp1.json"))[0] == 0
+    assert nspgw("roster", "sign")[0] == 0
+    assert nspgw("roster", "bundle", "cp1")[0] == 0
+    assert nspgw("roster", "import", "bundle-cp1.json", "--config", str(cfg))[0] == 0
+    c = _checks(nspgw("selftest", "--json", "--config", str(cfg))[1])
+    assert c["radio"]["status"] == "fail" and "radio provision" in c["radio"]["detail"]  # factory settings
+    code, _out, err = nspgw("radio", "provision", "--config", str(cfg))
+    assert code == 0, err
+    c = _checks(nspgw("selftest", "--json", "--config", str(cfg))[1])
+    assert c["radio"]["status"] == "ok" and radio["node_id"] in c["radio"]["detail"]
