@@ -167,11 +167,18 @@ def status(control: Path | None = ControlOpt) -> None:
 
 
 @app.command("demo")
-def demo(messages: int = typer.Option(4, "--messages", min=1, max=20, help="Aantal berichten.")) -> None:
-    """Kleine demo: 3 radio's in een keten, twee meshtastic-clients wisselen berichten uit."""
+def demo(
+    quick: bool = typer.Option(False, "--quick", help="Korte versie (minder berichten, kortere storing)."),
+    keep: bool = typer.Option(False, "--keep", help="Tijdelijke map met logboeken en toestand bewaren."),
+    no_broker: bool = typer.Option(False, "--no-broker", help="Zonder MQTT-broker: alleen radio."),
+    as_json: bool = typer.Option(False, "--json", help="Samenvatting ook als JSON-regel (laatste regel)."),
+) -> None:
+    """Demo: 7 posten vallen terug van telecom (MQTT) op radio en weer terug; samenvatting aan het eind."""
     from nspgw.sim.demo import run_demo
 
-    run_demo(messages=messages)
+    result = run_demo(quick=quick, keep=keep, use_broker=not no_broker)
+    if as_json:
+        print(json.dumps(result.as_dict()), flush=True)
 
 
 def register(parent: typer.Typer) -> None:

@@ -1,133 +1,298 @@
-"""`nspgw sim demo` / `make demo`: three virtual radios in a chain, two official meshtastic clients.
+"""`nspgw sim demo` / `make demo`: a whole deployment fails over from telecom to radio and back.
 
-A small, honest first demo: operator messages from the shared corpus go as private-port (311) packets
-with want_ack from the radio at one end to the radio at the other, relayed by the middle one. It prints
-each delivery, its ack and the airtime the mesh spent, then a summary. Everything runs in-process on
-127.0.0.1 and is torn down at the end.
+One crisis team (GCT), two coordination points, four support points (`demo_net.py`), each a real
+`nspgw run` daemon on its own virtual radio (`nspgw sim mesh`, SHORT_TURBO so a hop takes tens of
+milliseconds instead of seconds), all connected to a throwaway Mosquitto on 127.0.0.1. Operator messages from
+the corpus (emergencies as FLASH, sitreps, requests, GCT bulletins to all, chat) go in with `nspgw send`:
+
+  1. telecom works       — the cores prefer IP (no airtime spent)
+  2. telecom fails       — the broker is SIGKILLed; the links notice, traffic moves to the radio mesh
+  3. telecom is back     — the broker restarts on the same port; the links reconnect, traffic returns to IP
+
+then the demo waits until every message reached every recipient and every receipt came back, and prints the
+account (`demo_summary.py`): sent, delivered, via IP / via radio, latency, lost, duplicates. What it reports
+is read from the boxes' own stores (`demo_view.py`). Without Mosquitto it runs radio-only and says so.
+Exit status 0 only when nothing was lost, duplicated or misdelivered.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-from nspgw.errors import NspgwError
-from nspgw.sim import topology
-from nspgw.sim.server import MeshServer
+from nspgw.sim.demo_net import DEMO_BOXES, provision, topology_toml
+from nspgw.sim.demo_procs import DemoError, Processes
+from nspgw.sim.demo_summary import Summary, by_phase, summarize, table
+from nspgw.sim.demo_view import LiveView, Monitor
+from nspgw.sim.mosquitto import Mosquitto, find_mosquitto
 
-PORTNUM = 311  # nspgw's private Meshtastic app port (docs/architecture.md)
+PRESET = "SHORT_TURBO"  # ≈0.1 s for a full frame (LONG_FAST ≈2.2 s, Semtech AN1200.13): a quick demo
+PHASES = ("telecom", "storing", "hersteld")  # summary column headers; the banners say more
+PHASES_RADIO_ONLY = ("deel 1", "deel 2", "deel 3")
 CORPUS_PATHS = (
     Path(__file__).resolve().parents[2] / "tests" / "data" / "messages-sample.jsonl",
     Path("/work/shared/corpus/messages-sample.jsonl"),
 )
-FALLBACK = ["NSP Dorpshuis: stroom uit sinds 14:10, aggregaat draait.", "CP Noord: 3 bedden vrij.",
-            "GCT: drinkwater vanaf 12:00 op het Marktplein.", "NSP Bieb: EHBO-koffer nodig."]
-DEADLINE_S = 20.0
+POLL_S = 0.25
+MAX_TEXT = 450  # corpus texts up to this length: one to three frames each, so the radio phase stays short
+# Kinds per phase, in order; a shorter phase takes a prefix (rotated per phase so each sees other kinds).
+KINDS = ("emergency", "sitrep", "bulletin", "request", "chat", "sitrep", "request", "emergency")
 
 
-def _corpus_texts(n: int) -> list[str]:
-    for path in CORPUS_PATHS:
+@dataclass(frozen=True)
+class Timing:
+    phase_s: tuple[float, float, float]  # length of each phase (traffic is spread over it)
+    per_phase: int  # messages per phase
+    drain_s: float  # how long to wait at the end for the last deliveries and receipts
+    reconnect_s: float = 45.0  # MQTT backoff doubles to 30 s (docs/broker.md): allow a full step
+
+
+FULL = Timing((18.0, 28.0, 14.0), 8, 45.0)
+QUICK = Timing((8.0, 12.0, 6.0), 3, 40.0)
+
+
+@dataclass(frozen=True)
+class Step:
+    at_s: float  # within its phase
+    sender: str
+    to: str  # what the operator types: a box name, cp, gct or alle
+    text: str
+    priority: str
+    kind: str
+
+
+@dataclass
+class DemoResult:
+    total: Summary
+    parts: list[tuple[str, Summary]]
+    with_broker: bool
+    refused: list[str]
+    workdir: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.total.ok and not self.refused
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "with_broker": self.with_broker, "refused": self.refused,
+                "total": self.total.as_dict(), "phases": {n: s.as_dict() for n, s in self.parts}}
+
+
+# ----------------------------------------------------------------------------------------------- traffic
+def load_corpus(paths: tuple[Path, ...] = CORPUS_PATHS) -> list[dict[str, str]]:
+    for path in paths:
         if path.exists():
-            texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line]
-            # One packet each (<= 233 bytes), spread from short to long so airtime visibly grows.
-            fits = sorted((t for t in texts if len(t.encode("utf-8")) <= 233), key=len)
-            if len(fits) >= n:
-                return [fits[round(k * (len(fits) - 1) / max(n - 1, 1))] for k in range(n)]
-    return FALLBACK[:n]
+            return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    raise DemoError("berichtencorpus niet gevonden / corpus not found: " + ", ".join(map(str, paths)))
 
 
-def _airtime_s(server: MeshServer) -> float:
-    """Total time on air over all radios so far, as the mesh model accounts it."""
-    total = 0.0
-    with server.lock:
-        for node in server.mesh.nodes():
-            value = getattr(node, "airtime_tx_s", 0.0)
-            if isinstance(value, int | float):
-                total += float(value)
-            else:
-                total += sum(float(x[-1]) if isinstance(x, tuple) else float(x) for x in value)
-    return total
+def plan_traffic(corpus: list[dict[str, str]], timing: Timing) -> list[list[Step]]:
+    """Deterministic steps per phase: who sends what to whom, as the corpus says (roles → demo boxes)."""
+    by_kind: dict[str, list[dict[str, str]]] = {}
+    for row in corpus:
+        if len(row["text"]) <= MAX_TEXT:
+            by_kind.setdefault(row["kind"], []).append(row)
+    nsps = [b for b in DEMO_BOXES if b.role.value == "nsp"]
+    cps = [b.name for b in DEMO_BOXES if b.role.value == "cp"]
+    used = {k: 0 for k in by_kind}
+    turn = [0]
+
+    def rotate(options: list[Any]) -> Any:
+        turn[0] += 1
+        return options[turn[0] % len(options)]
+
+    phases: list[list[Step]] = []
+    for p, length in enumerate(timing.phase_s):
+        kinds = [KINDS[(p * 3 + i) % len(KINDS)] for i in range(timing.per_phase)]
+        steps = []
+        for i, kind in enumerate(kinds):
+            rows = by_kind.get(kind) or by_kind["chat"]
+            row = rows[used.get(kind, 0) % len(rows)]
+            used[kind] = used.get(kind, 0) + 1
+            sender, to = _route(row, nsps, cps, rotate)
+            prio = "flash" if kind == "emergency" else row["priority"]
+            # Spread over the first 70 % of the phase so late messages still travel inside it.
+            at = round(0.7 * length * i / max(1, len(kinds)), 2)
+            steps.append(Step(at, sender, to, row["text"], prio, kind))
+        phases.append(steps)
+    return phases
 
 
-def run_demo(messages: int = 4, preset: str = "SHORT_FAST", console: Console | None = None) -> dict[str, Any]:
-    from meshtastic.tcp_interface import TCPInterface
-    from pubsub import pub
+def _route(row: dict[str, str], nsps: list[Any], cps: list[str], rotate: Callable[[list[Any]], Any]
+           ) -> tuple[str, str]:
+    frm, to = row["from_role"], row["to_role"]
+    if frm == "gct":
+        sender = "gct"
+        target = "alle" if to == "all" else rotate(cps) if to == "cp" else rotate([n.name for n in nsps])
+    elif frm == "cp":
+        sender = rotate(cps)
+        mine = [n.name for n in nsps if n.parent == sender]
+        target = rotate(mine) if to == "nsp" else "gct"  # only the GCT may broadcast
+    else:
+        sender = rotate([n.name for n in nsps])
+        target = "gct" if to == "gct" else "cp"
+    return sender, target
 
+
+# ------------------------------------------------------------------------------------------------- run
+def run_demo(*, quick: bool = False, console: Console | None = None, keep: bool = False,
+             use_broker: bool = True) -> DemoResult:
+    """Run the whole demo; DemoError (after the summary) when anything was lost, duplicated or refused."""
     console = console or Console()
-    spec = topology.chain(3, preset=preset, seed=2026)
-    console.rule(f"[bold]nspgw demo[/]: 3 virtuele radio's in een keten ({preset}), node0 → node1 → node2")
-    results: list[dict[str, Any]] = []
-    received: dict[bytes, float] = {}
-    cond = threading.Condition()
-    with MeshServer(spec, use_pty=False) as server:
-        a = TCPInterface("127.0.0.1", portNumber=server.endpoints["node0"].port, timeout=30)
-        b = TCPInterface("127.0.0.1", portNumber=server.endpoints["node2"].port, timeout=30)
+    timing = QUICK if quick else FULL
+    steps = plan_traffic(load_corpus(), timing)
+    workdir = Path(tempfile.mkdtemp(prefix="nspgw-demo-"))
+    run_id = uuid.uuid4().hex
+    broker: Mosquitto | None = None
+    monitor: Monitor | None = None
+    result: DemoResult | None = None
+    try:
+        with Processes(workdir, run_id) as procs:
+            try:
+                broker, monitor, view = _start(console, procs, workdir, use_broker)
+                result = _scenario(console, procs, broker, monitor, view, steps, timing, workdir)
+            finally:
+                if monitor is not None:
+                    monitor.close()
+                console.print("[dim]posten, mesh en broker worden gestopt…[/]")
+                # Leaving `with Processes` stops every daemon and the mesh (SIGTERM, SIGKILL at the deadline).
+                if broker is not None:
+                    broker.stop()
+    finally:
+        if result is not None and result.ok and not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            console.print(f"[dim]logboeken en toestand bewaard in {workdir}[/]")
+    assert result is not None  # every other way out of the block above is an exception
+    if not result.ok:
+        raise DemoError(f"demo: {result.total.lost} verloren, {result.total.duplicates} dubbel, "
+                        f"{result.total.unexpected} verkeerd bezorgd, {len(result.refused)} geweigerd")
+    return result
 
-        def on_receive(packet: dict[str, Any], interface: Any) -> None:
-            decoded = packet.get("decoded", {})
-            if interface is b and str(decoded.get("portnum")) == str(PORTNUM):
-                with cond:
-                    received[bytes(decoded["payload"])] = time.monotonic()
-                    cond.notify_all()
 
-        pub.subscribe(on_receive, "meshtastic.receive")  # we hold `on_receive` strongly until the end
-        try:
-            dest = server.devices["node2"].node_num
-            # Let the boot-time NODEINFO exchange finish first: until then the chain ends are hidden
-            # terminals for each other and our first packet would mostly collide with announcements.
-            src = server.devices["node0"].node_num
-            settle = time.monotonic() + DEADLINE_S
-            while time.monotonic() < settle and not (dest in (a.nodesByNum or {}) and src in (b.nodesByNum or {})):
-                with cond:
-                    cond.wait(0.1)
-            console.print(f"[dim]radio's gehoord na {time.monotonic() - (settle - DEADLINE_S):.1f} s[/]")
-            for k, text in enumerate(_corpus_texts(messages), 1):
-                payload = text.encode("utf-8")[:233]
-                acks: list[dict[str, Any]] = []
+def _start(console: Console, procs: Processes, workdir: Path, use_broker: bool
+           ) -> tuple[Mosquitto | None, Monitor, LiveView]:
+    from nspgw.sim.boxes import configure_radios
+    from nspgw.store.sqlite import Store
 
-                def on_ack(packet: dict[str, Any], acks: list[dict[str, Any]] = acks) -> None:
-                    with cond:
-                        acks.append(packet)
-                        cond.notify_all()
+    names = [b.name for b in DEMO_BOXES]
+    console.rule("[bold]nspgw demo[/]: van telefoon/internet naar radio en terug")
+    console.print(f"1 GCT, 2 coördinatiepunten, 4 NSP's; virtuele radio's met preset [bold]{PRESET}[/] "
+                  "(snel, alleen voor de simulatie; in het veld LONG_FAST, ≈20× trager per frame).")
+    broker = None
+    if use_broker and find_mosquitto() is not None:
+        broker = Mosquitto.create(workdir / "broker", env=procs.env)
+        broker.start()
+        console.print(f"MQTT-broker (Mosquitto) op 127.0.0.1:{broker.port}.")
+    else:
+        why = "uitgezet (--zonder-broker)" if not use_broker else "niet geïnstalleerd (apt-get install mosquitto)"
+        console.print(f"[bold yellow]Mosquitto {why}: de demo draait ALLEEN OVER RADIO; "
+                      "er is geen telecomstoring te tonen.[/]")
+    topo = workdir / "topology.toml"
+    topo.write_text(topology_toml(PRESET, seed=2026), encoding="utf-8")
+    mesh = procs.start_mesh(topo)
+    mesh.wait_radios(names, 30.0)
+    boxes = provision(workdir / "boxes", mesh.radios, preset=PRESET,
+                      mqtt=(broker.host, broker.port) if broker else None)
+    configure_radios(boxes)  # role profile and channel key on each radio, as `nspgw radio provision`
+    for b in boxes:
+        Store.open(b.store_path, create=True).close()  # created here, so the monitor can read it at once
+        procs.start_daemon(b.name, b.config_path)
+    monitor = Monitor(boxes)
+    view = LiveView(console, monitor)
+    ready = _wait(procs, monitor, lambda: _all(monitor, "radio") and (broker is None or _all(monitor, "ip")),
+                  40.0, None)
+    if not ready:
+        raise DemoError(f"niet alle posten kwamen op / not every box came up: {monitor.status}")
+    console.print(f"{len(boxes)} posten draaien (nspgw run): radio verbonden"
+                  + (", IP verbonden." if broker else "."))
+    return broker, monitor, view
 
-                air0, t0 = _airtime_s(server), time.monotonic()
-                a.sendData(payload, destinationId=dest, portNum=PORTNUM, wantAck=True, onResponse=on_ack,
-                           onResponseAckPermitted=True)
-                with cond:
-                    cond.wait_for(lambda p=payload, acks=acks: p in received and acks, DEADLINE_S)
-                got = received.get(payload)
-                reason = acks[0]["decoded"].get("routing", {}).get("errorReason", "NONE") if acks else "geen ack"
-                row = {"n": k, "bytes": len(payload), "delivered_s": None if got is None else got - t0,
-                       "ack_s": time.monotonic() - t0 if acks else None, "ack": reason,
-                       "airtime_s": _airtime_s(server) - air0, "text": text}
-                results.append(row)
-                shown = text if len(text) <= 60 else text[:57] + "..."
-                status = "[green]afgeleverd[/]" if got is not None else "[red]niet aangekomen[/]"
-                console.print(f"[bold]#{k}[/] {len(payload):3d} B  {status}"
-                              + (f" na {row['delivered_s']:.2f} s" if got is not None else "")
-                              + f"  ack: {reason}" + (f" na {row['ack_s']:.2f} s" if acks else "")
-                              + f"  luchttijd {row['airtime_s'] * 1000:.0f} ms  [dim]{shown}[/]")
-        finally:
-            pub.unsubscribe(on_receive, "meshtastic.receive")
-            a.close()
-            b.close()
-    table = Table(title="Samenvatting / summary")
-    for col in ("#", "bytes", "afgeleverd (s)", "ack", "luchttijd (ms)"):
-        table.add_column(col, justify="right")
-    for r in results:
-        table.add_row(str(r["n"]), str(r["bytes"]), "-" if r["delivered_s"] is None else f"{r['delivered_s']:.2f}",
-                      r["ack"], f"{r['airtime_s'] * 1000:.0f}")
-    console.print(table)
-    ok = sum(r["delivered_s"] is not None and r["ack"] == "NONE" for r in results)
-    console.print(f"{ok} van {len(results)} berichten afgeleverd en bevestigd; "
-                  f"totale luchttijd {sum(r['airtime_s'] for r in results):.2f} s.")
-    if not any(r["delivered_s"] is not None for r in results):
-        # A lost ack now and then is radio life (nspgw retries end to end); nothing arriving is a fault.
-        raise NspgwError("demo: geen enkel bericht afgeleverd / no message delivered")
-    return {"results": results}
+
+def _all(monitor: Monitor, link: str) -> bool:
+    st = monitor.link_status(link)
+    return len(st) == len(monitor.boxes) and all(v == "connected" for v in st.values())
+
+
+def _wait(procs: Processes, monitor: Monitor, done: Callable[[], bool], timeout_s: float,
+          view: LiveView | None) -> bool:
+    """Poll the stores (showing events) until `done()` or the deadline; DemoError if a daemon died."""
+    deadline = time.monotonic() + timeout_s
+    stop = threading.Event()
+    while True:
+        events = monitor.poll()
+        if view is not None:
+            view.show(events)
+        dead = [c for c in procs.children if not c.alive()]
+        if dead:
+            raise DemoError(f"{dead[0].name} is gestopt (code {dead[0].proc.returncode}): {dead[0].tail()}")
+        if done():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        stop.wait(POLL_S)  # the poll interval of a live view, bounded by the deadline above
+
+
+def _scenario(console: Console, procs: Processes, broker: Mosquitto | None, monitor: Monitor, view: LiveView,
+              steps: list[list[Step]], timing: Timing, workdir: Path) -> DemoResult:
+    names = PHASES if broker else PHASES_RADIO_ONLY
+    by_name = {b.name: b for b in monitor.boxes}
+    refused: list[str] = []
+    view.t0 = time.time()
+    for p, (name, plan, length) in enumerate(zip(names, steps, timing.phase_s, strict=True)):
+        if p == 1 and broker is not None:
+            broker.kill()
+            view.banner(f"2. {name}: telecom uitgevallen, MQTT-broker gestopt (SIGKILL) — verkeer via radio",
+                        "bold red")
+        elif p == 2 and broker is not None:
+            broker.start()
+            view.banner(f"3. {name}: telecom terug, broker herstart op dezelfde poort — terug naar IP",
+                        "bold green")
+            view.note("wachten tot de posten opnieuw verbonden zijn (MQTT wacht tussen pogingen 1 s tot 30 s)…")
+            if not _wait(procs, monitor, lambda: _all(monitor, "ip"), timing.reconnect_s, view):
+                view.note("[yellow]niet alle posten zijn binnen de tijd terug op IP[/]")
+        else:
+            view.banner(f"{p + 1}. {name}" + (": telecom werkt, berichten via IP (MQTT), geen zendtijd"
+                                                if broker else ""))
+        monitor.mark_phase(name)
+        start = time.monotonic()
+        for step in plan:
+            due = start + step.at_s
+            _wait(procs, monitor, lambda due=due: time.monotonic() >= due, length + 5.0, view)
+            box = by_name[step.sender]
+            args = ["send", step.to, step.text, "--priority", step.priority]
+            r = procs.cli(box.config_path, *args)
+            if r.returncode != 0:
+                refused.append(f"{step.sender} → {step.to}: {r.stderr.strip()}")
+                view.note(f"[red]geweigerd[/] {step.sender} → {step.to}: {r.stderr.strip()}")
+        end = start + length
+        _wait(procs, monitor, lambda end=end: time.monotonic() >= end, length + 5.0, view)
+
+    view.banner("afronden: wachten op de laatste afleveringen en ontvangstbevestigingen")
+    boxes = [b.name for b in monitor.boxes]
+
+    def settled() -> bool:
+        s = summarize(monitor.sent, monitor.deliveries, boxes, monitor.confirmed)
+        return s.lost == 0 and s.confirmed == s.sent
+
+    if not _wait(procs, monitor, settled, timing.drain_s, view):
+        view.note("[yellow]niet alles binnen de wachttijd bevestigd[/]")
+    view.show(monitor.poll())
+    parts = by_phase(monitor.sent, monitor.deliveries, boxes, monitor.confirmed, names)
+    console.print(table(parts))
+    total = parts[-1][1]
+    verdict = ("[bold green]niets verloren, niets dubbel[/]" if total.ok
+               else "[bold red]NIET IN ORDE: berichten verloren of dubbel[/]")
+    console.print(f"{verdict}  ({total.delivered}/{total.expected} afgeleverd, {total.via_ip} via IP, "
+                  f"{total.via_radio} via radio)")
+    return DemoResult(total, parts, broker is not None, refused, workdir)
