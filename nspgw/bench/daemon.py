@@ -1,0 +1,150 @@
+"""`nspgw bench daemon`: what the daemon costs a Raspberry Pi while nothing happens.
+
+A real `nspgw run` process (the same entry point systemd starts) against one virtual radio from
+`nspgw sim mesh`: time from exec to sd_notify READY=1 (target ≤ 3 s), resident memory once idle (target
+≤ 80 MB) and CPU over an idle window (target near 0 %). CPU comes from the kernel's accounting of the
+process (/proc/PID/stat utime+stime), so the bench's own work does not count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from nspgw.errors import NspgwError
+
+RSS_TARGET_MB = 80.0
+READY_TARGET_S = 3.0
+
+
+class BenchError(NspgwError):
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class DaemonFigures:
+    ready_s: float
+    rss_mb: float
+    cpu_pct: float
+    idle_window_s: float
+    preset: str
+    machine: str
+    python: str
+    date: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _nspgw() -> list[str]:
+    exe = Path(sys.executable).parent / "nspgw"
+    return [str(exe)] if exe.exists() else [sys.executable, "-c", "from nspgw.cli import main; main()"]
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    raise BenchError("VmRSS niet gevonden")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (proc(5): fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _machine() -> str:
+    model = Path("/proc/device-tree/model")
+    if model.exists():
+        return model.read_text(errors="replace").strip("\x00\n")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.machine())
+    return f"{cpu}, {os.cpu_count()} CPU"
+
+
+def measure(seconds: float = 60.0, preset: str = "LONG_FAST") -> DaemonFigures:
+    """Start a virtual radio and one daemon, measure, stop both. Only 127.0.0.1 is used."""
+    from nspgw.crypto.roster import Role
+    from nspgw.sim.boxes import configure_radios, provision_chain
+
+    work = Path(tempfile.mkdtemp(prefix="nspgw-bench-"))
+    sim = subprocess.Popen([*_nspgw(), "sim", "mesh", "--nodes", "1", "--no-pty", "--preset", preset,
+                            "--control", str(work / "sim.sock")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           text=True)
+    daemon: subprocess.Popen[bytes] | None = None
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        assert sim.stdout is not None
+        radio = None
+        while radio is None:
+            line = sim.stdout.readline()
+            if not line:
+                raise BenchError("nspgw sim mesh startte niet")
+            obj = json.loads(line)
+            radio = obj if "tcp" in obj else None
+        [box] = provision_chain(work / "boxes", [radio], preset=preset, layout=(("gct", Role.GCT, 1),))
+        configure_radios([box])
+        notify.bind(str(work / "notify.sock"))
+        notify.settimeout(30.0)
+        env = dict(os.environ, NOTIFY_SOCKET=str(work / "notify.sock"))
+        t0 = time.monotonic()
+        daemon = subprocess.Popen([*_nspgw(), "run", "--config", str(box.config_path)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while True:
+            try:
+                msg = notify.recv(4096).decode()
+            except TimeoutError:
+                raise BenchError("de dienst meldde geen READY binnen 30 s") from None
+            if msg.startswith("READY=1"):
+                ready_s = time.monotonic() - t0
+                break
+        # Let the radio connect and the first beacon go out before the idle window starts.
+        settle_until = time.monotonic() + min(10.0, seconds)
+        while time.monotonic() < settle_until:
+            notify.settimeout(max(0.01, settle_until - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                notify.recv(4096)
+        cpu0, w0 = _cpu_s(daemon.pid), time.monotonic()
+        end = w0 + seconds
+        while time.monotonic() < end:  # drain notifications (as systemd would) until the window ends
+            notify.settimeout(max(0.01, end - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                notify.recv(4096)
+        cpu1, w1 = _cpu_s(daemon.pid), time.monotonic()
+        rss = _rss_mb(daemon.pid)
+        return DaemonFigures(ready_s=round(ready_s, 2), rss_mb=round(rss, 1),
+                             cpu_pct=round(100.0 * (cpu1 - cpu0) / (w1 - w0), 2), idle_window_s=round(w1 - w0, 1),
+                             preset=preset, machine=_machine(), python=platform.python_version(),
+                             date=time.strftime("%Y-%m-%d"))
+    finally:
+        for proc in (daemon, sim):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        notify.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(f: DaemonFigures) -> str:
+    ok = {True: "ok", False: "BOVEN DOEL"}
+    return (f"Daemon ({f.preset}) op {f.machine}, Python {f.python}, {f.date}\n"
+            f"  tijd tot READY:   {f.ready_s:.2f} s   "
+            f"(doel ≤ {READY_TARGET_S:.0f} s: {ok[f.ready_s <= READY_TARGET_S]})\n"
+            f"  geheugen (RSS):   {f.rss_mb:.1f} MB (doel ≤ {RSS_TARGET_MB:.0f} MB: {ok[f.rss_mb <= RSS_TARGET_MB]})\n"
+            f"  CPU in rust:      {f.cpu_pct:.2f} % over {f.idle_window_s:.0f} s")
