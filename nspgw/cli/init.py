@@ -15,6 +15,7 @@ import typer
 from nspgw.cli.context import ConfigOpt, LangOpt, lang_of
 
 SYSTEM_STATE_DIR = Path("/var/lib/nspgw")
+RADIO_TIMEOUT_S = 10.0  # reading the node id is a convenience; a missing radio must not hold init up long
 
 
 def register(app: typer.Typer) -> None:
@@ -84,6 +85,10 @@ def register(app: typer.Typer) -> None:
             except ConfigError:
                 old_fp = "?"
 
+        node_from_radio = False
+        if node_num is None and not no_radio:
+            node_num = _node_from_radio(radio_port, radio_host)
+            node_from_radio = node_num is not None
         identity = generate_identity()
         request = EnrolRequest.create(identity, network=network, name=name, role=role, parent=parent,
                                       node_num=node_num)
@@ -109,10 +114,33 @@ def register(app: typer.Typer) -> None:
         typer.echo(t("tech.init_done", lg, path=path, name=name, role=role))
         typer.echo(t("tech.fingerprint", lg, fp=request.fingerprint))
         typer.echo(t("tech.request_written", lg, path=request_path))
-        if node_num is None and not no_radio:
+        if node_from_radio:
+            from nspgw.ids import node_id_str
+
+            typer.echo(t("tech.node_from_radio", lg, node=node_id_str(node_num or 0)))
+        elif node_num is None and not no_radio:
             typer.echo(t("tech.node_id_hint", lg))
         if qr:
             _print_qr(request.to_json())
+
+
+def _node_from_radio(port: str, host: str) -> int | None:
+    """The radio's node number, read from the radio if it answers within a few seconds; else None (the
+    technician gives it later). Reading changes nothing on the radio."""
+    from nspgw.errors import NspgwError
+
+    try:
+        from nspgw.adapters.radio_admin import connected, read_info
+        from nspgw.adapters.radio_connect import RadioTarget
+        from nspgw.cli.radio import _quiet_library
+        from nspgw.ids import parse_node_id
+
+        _quiet_library()
+        target = RadioTarget.parse(port=port, host=host)
+        with connected(target, RADIO_TIMEOUT_S) as iface:
+            return int(parse_node_id(read_info(iface, target).node_id))
+    except (NspgwError, ValueError):
+        return None
 
 
 def _validate(text: str, path: Path) -> None:

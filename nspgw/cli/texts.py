@@ -44,6 +44,7 @@ NL: dict[str, str] = {
     "tech.fingerprint": "Vingerafdruk van deze box: {fp}",
     "tech.request_written": "Aanmeldverzoek: {path} — breng dit naar de netwerkautoriteit (nspgw roster add).",
     "tech.cannot_write": "kan niet schrijven in {path} ({why}); als root uitvoeren (sudo)?",
+    "tech.node_from_radio": "Node-id van de radio uitgelezen: {node} (staat in het aanmeldverzoek).",
     "tech.node_id_hint": "Node-id van de radio nog onbekend: geef het bij `nspgw roster add --node-id` "
                          "(`nspgw radio detect` toont het).",
     "tech.imported_bundle": "Aangemeld: adres {addr}, roster versie {version}, netwerksleutel {epoch}. "
@@ -142,6 +143,7 @@ EN: dict[str, str] = {
     "tech.fingerprint": "Fingerprint of this box: {fp}",
     "tech.request_written": "Enrolment request: {path} — take it to the network authority (nspgw roster add).",
     "tech.cannot_write": "cannot write in {path} ({why}); run as root (sudo)?",
+    "tech.node_from_radio": "Radio node id read from the radio: {node} (included in the request).",
     "tech.node_id_hint": "Radio node id not known yet: give it to `nspgw roster add --node-id` "
                          "(`nspgw radio detect` shows it).",
     "tech.imported_bundle": "Enrolled: address {addr}, roster version {version}, network key {epoch}. "
