@@ -252,18 +252,18 @@ def _scenario(console: Console, procs: Processes, broker: Mosquitto | None, moni
     for p, (name, plan, length) in enumerate(zip(names, steps, timing.phase_s, strict=True)):
         if p == 1 and broker is not None:
             broker.kill()
-            view.banner(f"2. {name}: telecom uitgevallen, MQTT-broker gestopt (SIGKILL) — verkeer via radio",
+            view.banner("2. storing: telecom uitgevallen, MQTT-broker gestopt (SIGKILL) — verkeer via radio",
                         "bold red")
         elif p == 2 and broker is not None:
             broker.start()
-            view.banner(f"3. {name}: telecom terug, broker herstart op dezelfde poort — terug naar IP",
+            view.banner("3. hersteld: telecom terug, broker herstart op dezelfde poort — terug naar IP",
                         "bold green")
             view.note("wachten tot de posten opnieuw verbonden zijn (MQTT wacht tussen pogingen 1 s tot 30 s)…")
             if not _wait(procs, monitor, lambda: _all(monitor, "ip"), timing.reconnect_s, view):
                 view.note("[yellow]niet alle posten zijn binnen de tijd terug op IP[/]")
         else:
-            view.banner(f"{p + 1}. {name}" + (": telecom werkt, berichten via IP (MQTT), geen zendtijd"
-                                                if broker else ""))
+            view.banner("1. telecom werkt: berichten via IP (MQTT), geen zendtijd" if broker
+                        else f"{p + 1}. {name}: alleen radio")
         monitor.mark_phase(name)
         start = time.monotonic()
         for step in plan:

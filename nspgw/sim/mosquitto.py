@@ -136,9 +136,12 @@ class Mosquitto:
         if self.running:
             return
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=out, start_new_session=True,
-                                         env=dict(self.env) if self.env is not None else None)
+            try:
+                self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdin=subprocess.DEVNULL,
+                                             stdout=out, stderr=out, start_new_session=True,
+                                             env=dict(self.env) if self.env is not None else None)
+            except OSError as exc:
+                raise BrokerError(f"mosquitto ({self.binary}) start niet: {exc.strerror}") from None
         deadline = time.monotonic() + timeout_s
         while True:
             if self.proc.poll() is not None:
