@@ -35,6 +35,7 @@ from typing import Any
 from nspgw import profiles
 from nspgw.adapters.radio_connect import RadioTarget, close_quietly, open_interface
 from nspgw.adapters.radio_events import (
+    BROADCAST_NODE,
     RadioAckNak,
     RadioEvent,
     RadioFrame,
@@ -46,7 +47,7 @@ from nspgw.adapters.radio_events import (
 from nspgw.config import Config
 from nspgw.errors import RadioError, UsageError
 from nspgw.ids import node_id_str
-from nspgw.wire.frames import MAX_RADIO_PAYLOAD, NSPGW_PORTNUM
+from nspgw.wire.frames import MAX_RADIO_PAYLOAD, MAX_UNICAST_FRAME, NSPGW_PORTNUM, PKC_OVERHEAD
 
 log = logging.getLogger("nspgw.radio")
 
@@ -69,7 +70,12 @@ def max_payload_on_port(portnum: int) -> int:
 
 
 MAX_FRAME_BYTES = max_payload_on_port(NSPGW_PORTNUM)
-"""231: frames longer than this would be refused by the radio (TOO_LARGE), so `send` rejects them."""
+"""231: broadcast frames longer than this would be refused by the radio (TOO_LARGE), so `send` rejects them."""
+
+MAX_DIRECT_FRAME_BYTES = MAX_FRAME_BYTES - PKC_OVERHEAD
+"""219 (wire MAX_UNICAST_FRAME): a direct message may be PKI-encrypted by the firmware (+12 bytes, whatever
+the client asks), and one that no longer fits is dropped with TOO_LARGE after it left us."""
+assert MAX_DIRECT_FRAME_BYTES == MAX_UNICAST_FRAME
 
 EventSink = Callable[[str, object], None]
 """`sink(kind, payload)`, as nspgw.adapters.ports.EventSink: called on the adapter's thread, must not block."""
@@ -140,11 +146,14 @@ class MeshtasticRadio:
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None) -> None:
         """Queue a frame for node number `hop_dst_addr` (0xFFFFFFFF = broadcast). Never blocks.
 
-        `ref` comes back in the "delivered" event (RadioSent) once the radio took the frame."""
-        if not data or len(data) > MAX_FRAME_BYTES:
-            raise UsageError(f"radioframe moet 1..{MAX_FRAME_BYTES} bytes zijn, niet {len(data)}")
+        `ref` comes back in the "delivered" event (RadioSent) once the radio took the frame. A direct message
+        is limited to MAX_DIRECT_FRAME_BYTES (219), a broadcast to MAX_FRAME_BYTES (231)."""
         if not 0 < hop_dst_addr <= 0xFFFFFFFF:
             raise UsageError(f"ongeldig radio-adres {hop_dst_addr}")
+        limit = MAX_FRAME_BYTES if hop_dst_addr == BROADCAST_NODE else MAX_DIRECT_FRAME_BYTES
+        if not data or len(data) > limit:
+            kind = "broadcast" if hop_dst_addr == BROADCAST_NODE else "direct bericht"
+            raise UsageError(f"radioframe ({kind}) moet 1..{limit} bytes zijn, niet {len(data)}")
         with self._cond:
             heapq.heappush(self._outq, (int(precedence), next(self._seq), hop_dst_addr, bytes(data), ref))
             self._cond.notify_all()
@@ -322,7 +331,7 @@ class MeshtasticRadio:
                 # have been swapped or reconfigured meanwhile, so check it again.
                 self._apply_check(self._iface)
             elif kind == "packet":
-                event = packet_to_event(payload, self._my_node)
+                event = packet_to_event(payload, self._my_node, self._channel_index)
                 if event is not None:
                     self._emit(event)
             return

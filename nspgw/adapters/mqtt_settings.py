@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nspgw.errors import ConfigError, UsageError
@@ -59,7 +59,7 @@ class MqttSettings:
     network: str
     own_addr: int
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line or a traceback
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None

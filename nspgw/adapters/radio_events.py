@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError as ProtoDecodeError
 from meshtastic.protobuf import mesh_pb2, portnums_pb2, telemetry_pb2
 
+from nspgw.profiles import NSPGW_CHANNEL_INDEX
 from nspgw.wire.frames import NSPGW_PORTNUM
 
 BROADCAST_NODE = 0xFFFFFFFF
@@ -117,17 +118,31 @@ class RadioTelemetry:
 RadioEvent = RadioFrame | RadioAckNak | RadioSent | RadioState | RadioTelemetry
 
 
-def packet_to_event(pkt: mesh_pb2.MeshPacket, my_node: int) -> RadioEvent | None:
-    """Turn a received MeshPacket into an nspgw event, or None for traffic nspgw does not use."""
+def packet_to_event(pkt: mesh_pb2.MeshPacket, my_node: int,
+                    channel_index: int = NSPGW_CHANNEL_INDEX) -> RadioEvent | None:
+    """Turn a received MeshPacket into an nspgw event, or None for traffic nspgw does not use.
+
+    Checked here, at the boundary, because nothing above can tell afterwards:
+    - port 311 frames count only on the nspgw channel (`channel_index`), or as a PKI-encrypted direct
+      message to this node (firmware 2.5+ decrypts those with the node key and leaves `channel` 0 —
+      Router::perhapsDecode). Port 311 on the public LongFast channel is someone else's traffic;
+    - ROUTING_APP answers count only from our own node: with want_ack off (we never ask for ACKs) the
+      firmware's verdicts on our packets (DUTY_CYCLE_LIMIT, TOO_LARGE, implicit acks) come from the local
+      router (Router::abortSendAndNak, `from` = our node). A routing packet from any other node is a remote
+      ACK/NAK we never asked for, or forged: acting on it would let a neighbour silence our retries.
+    """
     if not pkt.HasField("decoded"):
         return None  # still encrypted: not on a channel we hold
     d = pkt.decoded
     sender = getattr(pkt, "from")
     if d.portnum == NSPGW_PORTNUM:
+        direct_pki = pkt.pki_encrypted and my_node != 0 and pkt.to == my_node
+        if pkt.channel != channel_index and not direct_pki:
+            return None
         return RadioFrame(from_node=sender, to_node=pkt.to, channel=pkt.channel, data=bytes(d.payload),
                           rx_snr=float(pkt.rx_snr), rx_rssi=int(pkt.rx_rssi), hop_start=int(pkt.hop_start),
                           hop_limit=int(pkt.hop_limit), packet_id=int(pkt.id))
-    if d.portnum == portnums_pb2.PortNum.ROUTING_APP and d.request_id:
+    if d.portnum == portnums_pb2.PortNum.ROUTING_APP and d.request_id and my_node != 0 and sender == my_node:
         routing = mesh_pb2.Routing()
         try:
             routing.ParseFromString(d.payload)

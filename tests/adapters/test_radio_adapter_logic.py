@@ -233,9 +233,12 @@ def _next_of(events: queue.Queue[Any], kinds: tuple[type, ...]) -> Any:
 def test_send_rejects_bad_frames() -> None:
     radio = MeshtasticRadio(RadioTarget(kind="serial"), lambda kind, payload: None, opener=Opener())
     assert max_payload_on_port(311) == 231 and max_payload_on_port(1) == 232  # 311: a 2-byte varint
-    radio.send(0xA, b"x" * 231)
+    radio.send(0xFFFFFFFF, b"x" * 231)  # broadcast: never PKI-encrypted
     with pytest.raises(UsageError):
-        radio.send(0xA, b"x" * 232)
+        radio.send(0xFFFFFFFF, b"x" * 232)
+    radio.send(0xA, b"x" * 219)  # direct message: room for the firmware's 12-byte PKI overhead
+    with pytest.raises(UsageError):
+        radio.send(0xA, b"x" * 220)
     with pytest.raises(UsageError):
         radio.send(0xA, b"")
     with pytest.raises(UsageError):
@@ -249,6 +252,7 @@ def test_packet_to_event_ignores_other_traffic() -> None:
     text.decoded.portnum = portnums_pb2.PortNum.TEXT_MESSAGE_APP
     assert packet_to_event(text, MY_NODE) is None
     ack = mesh_pb2.MeshPacket()
+    setattr(ack, "from", MY_NODE)
     ack.decoded.portnum = portnums_pb2.PortNum.ROUTING_APP
     ack.decoded.request_id = 9
     ack.decoded.payload = mesh_pb2.Routing(error_reason=mesh_pb2.Routing.Error.NONE).SerializeToString()
