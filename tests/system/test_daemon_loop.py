@@ -1,0 +1,145 @@
+"""The daemon without radios: its loop in-process (wake-ups, READY/STATUS, clean stop, status record),
+start-up failures through `nspgw run` (exit codes, no traceback, nothing reset), preset timing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nspgw.adapters.systemd import Notifier
+from nspgw.config import load_config
+from nspgw.daemon import Daemon, core_timing
+from nspgw.daemon_status import STATUS_KEY, daemon_running
+from nspgw.ids import BoxAddr
+from nspgw.sim.boxes import SimBox, provision_chain
+from nspgw.store.sqlite import Store
+from nspgw.store.wake import notify_daemon
+from nspgw.wire.content import encode_content
+from nspgw.wire.frames import ContentType, Precedence
+
+FAKE_RADIOS = [{"name": f"node{i}", "node_id": f"!1000{i:04x}", "tcp": "127.0.0.1:9"} for i in range(3)]
+NSPGW = str(Path(sys.executable).parent / "nspgw")
+
+
+def wait(pred: Any, timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (v := pred()):
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(0.02)  # poll interval on a deadline
+    return v
+
+
+@pytest.fixture
+def nsp(tmp_path: Path) -> SimBox:
+    return provision_chain(tmp_path / "boxes", FAKE_RADIOS, preset="SHORT_TURBO")[0]
+
+
+@pytest.fixture
+def running(nsp: SimBox, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A daemon without radio or MQTT, in a thread, reporting to a notify socket of ours."""
+    cfg = load_config(nsp.config_path)
+    cfg = replace(cfg, radio=replace(cfg.radio, enabled=False))
+    sock_path = tmp_path / "notify.sock"
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(sock_path))
+    sink.settimeout(10.0)
+    d = Daemon(cfg, handle_signals=False, notifier=Notifier(str(sock_path)))
+    result: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: result.setdefault("code", d.run()), daemon=True)
+    t.start()
+    yield {"daemon": d, "notify": sink, "thread": t, "result": result}
+    d.request_stop()
+    t.join(10)
+    sink.close()
+
+
+def store_rows(box: SimBox) -> list[Any]:
+    with Store.open(box.store_path, create=False) as s:
+        return s.outbox()
+
+
+def test_ready_wake_status_and_clean_stop(running: dict[str, Any], nsp: SimBox) -> None:
+    first = running["notify"].recv(4096).decode()
+    assert first.startswith("READY=1") and "STATUS=radio uit, 0 in wachtrij" in first
+    with Store.open(nsp.store_path) as s:
+        rec = s.status()[STATUS_KEY]
+        msg = s.accept_message(BoxAddr(nsp.addr), BoxAddr(1), Precedence.PRIORITY,
+                               encode_content(ContentType.TEXT, "via de wake-socket"))
+    assert daemon_running(rec) == (True, "") and rec["pid"] == os.getpid()
+    assert notify_daemon(nsp.store_path)
+    # the daemon fed the row to its core: accepted → queued/in flight (no radio: the frame goes nowhere)
+    wait(lambda: store_rows(nsp)[0].state.value in ("queued", "in_flight"))
+
+    def status() -> dict[str, Any]:
+        with Store.open(nsp.store_path) as s:
+            return dict(s.status()[STATUS_KEY])
+
+    rec = wait(lambda: (r := status())["queue"]["priority"] == 1 and r)  # written within a second of the change
+    assert rec["radio"]["status"] == "disabled"
+    assert msg.seq == 1
+    running["daemon"].request_stop()
+    running["thread"].join(10)
+    assert running["result"]["code"] == 0
+    with Store.open(nsp.store_path) as s:
+        rec = s.status()[STATUS_KEY]
+    assert rec["running"] is False and daemon_running(rec)[0] is False
+    seen: list[str] = []
+    running["notify"].setblocking(False)
+    try:
+        while True:
+            seen.append(running["notify"].recv(4096).decode())
+    except BlockingIOError:
+        pass  # the daemon has exited: everything it sent is queued already
+    assert seen[-1] == "STOPPING=1" and any(n.startswith("STATUS=") for n in seen)
+
+
+def test_start_up_failures_are_loud_and_leave_state_alone(nsp: SimBox, tmp_path: Path) -> None:
+    nsp.store_path.write_bytes(b"not sqlite" * 50)
+    r = subprocess.run([NSPGW, "run", "--config", str(nsp.config_path)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 4 and "fout: " in r.stderr and "Traceback" not in r.stderr
+    assert nsp.store_path.read_bytes() == b"not sqlite" * 50
+    nsp.store_path.unlink()
+    (nsp.state_dir / "keys" / "box.key").chmod(0o644)
+    r = subprocess.run([NSPGW, "run", "--config", str(nsp.config_path)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 7 and "chmod 600" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([NSPGW, "run", "--config", str(tmp_path / "missing.toml")], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 3 and "bestaat niet" in r.stderr
+
+
+def test_sigterm_exits_zero(nsp: SimBox) -> None:
+    text = nsp.config_path.read_text().replace("[radio]\nenabled = true", "[radio]\nenabled = false")
+    nsp.config_path.write_text(text)
+    proc = subprocess.Popen([NSPGW, "run", "--config", str(nsp.config_path)], stderr=subprocess.PIPE, text=True)
+    try:
+        def up() -> bool:
+            if not nsp.store_path.exists():
+                return False
+            with Store.open(nsp.store_path, create=False) as s:
+                return daemon_running(s.status().get(STATUS_KEY))[0]
+
+        wait(up, 20)
+        proc.terminate()
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read() if proc.stderr else ""
+    assert "SIGTERM" in err and "Traceback" not in err
+
+
+def test_core_timing_scales_with_time_on_air() -> None:
+    slow, fast = core_timing("LONG_FAST"), core_timing("SHORT_TURBO")
+    assert slow == {"ack_timeout_s": 45.0, "radio_margin_s": 0.5, "held_recheck_s": 1800.0}
+    assert fast["ack_timeout_s"] == 6.0 and fast["radio_margin_s"] < 0.15 and 60.0 <= fast["held_recheck_s"] < 100
+    assert core_timing("LONG_SLOW")["ack_timeout_s"] > 45.0
