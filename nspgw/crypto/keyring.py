@@ -109,10 +109,37 @@ class KeyRing:
         if not verify_signature(entry.sign_public, signature, data):
             raise AuthError(f"signature of box {addr} ({entry.name}) is invalid")
 
+    def roster_after(self, delta: RosterDelta) -> Roster | None:
+        """The roster `delta` leads to, verified, without adopting it; None when the delta is not newer than
+        ours (already applied, or an old one replayed); SecurityError when it is forged or skips versions."""
+        if delta.new_version <= self._roster.version:
+            return None
+        return self._roster.apply(delta, self._authority_public)
+
     def apply_roster_delta(self, delta: RosterDelta) -> None:
         """Adopt a verified, newer roster (SecurityError otherwise); drops cached keys of revoked boxes."""
-        self._roster = self._roster.apply(delta, self._authority_public)
+        self.set_roster(self._roster.apply(delta, self._authority_public))
+
+    def set_roster(self, roster: Roster) -> None:
+        """Adopt `roster` (verified here; SecurityError unless signed, or derived by signed deltas, by the
+        authority, and not older than ours). Cached pair keys are dropped (a revoked peer's with them)."""
+        roster.verify(self._authority_public)
+        if roster.version < self._roster.version:
+            raise SecurityError(f"roster version {roster.version} is older than ours ({self._roster.version})")
+        self._roster = roster
         self._pairs.clear()
+
+    @property
+    def network_key_set(self) -> tuple[NetworkKey, ...]:
+        """The network keys themselves (secrets: for persisting them, never for logging)."""
+        return self._network
+
+    def network_keys_after(self, key: NetworkKey) -> tuple[NetworkKey, ...] | None:
+        """The key set after a rotation to `key`: the new key first, the current one kept for opening frames
+        still sealed with it. None when `key` is not a newer epoch (a replay or a duplicate)."""
+        if key.epoch <= self._network[0].epoch:
+            return None
+        return (key, self._network[0])
 
     def set_network_keys(self, keys: tuple[NetworkKey, ...]) -> None:
         if not keys:

@@ -95,11 +95,19 @@ class RosterEntry:
 
 @dataclass(frozen=True, slots=True)
 class Roster:
-    """All enrolled boxes at one `version`, with the authority's Ed25519 signature over `canonical_bytes()`."""
+    """All enrolled boxes at one `version`, with the authority's Ed25519 signature over `canonical_bytes()`.
+
+    A roster reached over the air by signed deltas (a revocation) has no full-roster signature: the
+    authority's key stays with the authority. It carries its proof instead: `base`, the last fully signed
+    roster, and `deltas`, the signed deltas applied to it since. `verify` and `from_json` check that chain,
+    so such a roster can be persisted and reloaded (a revocation survives a restart).
+    """
 
     version: int
     entries: tuple[RosterEntry, ...]
     signature: bytes = field(default=b"", repr=False)
+    base: Roster | None = field(default=None, repr=False, compare=False)
+    deltas: tuple[RosterDelta, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         addrs = [e.addr for e in self.entries]
@@ -128,39 +136,76 @@ class Roster:
         return replace(self, signature=authority.sign(self.canonical_bytes()))
 
     def verify(self, authority_public: bytes) -> None:
-        if not verify_signature(authority_public, self.signature, self.canonical_bytes()):
-            raise SecurityError(f"roster version {self.version}: signature of the network authority is invalid")
+        if self.base is None:
+            if not verify_signature(authority_public, self.signature, self.canonical_bytes()):
+                raise SecurityError(
+                    f"roster version {self.version}: signature of the network authority is invalid")
+            return
+        replayed = self.base.replay(self.deltas, authority_public)
+        if replayed.canonical_bytes() != self.canonical_bytes():
+            raise SecurityError(f"roster version {self.version} does not follow from its signed deltas")
 
-    def to_json(self) -> str:
-        doc = {
+    def replay(self, deltas: tuple[RosterDelta, ...], authority_public: bytes) -> Roster:
+        """This signed roster with `deltas` applied in order (each verified); SecurityError on any break."""
+        self.verify(authority_public)
+        roster = self
+        for delta in deltas:
+            roster = roster.apply(delta, authority_public)
+        return roster
+
+    def _doc(self) -> dict[str, Any]:
+        return {
             "format": "nspgw-roster/1",
             "version": self.version,
             "entries": [e.to_dict() for e in sorted(self.entries, key=_key)],
             "signature": self.signature.hex(),
         }
+
+    def to_json(self) -> str:
+        """The file form. A delta-derived roster also writes its proof: `base` (the signed roster it started
+        from) and `deltas` (hex of each signed delta, oldest first); `version`/`entries` are the result."""
+        doc = self._doc()
+        if self.base is not None:
+            doc["base"] = self.base._doc()
+            doc["deltas"] = [d.to_bytes().hex() for d in self.deltas]
         return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
+    def _parse(cls, doc: Any) -> Roster:
+        if not isinstance(doc, dict) or doc.get("format") != "nspgw-roster/1":
+            raise SecurityError("not an nspgw roster (format nspgw-roster/1)")
+        return cls(
+            version=int(doc["version"]),
+            entries=tuple(RosterEntry.from_dict(e) for e in doc["entries"]),
+            signature=bytes.fromhex(doc["signature"]),
+        )
+
+    @classmethod
     def from_json(cls, text: str, authority_public: bytes) -> Roster:
-        """Parse and verify; SecurityError for anything malformed or not signed by the authority."""
+        """Parse and verify; SecurityError for anything malformed or not signed by the authority (for a
+        delta-derived roster: a base not signed by it, a delta not signed by it, or a result that differs)."""
         try:
             doc = json.loads(text)
-            if doc.get("format") != "nspgw-roster/1":
-                raise SecurityError("not an nspgw roster (format nspgw-roster/1)")
-            roster = cls(
-                version=int(doc["version"]),
-                entries=tuple(RosterEntry.from_dict(e) for e in doc["entries"]),
-                signature=bytes.fromhex(doc["signature"]),
-            )
+            roster = cls._parse(doc)
+            if "deltas" in doc:
+                base = cls._parse(doc["base"])
+                deltas = tuple(RosterDelta.from_bytes(bytes.fromhex(h)) for h in doc["deltas"])
         except SecurityError:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, DecodeError) as exc:
             raise SecurityError(f"invalid roster file: {type(exc).__name__} {exc}") from None
-        roster.verify(authority_public)
-        return roster
+        if "deltas" not in doc:
+            roster.verify(authority_public)
+            return roster
+        replayed = base.replay(deltas, authority_public)
+        if replayed.canonical_bytes() != roster.canonical_bytes():
+            raise SecurityError(f"roster version {roster.version} does not follow from its signed deltas")
+        return replayed
 
     def apply(self, delta: RosterDelta, authority_public: bytes) -> Roster:
-        """The roster after a verified delta; SecurityError if it does not apply to this version."""
+        """The roster after a verified delta; SecurityError if it does not apply to this version.
+
+        The result carries the signed base and every delta since (see the class docstring)."""
         delta.verify(authority_public)
         if delta.base_version != self.version:
             raise SecurityError(f"roster delta applies to version {delta.base_version}, this box has {self.version}")
@@ -173,7 +218,9 @@ class Roster:
                 raise SecurityError(f"roster delta adds box {e.addr} which is already enrolled")
             entries[e.addr] = e
         # The full-roster signature cannot be recomputed here; the delta's signature vouches for the change.
-        return Roster(delta.new_version, tuple(sorted(entries.values(), key=_key)))
+        base = self.base if self.base is not None else self
+        return Roster(delta.new_version, tuple(sorted(entries.values(), key=_key)), base=base,
+                      deltas=(*self.deltas, delta))
 
 
 def _key(e: RosterEntry) -> int:

@@ -4,7 +4,8 @@ A box's enrolment bundle is a directory:
 
     box.key        this box's secrets (Ed25519 signing + X25519 key agreement)       0600, secret
     network.key    the network key(s), current epoch first                            0600, secret
-    roster.json    the signed roster (nspgw-roster/1)                                 0644, public
+    roster.json    the signed roster (nspgw-roster/1), plus the signed deltas received  0644, public
+                   over the air since (so a revocation survives a restart)
     authority.pub  the network authority's Ed25519 public key (hex)                   0644, public
 
 Writes go to a temporary file created 0600 with O_EXCL in the same directory, are fsync'ed, then renamed
@@ -24,8 +25,8 @@ from typing import Any
 
 from nspgw.crypto.keyring import KeyRing
 from nspgw.crypto.keys import KEY_LEN, PUBLIC_KEY_LEN, Identity, NetworkKey, SigningKey
-from nspgw.crypto.roster import Roster
-from nspgw.errors import ConfigError, SecurityError
+from nspgw.crypto.roster import Roster, RosterDelta
+from nspgw.errors import ConfigError, DecodeError, SecurityError
 from nspgw.ids import BoxAddr
 
 BOX_KEY = "box.key"
@@ -199,3 +200,40 @@ def load_keyring(directory: str | Path) -> KeyRing:
         raise ConfigError(f"{d / ROSTER}: ontbreekt") from None
     roster = Roster.from_json(roster_text, authority_public)
     return KeyRing(addr, identity, roster, authority_public, network_keys)
+
+
+def save_roster(directory: str | Path, roster: Roster) -> None:
+    """Replace the bundle's roster.json atomically (a delta-derived roster is written with its proof)."""
+    write_atomic(Path(directory) / ROSTER, roster.to_json().encode("utf-8"), mode=0o644)
+
+
+def apply_roster_update(directory: str | Path, keyring: KeyRing, blob: bytes) -> bool:
+    """Apply a signed roster delta received over the air (a `RosterUpdateFrame` blob): verify it, persist the
+    resulting roster to roster.json, then adopt it in `keyring` (persist first: a crash between the two
+    re-reads the new roster at start, never forgets a revocation it already acted on).
+
+    False when the delta is not newer than the roster we hold (a repeat or replay: nothing to do);
+    SecurityError when it is malformed, not signed by the network authority, or does not follow our version
+    (a missed delta: the box needs the full roster from the authority, `nspgw roster import`)."""
+    try:
+        delta = RosterDelta.from_bytes(blob)
+    except DecodeError as exc:
+        raise SecurityError(f"rosterwijziging onleesbaar: {exc}") from None
+    roster = keyring.roster_after(delta)
+    if roster is None:
+        return False
+    save_roster(directory, roster)
+    keyring.set_roster(roster)
+    return True
+
+
+def apply_network_key(directory: str | Path, keyring: KeyRing, key: NetworkKey) -> bool:
+    """Adopt a rotated network key (a `NetworkKeyFrame`, which the codec accepts only from an unrevoked
+    crisis-team box): write network.key with the new key first and the previous one kept for opening, then
+    switch `keyring`. False when the key's epoch is not newer than ours (replay, duplicate)."""
+    keys = keyring.network_keys_after(key)
+    if keys is None:
+        return False
+    save_network_keys(Path(directory) / NETWORK_KEY, keys)
+    keyring.set_network_keys(keys)
+    return True
