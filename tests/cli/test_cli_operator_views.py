@@ -149,3 +149,27 @@ def test_service_install(run: Run, tmp_path: Path) -> None:
     assert code == 3 and "bestaat niet" in err
     code, _, err = run("service", "install", "--user", "a b", "--unit-dir", str(units))
     assert code == 2
+
+
+def test_inbox_follow_prints_new_messages(boxes: dict[str, SimBox]) -> None:
+    import select
+
+    gct = boxes["gct"]
+    deliver(gct, 101, 1, "al binnen", Precedence.ROUTINE)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "nspgw"), "inbox", "--follow", "--json", "-c",
+                             str(gct.config_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+
+        def next_line(timeout_s: float) -> dict[str, Any]:
+            ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+            assert ready, "no line from `inbox --follow` before the deadline"
+            return dict(json.loads(proc.stdout.readline()))
+
+        assert next_line(10)["text"] == "al binnen"
+        deliver(gct, 101, 2, "nieuw binnen", Precedence.FLASH)
+        assert next_line(10)["text"] == "nieuw binnen"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
