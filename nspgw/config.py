@@ -69,7 +69,8 @@ class Config:
 
     @property
     def roster_path(self) -> Path:
-        return self.state_dir / "roster.json"
+        """The signed roster the box trusts (written by `nspgw roster import`, read by the daemon)."""
+        return self.keys_dir / "roster.json"
 
     @property
     def trace_path(self) -> Path:
