@@ -243,6 +243,10 @@ def _wait(procs: Processes, monitor: Monitor, done: Callable[[], bool], timeout_
         stop.wait(POLL_S)  # the poll interval of a live view, bounded by the deadline above
 
 
+def _until(t: float) -> Callable[[], bool]:
+    return lambda: time.monotonic() >= t
+
+
 def _scenario(console: Console, procs: Processes, broker: Mosquitto | None, monitor: Monitor, view: LiveView,
               steps: list[list[Step]], timing: Timing, workdir: Path) -> DemoResult:
     names = PHASES if broker else PHASES_RADIO_ONLY
@@ -267,16 +271,14 @@ def _scenario(console: Console, procs: Processes, broker: Mosquitto | None, moni
         monitor.mark_phase(name)
         start = time.monotonic()
         for step in plan:
-            due = start + step.at_s
-            _wait(procs, monitor, lambda due=due: time.monotonic() >= due, length + 5.0, view)
+            _wait(procs, monitor, _until(start + step.at_s), length + 5.0, view)
             box = by_name[step.sender]
             args = ["send", step.to, step.text, "--priority", step.priority]
             r = procs.cli(box.config_path, *args)
             if r.returncode != 0:
                 refused.append(f"{step.sender} → {step.to}: {r.stderr.strip()}")
                 view.note(f"[red]geweigerd[/] {step.sender} → {step.to}: {r.stderr.strip()}")
-        end = start + length
-        _wait(procs, monitor, lambda end=end: time.monotonic() >= end, length + 5.0, view)
+        _wait(procs, monitor, _until(start + length), length + 5.0, view)
 
     view.banner("afronden: wachten op de laatste afleveringen en ontvangstbevestigingen")
     boxes = [b.name for b in monitor.boxes]

@@ -114,8 +114,8 @@ class Monitor:
             record = store.status().get(STATUS_KEY)
             if isinstance(record, dict):
                 self.status[box.name] = record
-                for link, key in (("ip", "mqtt"), ("radio", "radio")):
-                    part = record.get(key) or {}
+                for link, section in (("ip", "mqtt"), ("radio", "radio")):
+                    part = record.get(section) or {}
                     now = (str(part.get("status", "")), str(part.get("detail", "")))
                     if now[0] and self._links.get((box.name, link), ("", ""))[0] != now[0]:
                         events.append(LinkChange(box.name, link, *now))
