@@ -32,7 +32,7 @@ from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
 from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, summary_nl
 from nspgw.errors import NspgwError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
-from nspgw.wire.frames import Precedence, ProbeFrame
+from nspgw.wire.frames import NetworkKeyFrame, Precedence, ProbeFrame, RosterUpdateFrame
 
 log = logging.getLogger("nspgw.daemon")
 
@@ -308,7 +308,7 @@ class Daemon:
             entry = self.node.cfg.keyring.roster.by_node(ev.from_node)
             if entry is None:
                 return  # not an enrolled box's radio: nothing to authenticate it with
-            self._check_ping_reply(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi)
+            self._inspect(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi)
             self._handle(FrameIn(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi))
         elif kind == "state":
             before = self._radio_state.get("status")
@@ -337,7 +337,7 @@ class Daemon:
 
     def _mqtt_event(self, kind: str, ev: Any) -> None:
         if kind == "frame":
-            self._check_ping_reply(IP, ev.data, BoxAddr(ev.src_addr), None, None)
+            self._inspect(IP, ev.data, BoxAddr(ev.src_addr), None, None)
             self._handle(FrameIn(IP, ev.data, BoxAddr(ev.src_addr)))
         elif kind == "state":
             self._mqtt_state = {"status": ev.status, "detail": ev.detail}
@@ -366,17 +366,38 @@ class Daemon:
         self.node.add_ctl(Ctl(ProbeFrame(self.node.me, entry.addr, nonce), Precedence.PRIORITY), now)
         self._step(self.node.handle_timer(now))
 
-    def _check_ping_reply(self, link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
-        if not self._pings:
-            return
+    def _inspect(self, link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
+        """What the core leaves to the driver: key material (persisted with the key files before the key ring
+        adopts it, store/keyfiles.py) and replies to our pings. The codec's decode is pure (the replay window
+        is the core's), so decoding here first changes nothing; bad frames are the core's to count."""
         assert self.node is not None
         try:
             rec = self.node.codec.decode(data, hop)
         except NspgwError:
             return
         f = rec.frame
-        if not isinstance(f, ProbeFrame) or not f.reply or f.dst != self.node.me:
-            return
+        if isinstance(f, RosterUpdateFrame | NetworkKeyFrame):
+            self._adopt_keys(f)
+        elif isinstance(f, ProbeFrame) and f.reply and f.dst == self.node.me and self._pings:
+            self._ping_reply(f, link, hop, snr, rssi)
+
+    def _adopt_keys(self, f: RosterUpdateFrame | NetworkKeyFrame) -> None:
+        from nspgw.store.keyfiles import apply_network_key, apply_roster_update
+
+        assert self.node is not None
+        keyring = self.node.cfg.keyring
+        try:
+            if isinstance(f, RosterUpdateFrame):
+                if apply_roster_update(self.cfg.keys_dir, keyring, f.blob):
+                    revoked = [e.name for e in keyring.roster.entries if e.revoked]
+                    log.warning("roster bijgewerkt naar versie %d (ingetrokken: %s)", keyring.roster.version,
+                                ", ".join(revoked) or "geen")
+            elif f.dst == self.node.me and apply_network_key(self.cfg.keys_dir, keyring, f.key):
+                log.warning("nieuwe netwerksleutel (epoch %d) van kastje %d overgenomen", f.key.epoch, f.src)
+        except NspgwError as exc:  # a forged, skipped or unreadable update: keep the keys we have, say why
+            log.error("sleutelwijziging geweigerd: %s", exc)
+
+    def _ping_reply(self, f: ProbeFrame, link: str, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
         hit = self._pings.pop((int(f.src), f.nonce), None)
         if hit is None:
             return

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from nspgw.config import Config, MqttConfig, RadioConfig, render_config
-from nspgw.crypto.enrol import BoxSpec, make_network
+from nspgw.crypto.enrol import BoxSpec, Network, make_network
 from nspgw.crypto.roster import Role
 from nspgw.ids import BoxAddr, parse_node_id
 from nspgw.store.keyfiles import write_atomic, write_bundle
@@ -74,17 +74,23 @@ def write_profile(role: Role, preset: str, path: Path) -> Path:
     return path
 
 
-def provision_chain(root: Path, radios: list[dict[str, Any]], *, preset: str = "LONG_FAST",
-                    mqtt: tuple[str, int] | None = None, seed: bytes = SIM_KEY_SEED,
-                    layout: tuple[tuple[str, Role, int], ...] = CHAIN) -> list[SimBox]:
-    """One box per radio line (in order), roles and addresses from `layout`; NSPs get the first CP as parent."""
+def chain_network(radios: list[dict[str, Any]], *, seed: bytes = SIM_KEY_SEED,
+                  layout: tuple[tuple[str, Role, int], ...] = CHAIN) -> tuple[list[BoxSpec], Network]:
+    """The enrolled network `provision_chain` writes (tests use it to act as the authority or another box)."""
     if len(radios) < len(layout):
         raise ValueError(f"need {len(layout)} radios, got {len(radios)}")
     cp_addr = next((a for _, r, a in layout if r == Role.CP), None)
     specs = [BoxSpec(BoxAddr(addr), name, role, int(parse_node_id(radio["node_id"])),
                      BoxAddr(cp_addr) if role == Role.NSP and cp_addr is not None else None)
              for (name, role, addr), radio in zip(layout, radios, strict=False)]
-    net = make_network(specs, seed)
+    return specs, make_network(specs, seed)
+
+
+def provision_chain(root: Path, radios: list[dict[str, Any]], *, preset: str = "LONG_FAST",
+                    mqtt: tuple[str, int] | None = None, seed: bytes = SIM_KEY_SEED,
+                    layout: tuple[tuple[str, Role, int], ...] = CHAIN) -> list[SimBox]:
+    """One box per radio line (in order), roles and addresses from `layout`; NSPs get the first CP as parent."""
+    specs, net = chain_network(radios, seed=seed, layout=layout)
     psk = sim_psk(seed)
     boxes: list[SimBox] = []
     for spec, radio in zip(specs, radios, strict=False):

@@ -143,3 +143,36 @@ def test_core_timing_scales_with_time_on_air() -> None:
     assert slow == {"ack_timeout_s": 45.0, "radio_margin_s": 0.5, "held_recheck_s": 1800.0}
     assert fast["ack_timeout_s"] == 6.0 and fast["radio_margin_s"] < 0.15 and 60.0 <= fast["held_recheck_s"] < 100
     assert core_timing("LONG_SLOW")["ack_timeout_s"] > 45.0
+
+
+def test_roster_update_over_the_air_is_persisted_and_adopted(running: dict[str, Any], nsp: SimBox) -> None:
+    """A revocation broadcast by the crisis team reaches the daemon: roster.json first, then the key ring."""
+    from nspgw.adapters.ports import LinkFrame
+    from nspgw.crypto.roster import RosterDelta
+    from nspgw.sim.boxes import chain_network
+    from nspgw.store.keyfiles import load_keyring
+    from nspgw.wire.codec import FrameCodec
+    from nspgw.wire.frames import RosterUpdateFrame
+
+    assert running["notify"].recv(4096).decode().startswith("READY=1")
+    _, net = chain_network(FAKE_RADIOS)
+    delta = RosterDelta(1, 2, revoked=(BoxAddr(10),)).signed(net.authority)
+    frame = FrameCodec(net.keyring(1)).encode(RosterUpdateFrame(BoxAddr(1), delta.to_bytes()), 7)
+    d = running["daemon"]
+    d.q.put(("mqtt", ("frame", LinkFrame("mqtt", 1, 0xFFF, frame))))
+    wait(lambda: load_keyring(nsp.state_dir / "keys").roster.version == 2)
+    roster = load_keyring(nsp.state_dir / "keys").roster
+    assert roster.get(10).revoked and not roster.get(1).revoked
+    wait(lambda: d.node.cfg.keyring.roster.version == 2)
+    # a forged update (not the authority's signature) changes nothing and does not stop the daemon
+    from nspgw.crypto.keys import SigningKey
+    from nspgw.daemon_io import ControlRequest
+
+    forged = RosterDelta(2, 3, revoked=(BoxAddr(1),)).signed(SigningKey(b"\x01" * 32))
+    bad = FrameCodec(net.keyring(1)).encode(RosterUpdateFrame(BoxAddr(1), forged.to_bytes()), 8)
+    d.q.put(("mqtt", ("frame", LinkFrame("mqtt", 1, 0xFFF, bad))))
+    marker = ControlRequest({"cmd": "nothing"})  # the queue is FIFO: its answer means the frame was handled
+    d.q.put(("control", marker))
+    assert "onbekend commando" in marker.reply.get(timeout=10)["error"]
+    assert load_keyring(nsp.state_dir / "keys").roster.version == 2 and running["thread"].is_alive()
+    assert not d.node.cfg.keyring.roster.get(1).revoked
