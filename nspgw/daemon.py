@@ -27,12 +27,12 @@ from nspgw.core.actions import Action, Notify, StoreFrameSent, StorePeer, Transm
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendResult
-from nspgw.core.node import Ctl, Node
+from nspgw.core.node import Node
+from nspgw.daemon_control import Pings, inspect
 from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
-from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, summary_nl
+from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, build_record, summary_nl
 from nspgw.errors import NspgwError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
-from nspgw.wire.frames import NetworkKeyFrame, Precedence, ProbeFrame, RosterUpdateFrame
 
 log = logging.getLogger("nspgw.daemon")
 
@@ -78,11 +78,11 @@ class Daemon:
         self._telemetry: dict[str, Any] = {}
         self._peers: dict[int, dict[str, Any]] = {}
         self._sent_via: dict[int, str] = {}  # our message seq → link of its last frame (for `nspgw outbox`)
-        self._pings: dict[tuple[int, int], tuple[float, ControlRequest, float]] = {}
         self._last_status: dict[str, Any] | None = None
         self._last_status_at = 0.0
         self._started_wall = time.time()
         self._rng = random.Random(os.urandom(16))
+        self._pings = Pings(self._rng)
 
     # -------------------------------------------------------------------------------------- start/stop
     def start(self) -> None:
@@ -163,9 +163,7 @@ class Daemon:
             if helper is not None:
                 helper.close()
         self._control = self._waker = None
-        for _, req, _ in self._pings.values():
-            req.reply.put({"ok": False, "error": "de dienst stopt"})
-        self._pings.clear()
+        self._pings.close()
         if self.store is not None:
             try:
                 self._write_status(force=True, running=False)
@@ -201,8 +199,9 @@ class Daemon:
                     wake_at = min(wake_at, next_watchdog)
                 if deadline is not None:
                     wake_at = min(wake_at, deadline)
-                if self._pings:
-                    wake_at = min(wake_at, min(t for _, _, t in self._pings.values()))
+                ping_at = self._pings.next_deadline()
+                if ping_at is not None:
+                    wake_at = min(wake_at, ping_at)
                 try:
                     item = self.q.get(timeout=max(0.0, wake_at - now))
                 except queue.Empty:
@@ -220,7 +219,7 @@ class Daemon:
                 if now >= next_reread:
                     next_reread = now + OUTBOX_REREAD_S
                     self._feed_outbox()
-                self._expire_pings(now)
+                self._pings.expire(now)
                 if watchdog is not None and now >= next_watchdog:
                     notifier.watchdog()
                     next_watchdog = now + watchdog
@@ -349,99 +348,25 @@ class Daemon:
     # ---------------------------------------------------------------------------------------------- ping
     def _control_request(self, req: ControlRequest) -> None:
         assert self.node is not None
-        body = req.body
-        if body.get("cmd") != "ping":
-            req.reply.put({"ok": False, "error": f"onbekend commando {body.get('cmd')!r}"})
-            return
-        to = body.get("to")
-        entry = self.node.cfg.keyring.roster.get(to) if isinstance(to, int) else None
-        if entry is None or entry.revoked or entry.addr == self.node.me:
-            req.reply.put({"ok": False, "error": f"onbekende bestemming {to!r}"})
-            return
-        now = time.monotonic()
-        nonce = self._rng.getrandbits(32)
-        timeout = min(float(body.get("timeout_s", 30.0)), 300.0)
-        self._pings[(int(entry.addr), nonce)] = (now, req, now + timeout)
-        # The core has no probe API yet: queue the probe as a control frame, as its own link checks do.
-        self.node.add_ctl(Ctl(ProbeFrame(self.node.me, entry.addr, nonce), Precedence.PRIORITY), now)
-        self._step(self.node.handle_timer(now))
+        self._step(self._pings.request(self.node, req, time.monotonic()))
 
     def _inspect(self, link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
-        """What the core leaves to the driver: key material (persisted with the key files before the key ring
-        adopts it, store/keyfiles.py) and replies to our pings. The codec's decode is pure (the replay window
-        is the core's), so decoding here first changes nothing; bad frames are the core's to count."""
         assert self.node is not None
-        try:
-            rec = self.node.codec.decode(data, hop)
-        except NspgwError:
-            return
-        f = rec.frame
-        if isinstance(f, RosterUpdateFrame | NetworkKeyFrame):
-            self._adopt_keys(f)
-        elif isinstance(f, ProbeFrame) and f.reply and f.dst == self.node.me and self._pings:
-            self._ping_reply(f, link, hop, snr, rssi)
-
-    def _adopt_keys(self, f: RosterUpdateFrame | NetworkKeyFrame) -> None:
-        from nspgw.store.keyfiles import apply_network_key, apply_roster_update
-
-        assert self.node is not None
-        keyring = self.node.cfg.keyring
-        try:
-            if isinstance(f, RosterUpdateFrame):
-                if apply_roster_update(self.cfg.keys_dir, keyring, f.blob):
-                    revoked = [e.name for e in keyring.roster.entries if e.revoked]
-                    log.warning("roster bijgewerkt naar versie %d (ingetrokken: %s)", keyring.roster.version,
-                                ", ".join(revoked) or "geen")
-            elif f.dst == self.node.me and apply_network_key(self.cfg.keys_dir, keyring, f.key):
-                log.warning("nieuwe netwerksleutel (epoch %d) van kastje %d overgenomen", f.key.epoch, f.src)
-        except NspgwError as exc:  # a forged, skipped or unreadable update: keep the keys we have, say why
-            log.error("sleutelwijziging geweigerd: %s", exc)
-
-    def _ping_reply(self, f: ProbeFrame, link: str, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
-        hit = self._pings.pop((int(f.src), f.nonce), None)
-        if hit is None:
-            return
-        t0, req, _ = hit
-        req.reply.put({"ok": True, "rtt_s": round(time.monotonic() - t0, 3), "link": link, "snr": snr,
-                       "rssi": rssi, "via": int(hop)})
-
-    def _expire_pings(self, now: float) -> None:
-        for key, (_, req, until) in list(self._pings.items()):
-            if until <= now:
-                del self._pings[key]
-                req.reply.put({"ok": False, "error": "geen antwoord binnen de wachttijd", "timeout": True})
+        inspect(self.node, self.cfg.keys_dir, self._pings, link, data, hop, snr, rssi, time.monotonic())
 
     # -------------------------------------------------------------------------------------------- status
-    def _queue_by_precedence(self) -> dict[str, int]:
-        assert self.node is not None
-        counts = {p.name.lower(): 0 for p in Precedence}
-        for o in self.node.out.values():
-            counts[o.precedence.name.lower()] += 1
-        return counts
-
     def _summary(self) -> str:
         assert self.node is not None
         return summary_nl(self._radio_state, self.node.queued())
 
     def status_record(self, running: bool = True) -> dict[str, Any]:
         assert self.node is not None
-        now = time.monotonic()
-        ledger = self.node.ledger
         for seq in [s for s in self._sent_via if s not in self.node.out]:
             del self._sent_via[seq]  # delivered or expired: the outbox row says so itself
-        return {
-            "running": running, "pid": os.getpid(), "box": self.cfg.name, "addr": int(self.node.me),
-            "started_wall": self._started_wall,
-            "radio": dict(self._radio_state, telemetry=self._telemetry),
-            "mqtt": dict(self._mqtt_state),
-            "links": self.node.links.snapshot(),
-            "queue": self._queue_by_precedence(), "custody": len(self.node.held),
-            "airtime_used_ms": round(ledger.used_ms(now)), "airtime_limit_ms": round(ledger.limit_ms),
-            "airtime_left_ms": round(max(0.0, ledger.limit_ms - ledger.used_ms(now))),
-            "preset": self.cfg.radio.preset, "region": self.cfg.radio.region,
-            "peers": {str(k): v for k, v in sorted(self._peers.items())},
-            "sent_via": {str(k): v for k, v in self._sent_via.items()},
-        }
+        return build_record(self.node, time.monotonic(), running=running, box=self.cfg.name,
+                            started_wall=self._started_wall, radio=dict(self._radio_state, telemetry=self._telemetry),
+                            mqtt=dict(self._mqtt_state), preset=self.cfg.radio.preset, region=self.cfg.radio.region,
+                            peers=self._peers, sent_via=self._sent_via)
 
     def _write_status(self, *, force: bool = False, running: bool = True) -> bool:
         """Write the status record when it changed or the heartbeat is due; True when it changed."""

@@ -12,6 +12,8 @@ import os
 import time
 from typing import Any
 
+from nspgw.wire.frames import Precedence
+
 STATUS_KEY = "daemon"
 HEARTBEAT_S = 5.0
 STALE_S = 4 * HEARTBEAT_S  # three missed heartbeats: the daemon is stuck or gone
@@ -50,3 +52,24 @@ def summary_nl(radio: dict[str, Any], queued: int) -> str:
     words = {"connected": "radio verbonden", "connecting": "radio verbinden…", "misconfigured":
              "radio VERKEERD INGESTELD", "disconnected": "radio niet verbonden", "disabled": "radio uit"}
     return f"{words.get(status, 'radio ' + status)}, {queued} in wachtrij"
+
+
+def build_record(node: Any, now: float, *, running: bool, box: str, started_wall: float, radio: dict[str, Any],
+                 mqtt: dict[str, Any], preset: str, region: str, peers: dict[int, dict[str, Any]],
+                 sent_via: dict[int, str]) -> dict[str, Any]:
+    """The status record (without the heartbeat time, so that an unchanged record compares equal)."""
+    queue = {p.name.lower(): 0 for p in Precedence}  # FLASH first
+    for o in node.out.values():
+        queue[o.precedence.name.lower()] += 1
+    ledger = node.ledger
+    used = ledger.used_ms(now)
+    return {
+        "running": running, "pid": os.getpid(), "box": box, "addr": int(node.me), "started_wall": started_wall,
+        "radio": radio, "mqtt": mqtt, "links": node.links.snapshot(),
+        "queue": queue, "custody": len(node.held),
+        "airtime_used_ms": round(used), "airtime_limit_ms": round(ledger.limit_ms),
+        "airtime_left_ms": round(max(0.0, ledger.limit_ms - used)),
+        "preset": preset, "region": region,
+        "peers": {str(k): v for k, v in sorted(peers.items())},
+        "sent_via": {str(k): v for k, v in sent_via.items()},
+    }
