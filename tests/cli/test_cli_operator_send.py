@@ -166,3 +166,42 @@ def test_send_is_fast_and_never_imports_radio_or_mqtt(boxes: dict[str, SimBox]) 
     result = json.loads(r.stdout.split("RESULT", 1)[1])
     assert result["code"] in (0, None) and result["bad"] == []
     assert result["s"] < 1.0, result  # import of the CLI + one commit, without interpreter start-up
+
+
+def test_form_prompts_on_a_terminal_with_validation(boxes: dict[str, SimBox]) -> None:
+    """On a tty without --veld every field is asked in turn; a wrong answer is explained and asked again."""
+    import pty
+    import select
+
+    nsp = boxes["nsp1"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "nspgw"), "send", "gct", "--form", "noodmelding",
+                             "-c", str(nsp.config_path)], stdin=slave, stdout=slave, stderr=slave,
+                            env=dict(os.environ, NSPGW_LANG="nl"))
+    os.close(slave)
+    answers = ["vulkaan", "brand", "Kerkplein 1"]  # first: not an incident type; then valid; rest: empty
+    transcript = ""
+    deadline = time.monotonic() + 20
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 4096).decode(errors="replace")
+            except OSError:
+                break  # the child closed the terminal
+            transcript += chunk
+            if chunk.rstrip().endswith(":"):
+                os.write(master, ((answers.pop(0) if answers else "") + "\n").encode())
+        assert proc.wait(10) == 0, transcript
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert "Noodmelding" in transcript and "Soort incident *" in transcript
+    assert "vulkaan" in transcript and transcript.count("Soort incident") >= 2  # explained and asked again
+    assert "geaccepteerd (FLASH)" in transcript
+    [row] = outbox(nsp)
+    ct, form = decode_content(row.body)
+    assert ct == ContentType.NOODMELDING and form.address == "Kerkplein 1"
