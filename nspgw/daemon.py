@@ -115,8 +115,9 @@ class Daemon:
         from nspgw.adapters.meshtastic_radio import MeshtasticRadio
 
         self._radio_state = {"status": "connecting", "detail": "starten", "node_id": ""}
-        # Reconnect at least every 15 s: a replugged USB radio or a restarted radio should be back quickly.
-        self.radio = MeshtasticRadio.from_config(self.cfg, self._sink("radio"), backoff_max_s=15.0)
+        # Try to reconnect at least every 5 s: a replugged USB radio should be back before an operator wonders
+        # (one port scan or TCP connect per try costs next to nothing; the adapter's default is 60 s).
+        self.radio = MeshtasticRadio.from_config(self.cfg, self._sink("radio"), backoff_max_s=5.0)
         self.radio.start()
 
     def _start_mqtt(self, me: int) -> None:
