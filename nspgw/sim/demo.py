@@ -186,6 +186,7 @@ def _start(console: Console, procs: Processes, workdir: Path, use_broker: bool
     from nspgw.store.sqlite import Store
 
     names = [b.name for b in DEMO_BOXES]
+    t0 = time.monotonic()
     console.rule("[bold]nspgw demo[/]: van telefoon/internet naar radio en terug")
     console.print(f"1 GCT, 2 coördinatiepunten, 4 NSP's; virtuele radio's met preset [bold]{PRESET}[/] "
                   "(snel, alleen voor de simulatie; in het veld LONG_FAST, ≈20× trager per frame).")
@@ -195,7 +196,7 @@ def _start(console: Console, procs: Processes, workdir: Path, use_broker: bool
         broker.start()
         console.print(f"MQTT-broker (Mosquitto) op 127.0.0.1:{broker.port}.")
     else:
-        why = "uitgezet (--zonder-broker)" if not use_broker else "niet geïnstalleerd (apt-get install mosquitto)"
+        why = "uitgezet (--no-broker)" if not use_broker else "niet geïnstalleerd (apt-get install mosquitto)"
         console.print(f"[bold yellow]Mosquitto {why}: de demo draait ALLEEN OVER RADIO; "
                       "er is geen telecomstoring te tonen.[/]")
     topo = workdir / "topology.toml"
@@ -215,7 +216,7 @@ def _start(console: Console, procs: Processes, workdir: Path, use_broker: bool
     if not ready:
         raise DemoError(f"niet alle posten kwamen op / not every box came up: {monitor.status}")
     console.print(f"{len(boxes)} posten draaien (nspgw run): radio verbonden"
-                  + (", IP verbonden." if broker else "."))
+                  + (", IP verbonden" if broker else "") + f" [dim](opstarten {time.monotonic() - t0:.1f} s)[/]")
     return broker, monitor, view
 
 
@@ -287,7 +288,9 @@ def _scenario(console: Console, procs: Processes, broker: Mosquitto | None, moni
         s = summarize(monitor.sent, monitor.deliveries, boxes, monitor.confirmed)
         return s.lost == 0 and s.confirmed == s.sent
 
-    if not _wait(procs, monitor, settled, timing.drain_s, view):
+    if _wait(procs, monitor, settled, timing.drain_s, view):
+        view.note("alles afgeleverd en bevestigd")
+    else:
         view.note("[yellow]niet alles binnen de wachttijd bevestigd[/]")
     view.show(monitor.poll())
     parts = by_phase(monitor.sent, monitor.deliveries, boxes, monitor.confirmed, names)
