@@ -17,7 +17,7 @@ import yaml
 from meshtastic.protobuf import config_pb2
 
 from nspgw import profiles
-from nspgw.adapters.meshtastic_radio import MAX_FRAME_BYTES, MeshtasticRadio
+from nspgw.adapters.meshtastic_radio import MAX_DIRECT_FRAME_BYTES, MeshtasticRadio
 from nspgw.adapters.radio_admin import apply_profile, connected
 from nspgw.adapters.radio_connect import RadioTarget
 from nspgw.adapters.radio_events import RadioFrame, RadioSent
@@ -136,8 +136,8 @@ def wait_state(radio: MeshtasticRadio, status: str, timeout_s: float = 20.0) -> 
 
 def corpus_payloads() -> list[bytes]:
     lines = [json.loads(x) for x in CORPUS.read_text(encoding="utf-8").splitlines() if x.strip()]
-    out = [d["text"].encode()[:MAX_FRAME_BYTES] for d in lines[:3]]
-    return [b"\x01", *out, bytes(range(MAX_FRAME_BYTES))]
+    out = [d["text"].encode()[:MAX_DIRECT_FRAME_BYTES] for d in lines[:3]]
+    return [b"\x01", *out, bytes(range(MAX_DIRECT_FRAME_BYTES))]
 
 
 def control(chain: dict[str, Any], command: dict[str, Any]) -> None:
