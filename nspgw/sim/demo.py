@@ -30,7 +30,7 @@ from typing import Any
 
 from rich.console import Console
 
-from nspgw.sim.demo_net import DEMO_BOXES, provision, topology_toml
+from nspgw.sim.demo_net import DEMO_BOXES, configure_verified, provision, topology_toml
 from nspgw.sim.demo_procs import DemoError, Processes
 from nspgw.sim.demo_summary import Summary, by_phase, summarize, table
 from nspgw.sim.demo_view import LiveView, Monitor
@@ -182,7 +182,6 @@ def run_demo(*, quick: bool = False, console: Console | None = None, keep: bool 
 
 def _start(console: Console, procs: Processes, workdir: Path, use_broker: bool
            ) -> tuple[Mosquitto | None, Monitor, LiveView]:
-    from nspgw.sim.boxes import configure_radios
     from nspgw.store.sqlite import Store
 
     names = [b.name for b in DEMO_BOXES]
@@ -205,7 +204,10 @@ def _start(console: Console, procs: Processes, workdir: Path, use_broker: bool
     mesh.wait_radios(names, 30.0)
     boxes = provision(workdir / "boxes", mesh.radios, preset=PRESET,
                       mqtt=(broker.host, broker.port) if broker else None)
-    configure_radios(boxes)  # role profile and channel key on each radio, as `nspgw radio provision`
+    # Role profile and channel key on each radio, as `nspgw radio provision`, read back and checked.
+    redone = configure_verified(boxes)
+    if redone:
+        console.print(f"[dim]profiel opnieuw toegepast op {redone} radio('s) na controle[/]")
     for b in boxes:
         Store.open(b.store_path, create=True).close()  # created here, so the monitor can read it at once
         procs.start_daemon(b.name, b.config_path)
