@@ -118,13 +118,29 @@ def provision_chain(root: Path, radios: list[dict[str, Any]], *, preset: str = "
     return boxes
 
 
-def configure_radios(boxes: list[SimBox], seed: bytes = SIM_KEY_SEED, timeout_s: float = 30.0) -> None:
-    """Apply each box's profile and the channel key to its virtual radio (what `nspgw radio provision` does)."""
+def configure_radios(boxes: list[SimBox], seed: bytes = SIM_KEY_SEED, timeout_s: float = 30.0,
+                     tries: int = 3) -> None:
+    """Apply each box's profile and the channel key to its virtual radio (what `nspgw radio provision` does),
+    then read it back over a new connection and apply again while a difference that stops transmission
+    remains: now and then a profile written over TCP does not fully land (seen: the nspgw channel still
+    DISABLED), and the daemon's profile gate would then keep that box off the air."""
     from nspgw import profiles
-    from nspgw.adapters.radio_admin import apply_profile, connected
+    from nspgw.adapters.radio_admin import apply_profile, compare_radio, connected
     from nspgw.adapters.radio_connect import RadioTarget
+    from nspgw.errors import RadioError
 
     psk = sim_psk(seed)
     for box in boxes:
-        with connected(RadioTarget.parse(host=box.radio_host), timeout_s) as iface:
-            apply_profile(iface, profiles.load_profile(box.profile_path), psk, owner=box.name)
+        profile = profiles.load_profile(box.profile_path)
+        target = RadioTarget.parse(host=box.radio_host)
+        with connected(target, timeout_s) as iface:
+            apply_profile(iface, profile, psk, owner=box.name)
+        for _ in range(tries):
+            with connected(target, timeout_s) as iface:
+                bad = profiles.critical(compare_radio(iface, profile, psk))
+                if not bad:
+                    break
+                apply_profile(iface, profile, psk, owner=box.name)
+        else:
+            raise RadioError(f"radio van {box.name} blijft verkeerd ingesteld: "
+                             f"{'; '.join(d.message('nl') for d in bad)}")
