@@ -117,23 +117,23 @@ def test_start_up_failures_are_loud_and_leave_state_alone(nsp: SimBox, tmp_path:
     assert r.returncode == 3 and "bestaat niet" in r.stderr
 
 
-def test_sigterm_exits_zero(nsp: SimBox) -> None:
+def test_sigterm_exits_zero(nsp: SimBox, tmp_path: Path) -> None:
     text = nsp.config_path.read_text().replace("[radio]\nenabled = true", "[radio]\nenabled = false")
     nsp.config_path.write_text(text)
-    proc = subprocess.Popen([NSPGW, "run", "--config", str(nsp.config_path)], stderr=subprocess.PIPE, text=True)
+    # READY on a notify socket of ours (polling the store instead would race the daemon's first migration)
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(tmp_path / "n.sock"))
+    sink.settimeout(20)
+    proc = subprocess.Popen([NSPGW, "run", "--config", str(nsp.config_path)], stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "n.sock")))
     try:
-        def up() -> bool:
-            if not nsp.store_path.exists():
-                return False
-            with Store.open(nsp.store_path, create=False) as s:
-                return daemon_running(s.status().get(STATUS_KEY))[0]
-
-        wait(up, 20)
+        assert sink.recv(4096).decode().startswith("READY=1")
         proc.terminate()
         assert proc.wait(20) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
+        sink.close()
     err = proc.stderr.read() if proc.stderr else ""
     assert "SIGTERM" in err and "Traceback" not in err
 
