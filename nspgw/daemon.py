@@ -177,12 +177,7 @@ class Daemon:
     def run(self) -> int:
         from nspgw.adapters.systemd import Notifier, watchdog_interval_s
 
-        notifier = self._notifier if self._notifier is not None else Notifier()
-        sock = getattr(notifier, "_sock", None)
-        if sock is not None:
-            # A notify socket whose reader is slow must never stall the loop: drop a message instead (systemd
-            # reads at once; a full queue means a stuck reader). Requested upstream: MSG_DONTWAIT in Notifier.
-            sock.setblocking(False)
+        notifier = self._notifier if self._notifier is not None else Notifier()  # non-blocking socket
         try:
             self.start()
             assert self.node is not None

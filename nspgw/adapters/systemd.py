@@ -19,7 +19,8 @@ class Notifier:
         self._addr = "\0" + addr[1:] if addr.startswith("@") else addr
         self._sock: socket.socket | None = None
         if self._addr:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: a full notify socket (systemd busy) must never stall the daemon's loop.
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
 
     @property
     def enabled(self) -> bool:
@@ -31,7 +32,7 @@ class Notifier:
         try:
             self._sock.sendto("\n".join(fields).encode("utf-8"), self._addr)
         except OSError:
-            return False  # systemd gone (shutdown) is not our error to report
+            return False  # systemd gone (shutdown) or its queue full: not our error, try again next time
         return True
 
     def ready(self, status: str) -> bool:
@@ -77,7 +78,9 @@ User={user}
 Group={user}
 SupplementaryGroups=dialout
 StateDirectory=nspgw
-StateDirectoryMode=0700
+# Group nspgw may read and write the store, so operators in that group can run `nspgw send` and `inbox`;
+# key files stay 0600 (nspgw writes them so and refuses group-readable ones).
+StateDirectoryMode=0770
 ConfigurationDirectory=nspgw
 Restart=always
 RestartSec=5
@@ -105,7 +108,7 @@ DevicePolicy=closed
 DeviceAllow=char-ttyUSB rw
 DeviceAllow=char-ttyACM rw
 CapabilityBoundingSet=
-UMask=0077
+UMask=0007
 
 [Install]
 WantedBy=multi-user.target
