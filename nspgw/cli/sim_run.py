@@ -1,6 +1,7 @@
 """`nspgw sim run SCENARIO.toml [--json]`: run a drill of real boxes over the simulated mesh on virtual time.
 
-Registered by `nspgw/cli/sim.py` as `run(scenario, json_out)`. Exit status 0 when every `[[expect]]` holds,
+Registered by `nspgw/cli/sim.py` as `run(scenario, json_out)`; `duration` ("2h", seconds) shortens or stretches
+the run (generated traffic and faults scale with it). Exit status 0 when every `[[expect]]` holds,
 1 when one does not (the report says which), 3 for a bad scenario file (ConfigError, via the CLI boundary).
 """
 
@@ -15,16 +16,29 @@ _STATE_NL = {"delivered": "afgeleverd", "expired": "verlopen", "held_by_relay": 
              "in_flight": "onderweg", "queued": "in wachtrij", "accepted": "geaccepteerd"}
 
 
-def run(scenario: Path, json_out: bool) -> None:
-    from nspgw.sim.scenario import load_scenario, run_scenario
+def run(scenario: Path, json_out: bool, duration: str | None = None) -> None:
+    from nspgw.sim.scenario import load_scenario, parse_duration, run_scenario
 
     sc = load_scenario(scenario)
+    if duration is not None:
+        sc = sc.with_duration(parse_duration(duration, "--duration"))
     result = run_scenario(sc)
     if json_out:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
-        typer.echo(f"Scenario: {result.name} ({result.duration_s / 3600:.1f} uur virtuele tijd)")
-        for m in result.messages:
+        f = result.figures
+        typer.echo(f"Scenario: {result.name} ({result.duration_s / 3600:.1f} uur virtuele tijd, "
+                   f"{f['wall_s']} s rekentijd)")
+        typer.echo(f"  verzonden {f['sent']}, afgeleverd {f['delivered']}, verlopen {f['expired']}, "
+                   f"verloren {f['lost']}, dubbel afgeleverd {f['duplicates_delivered']}")
+        for prec, lat in f["latency_s"].items():
+            typer.echo(f"  looptijd {prec:<9} p50 {lat['p50']} s, p95 {lat['p95']} s, max {lat['max']} s")
+        typer.echo(f"  nspgw-frames per afgeleverd bericht {f['transmissions_per_delivered']} "
+                   f"(afzender {f['origin_transmissions_per_delivered']}), frames in de lucht "
+                   f"{f['on_air_frames_per_delivered']}")
+        shown = result.messages if len(result.messages) <= 40 else \
+            [m for m in result.messages if m.state != "delivered"]
+        for m in shown:
             to = "iedereen" if m.dst == 0xFFF else str(m.dst)
             took = f" na {m.done_at_s:.0f} s" if m.done_at_s is not None else ""
             typer.echo(f"  {m.id:>6}  {m.src} → {to:<8} {m.precedence:<9} {_STATE_NL.get(m.state, m.state)}{took}"

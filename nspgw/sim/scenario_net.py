@@ -65,6 +65,9 @@ class SimNet:
         self._tx_refs: dict[tuple[int, int], int] = {}  # (node_num, packet_id) → tx_ref
         self.deliveries: list[tuple[float, int, int, int]] = []  # (t, reader box, origin, seq)
         self.outcomes: dict[tuple[int, int], tuple[float, str]] = {}  # (origin, seq) → (t, final state)
+        # Node.next_deadline() only changes when the node handles something: cache it per box (the driver
+        # loop asked every box on every step, the hot spot of a 56-box day).
+        self._deadlines: dict[int, float | None] = {}
         self.mesh.on_deliver = self._on_deliver
         self.mesh.on_routing = self._on_routing
         for spec in boxes:
@@ -102,8 +105,9 @@ class SimNet:
         old = self.boxes[addr]
         old.store.close()
         box = self._boot(old.spec)
-        box.notices, box.ip_up = old.notices, old.ip_up
+        box.notices, box.ip_up, box.transmits = old.notices, old.ip_up, old.transmits
         self.boxes[addr] = box
+        self._deadlines.pop(addr, None)
         self._pending = [(a, e) for a, e in self._pending if a != addr or isinstance(e, MessageAccepted)]
         if box.ip_up:
             self._pending.append((addr, LinkState(IP, True)))
@@ -153,7 +157,7 @@ class SimNet:
         while True:
             self._drain()
             times = [t for t in (self.mesh.next_event_time(),) if t is not None]
-            deadlines = [b.node.next_deadline() for b in self.boxes.values() if b.up]
+            deadlines = [self._deadline(b) for b in self.boxes.values() if b.up]
             times += [d for d in deadlines if d is not None]
             times += [t for t, _, _ in self._ip_queue]
             t = min(times, default=float("inf"))
@@ -168,8 +172,8 @@ class SimNet:
             self._drain()
             fired = False
             for b in list(self.boxes.values()):
-                d = b.node.next_deadline()
-                if b.up and d is not None and d <= t:
+                d = self._deadline(b) if b.up else None
+                if d is not None and d <= t:
                     self._execute(b, b.node.handle_timer(t))
                     fired = True
             guard = guard + 1 if fired and t == self.now else 0
@@ -177,6 +181,12 @@ class SimNet:
                 raise RuntimeError(f"node timers do not advance at t={t}")
         self.mesh.run_until(t_end)
         self._drain()
+
+    def _deadline(self, b: SimBox) -> float | None:
+        a = b.spec.addr
+        if a not in self._deadlines:
+            self._deadlines[a] = b.node.next_deadline()
+        return self._deadlines[a]
 
     def run_while(self, predicate: object, t_max: float, step_s: float = 5.0) -> bool:
         """Advance in steps until `predicate()` is false or `t_max`; True when the predicate became false."""
@@ -195,6 +205,7 @@ class SimNet:
                 self._execute(box, box.node.handle(ev, self.now))
 
     def _execute(self, box: SimBox, acts: list[Action]) -> None:
+        self._deadlines.pop(box.spec.addr, None)  # the node just handled something
         box.store.apply(acts)  # persist before acknowledging: one transaction, then the transmits
         for a in acts:
             if isinstance(a, StoreInbox):
