@@ -63,5 +63,17 @@ def daemon(
     typer.echo(json.dumps(figures.to_dict(), indent=2) if as_json else report(figures))
 
 
+@app.command("scenarios")
+def scenarios(
+    quick: bool = typer.Option(False, "--quick", help="Korte runs (een kwart van de duur; gemeente 3 uur)."),
+    as_json: bool = typer.Option(False, "--json", help="Uitvoer als JSON."),
+) -> None:
+    """Doelen van store-and-forward: verlies, dubbele aflevering, FLASH-voorrang, uitzendingen, snelheid."""
+    from nspgw.bench.scenarios import measure, report
+
+    figures = measure(quick)
+    typer.echo(json.dumps(figures, indent=2, ensure_ascii=False) if as_json else report(figures))
+
+
 def register(parent: typer.Typer) -> None:
     parent.add_typer(app, name="bench")
