@@ -18,11 +18,12 @@ KNOWN_CORE_BUG = {"corpus"}  # core: a multi-frame bulletin fragment is estimate
 
 
 @pytest.mark.parametrize("path", sorted(DOCS.glob("*.toml")), ids=lambda p: p.stem)
-def test_scenario_loses_nothing_and_delivers_once(path: Path) -> None:
+def test_scenario_loses_nothing_and_delivers_once(path: Path, request: pytest.FixtureRequest) -> None:
     sc = load_scenario(path)
     sc = sc.with_duration(SHORT.get(path.stem, sc.duration_s))
     if path.stem in KNOWN_CORE_BUG:
-        pytest.xfail("core estimate_len over 255 B for a full bulletin fragment (reported)")
+        request.applymarker(pytest.mark.xfail(raises=ValueError, strict=False,
+                                              reason="core estimate_len > 255 B for a full bulletin fragment"))
     r = run_scenario(sc)  # temporary stores, on /dev/shm when there is one
     f = r.figures
     assert f["sent"] > 0 or r.expectations
