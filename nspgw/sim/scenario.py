@@ -99,6 +99,7 @@ class Scenario:
     traffic_from_s: float = 0.0
     drain_s: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    positions: tuple[tuple[int, tuple[float, float]], ...] = ()  # [[box]] pos = [x, y] in metres
     base_dir: Path = Path(".")
 
     def with_duration(self, duration_s: float) -> Scenario:
@@ -232,7 +233,21 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
     events = [e for e in events if e.at_s <= duration]
     events.sort(key=lambda e: e.at_s)
     return Scenario(name, seed, preset, duration, boxes, tuple(links), tuple(events), tuple(expects),
-                    t_from, drain, data, base_dir)
+                    traffic_from_s=t_from, drain_s=drain, raw=data, base_dir=base_dir, positions=_positions(data))
+
+
+def _positions(data: dict[str, Any]) -> tuple[tuple[int, tuple[float, float]], ...]:
+    """Placed boxes hear each other by distance (log-distance path loss, mesh_radio.link_from_distance);
+    a [[link]] still overrides the computed link of its pair."""
+    out = []
+    for i, b in enumerate(data.get("box") or []):
+        if isinstance(b, dict) and "pos" in b:
+            pos = b["pos"]
+            if (not isinstance(pos, list) or len(pos) != 2
+                    or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos)):
+                raise ConfigError(f"box[{i}].pos: must be [x, y] in metres")
+            out.append((int(b["addr"]), (float(pos[0]), float(pos[1]))))
+    return tuple(out)
 
 
 def _generated(data: dict[str, Any], boxes: tuple[BoxSpec, ...], links: list[tuple[int, int, float, float]],
@@ -307,7 +322,7 @@ def run_scenario(sc: Scenario, workdir: Path | None = None) -> ScenarioResult:
         with tempfile.TemporaryDirectory(prefix="nspgw-scenario-", dir=fast_tmp()) as tmp:
             return run_scenario(sc, Path(tmp))
     t_wall = time.perf_counter()
-    net = SimNet(list(sc.boxes), workdir, seed=sc.seed, preset=sc.preset)
+    net = SimNet(list(sc.boxes), workdir, seed=sc.seed, preset=sc.preset, positions=dict(sc.positions))
     try:
         for a, b, loss, snr in sc.links:
             net.mesh.set_link(f"box{a}", f"box{b}", loss=loss, snr=snr)

@@ -50,7 +50,8 @@ class SimNet:
     """Boxes by address; `mesh` links are named `box<addr>`."""
 
     def __init__(self, boxes: list[BoxSpec], workdir: Path, *, seed: int = 1, preset: str = "LONG_FAST",
-                 config: dict[str, object] | None = None, key_seed: bytes = b"nspgw simulated network keys") -> None:
+                 config: dict[str, object] | None = None, key_seed: bytes = b"nspgw simulated network keys",
+                 positions: dict[int, tuple[float, float]] | None = None) -> None:
         self.seed = seed
         self.workdir = workdir
         # Keys come from their own seed: a restarted run (new mesh seed) must find the same enrolment.
@@ -72,7 +73,8 @@ class SimNet:
         self.mesh.on_routing = self._on_routing
         for spec in boxes:
             role = "ROUTER_CLIENT" if spec.role == Role.CP else "CLIENT"
-            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role=role)
+            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role=role,
+                               position=(positions or {}).get(spec.addr))
             self.boxes[spec.addr] = self._boot(spec)
 
     # ------------------------------------------------------------------------------------------ boxes

@@ -94,3 +94,15 @@ def test_ip_window_carries_messages_while_the_radio_is_cut(tmp_path: Path) -> No
     r = run_scenario(parse_scenario(with_ip), tmp_path / "b")
     assert r.figures["delivered"] == 1 and r.figures["lost"] == 0
     assert r.messages[0].done_at_s is not None and r.messages[0].done_at_s < 60
+
+
+def test_placed_boxes_hear_each_other_by_distance() -> None:
+    def run(far_m: float) -> dict[str, object]:
+        return run_scenario(parse_scenario({
+            "scenario": {"duration": "30m", "seed": 5},
+            "box": [{"addr": 1, "role": "gct", "pos": [0, 0]}, {"addr": 10, "role": "cp", "pos": [far_m, 0]}],
+            "event": [{"at": "1m", "send": {"id": "m", "from": 10, "to": 1, "text": "hoort u mij?"}}]})).figures
+    assert run(1000.0)["delivered"] == 1
+    assert run(500_000.0)["lost"] == 1  # far beyond LoRa range: nobody hears it
+    with pytest.raises(ConfigError, match=r"box\[0\].pos"):
+        parse_scenario({"box": [{"addr": 1, "role": "gct", "pos": [1]}]})
