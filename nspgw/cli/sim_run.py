@@ -13,7 +13,8 @@ from pathlib import Path
 import typer
 
 _STATE_NL = {"delivered": "afgeleverd", "expired": "verlopen", "held_by_relay": "bij CP in bewaring",
-             "in_flight": "onderweg", "queued": "in wachtrij", "accepted": "geaccepteerd"}
+             "in_flight": "onderweg", "queued": "in wachtrij", "accepted": "geaccepteerd",
+             "lost": "VERLOREN"}
 
 
 def run(scenario: Path, json_out: bool, duration: str | None = None) -> None:
@@ -41,7 +42,8 @@ def run(scenario: Path, json_out: bool, duration: str | None = None) -> None:
         for m in shown:
             to = "iedereen" if m.dst == 0xFFF else str(m.dst)
             took = f" na {m.done_at_s:.0f} s" if m.done_at_s is not None else ""
-            typer.echo(f"  {m.id:>6}  {m.src} → {to:<8} {m.precedence:<9} {_STATE_NL.get(m.state, m.state)}{took}"
+            state = _STATE_NL.get(m.state.split(" ")[0], m.state)
+            typer.echo(f"  {m.id:>6}  {m.src} → {to:<8} {m.precedence:<9} {state}{took}"
                        f" ({m.readers} ontvanger{'s' if m.readers != 1 else ''})")
         for box, kind, text in result.notices:
             if kind == "expired":
