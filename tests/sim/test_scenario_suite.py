@@ -106,3 +106,25 @@ def test_placed_boxes_hear_each_other_by_distance() -> None:
     assert run(500_000.0)["lost"] == 1  # far beyond LoRa range: nobody hears it
     with pytest.raises(ConfigError, match=r"box\[0\].pos"):
         parse_scenario({"box": [{"addr": 1, "role": "gct", "pos": [1]}]})
+
+
+def test_a_second_delivery_to_a_reader_counts_as_duplicate(tmp_path: Path) -> None:
+    from nspgw.crypto.enrol import demo_boxes
+    from nspgw.sim.scenario_net import SimNet
+    from nspgw.sim.scenario_report import figures
+    from nspgw.wire.frames import Precedence
+
+    net = SimNet([b for b in demo_boxes() if b.addr in (1, 10)], tmp_path, seed=2)
+    try:
+        net.mesh.set_link("box1", "box10")
+        sc = parse_scenario({"box": [{"addr": 1, "role": "gct"}, {"addr": 10, "role": "cp"}],
+                             "event": [{"send": {"id": "m", "from": 10, "to": 1, "text": "x"}}]})
+        spec = sc.events[0].send
+        msg = net.send(10, 1, b"x", Precedence.ROUTINE)
+        net.run_until(600.0)
+        sent = {"m": (spec, msg.seq, 0.0)}
+        assert figures(net, sent, 0.0)[1]["duplicates_delivered"] == 0
+        net.deliveries.append(net.deliveries[0])  # the reader's core handing the same MsgId over again
+        assert figures(net, sent, 0.0)[1]["duplicates_delivered"] == 1
+    finally:
+        net.close()
