@@ -189,8 +189,10 @@ def register(parent: typer.Typer) -> None:
 def run_cmd(
     scenario: Path = typer.Argument(..., help="Scenario (TOML): posten, verbindingen, verkeer, storingen."),
     as_json: bool = typer.Option(False, "--json", help="Rapport als JSON."),
+    duration: str | None = typer.Option(None, "--duration",
+                                        help="Andere looptijd (bv. 30m, 2h); verkeer en storingen schalen mee."),
 ) -> None:
     """Draai een oefenscenario met echte posten op gesimuleerde tijd en mesh (zie docs/simulation.md)."""
     from nspgw.cli.sim_run import run
 
-    run(scenario, as_json)
+    run(scenario, as_json, duration)
