@@ -21,7 +21,7 @@ from nspgw.core.work import Held, OutMsg, Sent
 from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.fragment import fragment
-from nspgw.wire.frames import NSPGW_PORTNUM, MessageFrame, Precedence
+from nspgw.wire.frames import MAX_BROADCAST_FRAME, NSPGW_PORTNUM, MessageFrame, Precedence
 
 if TYPE_CHECKING:
     from nspgw.core.node import Node
@@ -77,7 +77,8 @@ def estimate_len(node: Node, key: Hashable) -> int:
         o = node.out[key[1]]
         frags = fragments_of(node, o)
         i = o.round[0][0] if o.round else len(frags) - 1
-        return len(frags[i].body) + len(frags[i].signature) + 26
+        # An estimate for the airtime budget; no frame the codec makes exceeds the broadcast limit.
+        return min(len(frags[i].body) + len(frags[i].signature) + 26, MAX_BROADCAST_FRAME)
     if key[0] == "held":
         return len(node.held[(key[1], key[2])].raw) + 4
     return 40

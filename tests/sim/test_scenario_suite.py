@@ -14,16 +14,12 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios"
 # CI durations: long enough that generated traffic and faults happen, short enough for the suite budget.
 SHORT = {"region-24h": 1800.0, "power-cuts": 4 * 3600.0, "loss-30": 4 * 3600.0, "cp-partition-6h": 4 * 3600.0,
          "two-hop-loss-10": 3 * 3600.0}  # the others run in full
-KNOWN_CORE_BUG = {"corpus"}  # core: a multi-frame bulletin fragment is estimated at 259 B → ValueError
 
 
 @pytest.mark.parametrize("path", sorted(DOCS.glob("*.toml")), ids=lambda p: p.stem)
-def test_scenario_loses_nothing_and_delivers_once(path: Path, request: pytest.FixtureRequest) -> None:
+def test_scenario_loses_nothing_and_delivers_once(path: Path) -> None:
     sc = load_scenario(path)
     sc = sc.with_duration(SHORT.get(path.stem, sc.duration_s))
-    if path.stem in KNOWN_CORE_BUG:
-        request.applymarker(pytest.mark.xfail(raises=ValueError, strict=False,
-                                              reason="core estimate_len > 255 B for a full bulletin fragment"))
     r = run_scenario(sc)  # temporary stores, on /dev/shm when there is one
     f = r.figures
     assert f["sent"] > 0 or r.expectations
