@@ -215,6 +215,7 @@ class Daemon:
                 if now >= next_reread:
                     next_reread = now + OUTBOX_REREAD_S
                     self._feed_outbox()
+                self._step(self._pings.resend(self.node, now))
                 self._pings.expire(now)
                 if watchdog is not None and now >= next_watchdog:
                     notifier.watchdog()

@@ -25,18 +25,39 @@ log = logging.getLogger("nspgw.daemon")
 MAX_PING_TIMEOUT_S = 300.0
 
 
+PING_TRIES = 3
+"""Probes per ping within its timeout: one probe lost on the air must not make the box look unreachable."""
+
+
 class Pings:
     """Pending pings: (box, nonce) → (sent at, request, give up at); monotonic seconds."""
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
         self._pending: dict[tuple[int, int], tuple[float, ControlRequest, float]] = {}
+        self._retry: dict[tuple[int, int], tuple[float, int]] = {}  # → (next probe at, probes left)
 
     def __bool__(self) -> bool:
         return bool(self._pending)
 
     def next_deadline(self) -> float | None:
-        return min((t for _, _, t in self._pending.values()), default=None)
+        times = [t for _, _, t in self._pending.values()] + [t for t, _ in self._retry.values()]
+        return min(times, default=None)
+
+    def resend(self, node: Node, now: float) -> list[Action]:
+        """Send the next probe of every ping still unanswered at its retry time (same nonce: any reply counts)."""
+        due = False
+        for key, (at, left) in list(self._retry.items()):
+            if at > now or key not in self._pending:
+                continue
+            t0, _, until = self._pending[key]
+            if left <= 1:
+                del self._retry[key]
+            else:
+                self._retry[key] = (now + (until - t0) / PING_TRIES, left - 1)
+            node.add_ctl(Ctl(ProbeFrame(node.me, BoxAddr(key[0]), key[1]), Precedence.PRIORITY), now)
+            due = True
+        return node.handle_timer(now) if due else []
 
     def request(self, node: Node, req: ControlRequest, now: float) -> list[Action]:
         """Start a ping (the core's actions to carry out), or answer the request with an error at once."""
@@ -52,6 +73,7 @@ class Pings:
         nonce = self._rng.getrandbits(32)
         timeout = min(float(body.get("timeout_s", 30.0)), MAX_PING_TIMEOUT_S)
         self._pending[(int(entry.addr), nonce)] = (now, req, now + timeout)
+        self._retry[(int(entry.addr), nonce)] = (now + timeout / PING_TRIES, PING_TRIES - 1)
         # The core has no probe API yet: queue the probe as a control frame, as its own link checks do.
         node.add_ctl(Ctl(ProbeFrame(node.me, entry.addr, nonce), Precedence.PRIORITY), now)
         return node.handle_timer(now)
@@ -59,6 +81,7 @@ class Pings:
     def reply(self, f: ProbeFrame, link: str, hop: BoxAddr, snr: float | None, rssi: int | None,
               now: float) -> None:
         hit = self._pending.pop((int(f.src), f.nonce), None)
+        self._retry.pop((int(f.src), f.nonce), None)
         if hit is not None:
             t0, req, _ = hit
             req.reply.put({"ok": True, "rtt_s": round(now - t0, 3), "link": link, "snr": snr, "rssi": rssi,
@@ -68,12 +91,14 @@ class Pings:
         for key, (_, req, until) in list(self._pending.items()):
             if until <= now:
                 del self._pending[key]
+                self._retry.pop(key, None)
                 req.reply.put({"ok": False, "error": "geen antwoord binnen de wachttijd", "timeout": True})
 
     def close(self) -> None:
         for _, req, _ in self._pending.values():
             req.reply.put({"ok": False, "error": "de dienst stopt"})
         self._pending.clear()
+        self._retry.clear()
 
 
 def inspect(node: Node, keys_dir: Path, pings: Pings, link: str, data: bytes, hop: BoxAddr,
