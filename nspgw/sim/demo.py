@@ -156,10 +156,19 @@ def run_demo(*, quick: bool = False, console: Console | None = None, keep: bool 
     broker: Mosquitto | None = None
     monitor: Monitor | None = None
     result: DemoResult | None = None
+    interrupted = False
     try:
         with Processes(workdir, run_id) as procs:
             try:
-                broker, monitor, view = _start(console, procs, workdir, use_broker)
+                t0 = time.monotonic()
+                console.rule("[bold]nspgw demo[/]: van telefoon/internet naar radio en terug")
+                console.print(f"1 GCT, 2 coördinatiepunten, 4 NSP's; virtuele radio's met preset [bold]{PRESET}[/] "
+                              "(snel, alleen voor de simulatie; in het veld LONG_FAST, ≈20× trager per frame).")
+                if use_broker and find_mosquitto() is not None:
+                    # Bound to `broker` before its process exists, so the `finally` below always stops it.
+                    broker = Mosquitto.create(workdir / "broker", env=procs.env)
+                    broker.start()
+                monitor, view = _start(console, procs, workdir, broker, use_broker, t0)
                 result = _scenario(console, procs, broker, monitor, view, steps, timing, workdir)
             finally:
                 if monitor is not None:
@@ -168,8 +177,11 @@ def run_demo(*, quick: bool = False, console: Console | None = None, keep: bool 
                 # Leaving `with Processes` stops every daemon and the mesh (SIGTERM, SIGKILL at the deadline).
                 if broker is not None:
                     broker.stop()
+    except KeyboardInterrupt:
+        interrupted = True  # Ctrl-C: everything is stopped by now; a deliberate stop needs no post-mortem
+        raise
     finally:
-        if result is not None and result.ok and not keep:
+        if ((result is not None and result.ok) or interrupted) and not keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             console.print(f"[dim]logboeken en toestand bewaard in {workdir}[/]")
@@ -180,19 +192,12 @@ def run_demo(*, quick: bool = False, console: Console | None = None, keep: bool 
     return result
 
 
-def _start(console: Console, procs: Processes, workdir: Path, use_broker: bool
-           ) -> tuple[Mosquitto | None, Monitor, LiveView]:
+def _start(console: Console, procs: Processes, workdir: Path, broker: Mosquitto | None, use_broker: bool,
+           t0: float) -> tuple[Monitor, LiveView]:
     from nspgw.store.sqlite import Store
 
     names = [b.name for b in DEMO_BOXES]
-    t0 = time.monotonic()
-    console.rule("[bold]nspgw demo[/]: van telefoon/internet naar radio en terug")
-    console.print(f"1 GCT, 2 coördinatiepunten, 4 NSP's; virtuele radio's met preset [bold]{PRESET}[/] "
-                  "(snel, alleen voor de simulatie; in het veld LONG_FAST, ≈20× trager per frame).")
-    broker = None
-    if use_broker and find_mosquitto() is not None:
-        broker = Mosquitto.create(workdir / "broker", env=procs.env)
-        broker.start()
+    if broker is not None:
         console.print(f"MQTT-broker (Mosquitto) op 127.0.0.1:{broker.port}.")
     else:
         why = "uitgezet (--no-broker)" if not use_broker else "niet geïnstalleerd (apt-get install mosquitto)"
@@ -219,7 +224,7 @@ def _start(console: Console, procs: Processes, workdir: Path, use_broker: bool
         raise DemoError(f"niet alle posten kwamen op / not every box came up: {monitor.status}")
     console.print(f"{len(boxes)} posten draaien (nspgw run): radio verbonden"
                   + (", IP verbonden" if broker else "") + f" [dim](opstarten {time.monotonic() - t0:.1f} s)[/]")
-    return broker, monitor, view
+    return monitor, view
 
 
 def _all(monitor: Monitor, link: str) -> bool:

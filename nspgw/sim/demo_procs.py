@@ -155,11 +155,58 @@ class Processes:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     c.proc.wait(timeout=5)
 
+    def sweep(self, timeout_s: float = 5.0) -> list[int]:
+        """Stop any process still carrying this run's id, e.g. one forked by `Popen` just as a Ctrl-C
+        interrupted it (the child runs, but `Popen` never returned it to us). Linux /proc only."""
+        pids = pids_with_env(RUN_ENV, self.run_id)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + timeout_s
+            while pids_with_env(RUN_ENV, self.run_id) and time.monotonic() < deadline:
+                _reap(pids)
+                time.sleep(0.05)  # waiting for exits on a deadline
+            _reap(pids)
+            if not pids_with_env(RUN_ENV, self.run_id):
+                break
+        return pids
+
     def __enter__(self) -> Processes:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop_all()
+        try:
+            self.stop_all()
+        finally:
+            self.sweep()
+
+
+def pids_with_env(name: str, value: str) -> list[int]:
+    """Live (not zombie) processes whose environment has `name=value`; [] where /proc is not available."""
+    needle = f"{name}={value}".encode()
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for d in proc.iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            if needle not in (d / "environ").read_bytes().split(b"\0"):
+                continue
+            if (d / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(d.name))
+        except (OSError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+    return found
+
+
+def _reap(pids: list[int]) -> None:
+    """Collect the exit status of those that were our own children (no zombies left behind)."""
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,17 +56,27 @@ def _with_marker(marker: str) -> list[int]:
     return pids
 
 
-def _env(marker: str) -> dict[str, str]:
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A short private TMPDIR for the demo's work directory (tempfile honours TMPDIR), removed afterwards, so
+    a kept directory does not litter /tmp. Short: the daemons' Unix sockets live in their state directories
+    and AF_UNIX paths are limited to 108 bytes, which pytest's tmp_path would exceed."""
+    d = Path(tempfile.mkdtemp(prefix="nd", dir="/tmp"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _env(marker: str, tmp: Path) -> dict[str, str]:
     # A wide terminal for the table, no colour codes in the captured text.
-    return dict(os.environ, NSPGW_TEST_MARKER=marker, COLUMNS="120", NO_COLOR="1", TERM="dumb")
+    return dict(os.environ, NSPGW_TEST_MARKER=marker, COLUMNS="120", NO_COLOR="1", TERM="dumb", TMPDIR=str(tmp))
 
 
-def test_quick_demo_shows_failover_and_summary_and_leaves_no_process(tmp_path: Path) -> None:
+def test_quick_demo_shows_failover_and_summary_and_leaves_no_process(tmp_path: Path, short_tmp: Path) -> None:
     _need_mosquitto()
     marker = uuid.uuid4().hex
     t0 = time.monotonic()
     r = subprocess.run([NSPGW, "sim", "demo", "--quick", "--json"], capture_output=True, text=True,
-                       env=_env(marker), cwd=tmp_path, timeout=240)
+                       env=_env(marker, short_tmp), cwd=tmp_path, timeout=240)
     took = time.monotonic() - t0
     out = r.stdout
     assert r.returncode == 0, f"exit {r.returncode}\n{out}\n{r.stderr}"
@@ -88,13 +101,18 @@ def test_quick_demo_shows_failover_and_summary_and_leaves_no_process(tmp_path: P
     assert phases["storing"]["delivered"] == phases["storing"]["expected"], out
     assert phases["hersteld"]["via_ip"] > 0, out
     assert _with_marker(marker) == []
-    assert "bewaard in" not in out  # a successful run removes its temporary directory
+    assert "bewaard in" not in out and not list(short_tmp.glob("nspgw-demo-*"))  # a good run cleans up
 
 
-def test_ctrl_c_stops_every_child(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("trigger", "min_children"), [
+    ("MQTT-broker (Mosquitto) op", 1),  # during start-up: broker up, mesh and radios being prepared
+    ("posten draaien", 8),  # all running: 7 daemons and the mesh (and the broker)
+])
+def test_ctrl_c_stops_every_child(tmp_path: Path, short_tmp: Path, trigger: str, min_children: int) -> None:
+    _need_mosquitto()
     marker = uuid.uuid4().hex
     proc = subprocess.Popen([NSPGW, "sim", "demo", "--quick"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=_env(marker), cwd=tmp_path)
+                            text=True, env=_env(marker, short_tmp), cwd=tmp_path)
     lines: list[str] = []
     started = threading.Event()
 
@@ -102,7 +120,7 @@ def test_ctrl_c_stops_every_child(tmp_path: Path) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if "posten draaien" in line:
+            if trigger in line:
                 started.set()
 
     reader = threading.Thread(target=read, daemon=True)
@@ -110,7 +128,7 @@ def test_ctrl_c_stops_every_child(tmp_path: Path) -> None:
     try:
         assert started.wait(90), "".join(lines)
         children = _with_marker(marker)
-        assert len(children) >= 8, children  # 7 daemons and the mesh (and the broker when installed)
+        assert len(children) >= min_children, children
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
         code = proc.wait(timeout=60)
     finally:
@@ -122,14 +140,16 @@ def test_ctrl_c_stops_every_child(tmp_path: Path) -> None:
     assert code == 130, text
     assert "Traceback" not in text
     assert "worden gestopt" in text
-    assert _with_marker(marker) == []
+    assert not list(short_tmp.glob("nspgw-demo-*")), "an interrupted demo removes its work directory"
+    left = _with_marker(marker)
+    assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes() for p in left]
 
 
 @pytest.mark.slow
-def test_demo_without_broker_runs_radio_only_and_says_so(tmp_path: Path) -> None:
+def test_demo_without_broker_runs_radio_only_and_says_so(tmp_path: Path, short_tmp: Path) -> None:
     marker = uuid.uuid4().hex
     r = subprocess.run([NSPGW, "sim", "demo", "--quick", "--no-broker", "--json"], capture_output=True,
-                       text=True, env=_env(marker), cwd=tmp_path, timeout=240)
+                       text=True, env=_env(marker, short_tmp), cwd=tmp_path, timeout=240)
     assert r.returncode == 0, f"{r.stdout}\n{r.stderr}"
     assert "ALLEEN OVER RADIO" in r.stdout
     summary = json.loads(r.stdout.strip().splitlines()[-1])
