@@ -52,11 +52,13 @@ class StoreSeqJump:
 
 @dataclass(frozen=True, slots=True)
 class StoreFrameSent:
-    """Frame `counter` carried fragment `frag_index` of our message `seq` (custody acks name counters)."""
+    """Frame `counter` carried fragment `frag_index` of our message `seq` (custody acks name counters) to the
+    next hop `hop` (None for a broadcast): only that hop can acknowledge custody of it or report it expired."""
 
     counter: int
     seq: int
     frag_index: int
+    hop: BoxAddr | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,22 @@ class StoreReplayWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreCustodyWindow:
+    """Replay window over the counters of `origin`'s frames this relay took into custody."""
+
+    origin: BoxAddr
+    window: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFrameDigests:
+    """Short digests of the last frames `sender` sent us directly (counter u32 ‖ digest, repeated)."""
+
+    sender: BoxAddr
+    digests: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class StorePeer:
     addr: BoxAddr
     link: str
@@ -161,6 +179,8 @@ StoreAction = (
     | DropCustody
     | StoreTtl
     | StoreReplayWindow
+    | StoreCustodyWindow
+    | StoreFrameDigests
     | StorePeer
     | StoreStatus
 )

@@ -51,6 +51,10 @@ class NodeConfig:
     checkpoint_interval_s: float = 60.0
     counter_block: int = 64
     sync_hint_interval_s: float = 300.0
+    # Frames one neighbour may have in our custody at a time: a relay's store is shared by all its NSPs, and
+    # one (stolen, or broken) box must not fill it. 256 × ≤ 231 bytes ≈ 58 KiB; an NSP sends a few dozen
+    # messages in a long outage. Beyond it the frame is refused (no ack): the sender keeps it and retries.
+    custody_quota_per_hop: int = 256
     ttl_s: dict[Precedence, int] = field(default_factory=lambda: dict(DEFAULT_TTL_S))
 
     @property
@@ -91,7 +95,11 @@ class NodeState:
     outbox: list[OutboxItem] = field(default_factory=list)
     custody: list[CustodyItem] = field(default_factory=list)
     frames_sent: dict[int, tuple[int, int]] = field(default_factory=dict)  # counter → (seq, frag)
+    frame_hops: dict[int, BoxAddr] = field(default_factory=dict)  # counter → the hop it was sent to
     replay: dict[int, bytes] = field(default_factory=dict)
+    custody_windows: dict[int, bytes] = field(default_factory=dict)  # origin → custody replay window
+    frame_digests: dict[int, bytes] = field(default_factory=dict)  # sender → recent counters and digests
     delivered: set[MsgId] = field(default_factory=set)
     body_digests: dict[MsgId, bytes] = field(default_factory=dict)  # inbox: `body_digest(body)` per message
     fragments: list[MessageFrame] = field(default_factory=list)
+    expired: dict[int, BoxAddr] = field(default_factory=dict)  # recently expired messages: seq → destination

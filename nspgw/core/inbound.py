@@ -23,11 +23,10 @@ from nspgw.core.actions import (
     StoreFragment,
     StoreInbox,
     StoreReceipt,
-    StoreSeqJump,
 )
 from nspgw.core.config import body_digest
 from nspgw.core.events import RADIO, FrameIn
-from nspgw.core.lifecycle import FINAL
+from nspgw.core.resync import sync_hint, sync_received
 from nspgw.core.work import Ctl, Held
 from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
@@ -49,12 +48,10 @@ if TYPE_CHECKING:
     from nspgw.core.node import Node
 
 _RECENT_MAX = 1024
+_FRAG_DIGESTS_KEPT = 4096  # fragmented messages whose per-fragment digests we keep (in memory)
 _MAX_RECEIPT_SEQS = 40  # keeps a receipt frame far below one packet
 _MAX_ACK_REFS = 30  # 2-byte origin + ≤ 5-byte counter each
-_RECEIPT_REPEAT_S = 10.0
-# After a restore, skip this many message sequence numbers: more than a box sends between a backup and its
-# restore in any realistic deployment, far below wire format v1's 2^27.
-SEQ_JUMP = 1 << 16  # a duplicate message gets its receipt again, at most this often
+_RECEIPT_REPEAT_S = 10.0  # a duplicate message gets its receipt again, at most this often
 
 
 def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
@@ -64,8 +61,6 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         node.stats["rejected"] += 1
         return
     hop = rec.hop_src
-    if hop != node.me:
-        node.peer_heard(hop, ev.link, ev.snr, ev.rssi, now, acts)
     digest = hashlib.sha256(ev.data).digest()[:16]
     exact_dup = digest in node._recent
     node._recent[digest] = None
@@ -74,20 +69,34 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     h = rec.header
     relayed = h.custody or hop != h.src
     if rec.frame is None:
-        _take_custody(node, rec, ev.link, now, acts)
+        _take_custody(node, rec, ev, now, acts)
         return
     frame = rec.frame
     window = node.window(h.src)
     fresh = window.accept(h.counter)
     if fresh:
         node.touch_window(h.src)
-    strict = isinstance(frame, ProbeFrame | SyncFrame | BeaconFrame)
-    if not fresh:
+        if not relayed:
+            node.history.record(h.src, h.counter, ev.data)
+        if hop != node.me:  # only a fresh frame says the box is there now (a replay proves nothing)
+            node.peer_heard(hop, ev.link, ev.snr, ev.rssi, now, acts)
+    elif not relayed:
+        # An old counter straight from its originator: the same bytes again are a replay (or the copy from
+        # the other link) and change nothing; other bytes mean the sender runs from a restored or cloned copy:
+        # it gets a sync hint, and only a message we do not hold yet is taken from it. Old counters are
+        # normal only on frames a custodian delivers late, which carry a hop tag (relayed).
+        if exact_dup or node.history.verdict(h.src, h.counter, ev.data) == "same":
+            node.stats["duplicates"] += 1
+            return
+        sync_hint(node, h.src, hop, ev.link, window.highest, now)
+        if not isinstance(frame, MessageFrame) or (frame.msg in node.delivered and frame.frag_count == 1 and
+                                                   node.digests.get(frame.msg) == body_digest(frame.body)):
+            node.stats["rejected"] += 1
+            return
+    else:
         if exact_dup:
             node.stats["duplicates"] += 1
-        elif not relayed:
-            _sync_hint(node, h.src, hop, ev.link, window.highest, now)
-        if strict:
+        if isinstance(frame, ProbeFrame | SyncFrame | BeaconFrame):  # not idempotent: must be fresh
             return
     if isinstance(frame, MessageFrame):
         _message(node, frame, rec, ev.link, relayed, now, acts)
@@ -95,37 +104,16 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     if relayed:  # control frames relayed by a CP are acknowledged like messages (after the step commits)
         node.queue_ack(hop, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
     if isinstance(frame, ReceiptFrame):
-        for seq in frame.seqs:
-            o = node.out.get(seq)
-            if o is None:
-                continue
-            if o.pending is not None:
-                if frame.src in o.pending:
-                    o.pending.discard(frame.src)
-                    acts.append(StoreReceipt(seq, frame.src))
-                if not o.pending:
-                    node.finish(o, "receipt", acts)
-            else:
-                acts.append(StoreReceipt(seq, frame.src))
-                node.finish(o, "receipt", acts)
+        _receipt(node, frame, acts)
     elif isinstance(frame, CustodyAckFrame):
-        for ref in frame.refs:
-            if ref.origin == node.me:
-                hit = node.frames_sent.get(ref.counter)
-                if hit is not None and hit[0] in node.out:
-                    node.custody_acked(node.out[hit[0]], hit[1], now, acts)
-            elif (ref.origin, ref.counter) in node.held:
-                _drop_held(node, node.held[(ref.origin, ref.counter)], f"overgedragen aan {frame.src}", acts)
+        _custody_ack(node, frame, now, acts)
     elif isinstance(frame, ExpiredFrame):
-        for c in frame.counters:
-            hit = node.frames_sent.get(c)
-            if hit is not None and hit[0] in node.out:
-                node.finish(node.out[hit[0]], "expire", acts, f"opgegeven door {node._name(frame.src)}")
+        _expired(node, frame, acts)
     elif isinstance(frame, FragmentRequestFrame):
         if frame.msg.origin == node.me and frame.msg.seq in node.out:
             node.resend_fragments(node.out[frame.msg.seq], frame.missing, now, acts)
     elif isinstance(frame, SyncFrame):
-        _sync_received(node, frame, now, acts)
+        sync_received(node, frame, now, acts)
     elif isinstance(frame, ProbeFrame):
         if frame.reply:
             node.links.probe_ok(ev.link, now)
@@ -136,32 +124,77 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     # daemon through the key store (a roster change must be persisted with the key files, not here).
 
 
+def _receipt(node: Node, frame: ReceiptFrame, acts: list[Action]) -> None:
+    """Only the destination can confirm a message (each box only itself for a bulletin): any enrolled box can
+    seal a ReceiptFrame to us, so one naming a message to someone else is a forgery (silent loss otherwise)."""
+    for seq in frame.seqs:
+        o = node.out.get(seq)
+        if o is None:
+            node.late_receipt(seq, frame.src, acts)
+            continue
+        if o.pending is not None:
+            if frame.src in o.pending:  # else a repeat from a box that already confirmed
+                o.pending.discard(frame.src)
+                acts.append(StoreReceipt(seq, frame.src))
+            if not o.pending:
+                node.finish(o, "receipt", acts)
+        elif frame.src == o.dst:
+            acts.append(StoreReceipt(seq, frame.src))
+            node.finish(o, "receipt", acts)
+        else:
+            node.stats["rejected"] += 1
+
+
+def _custody_ack(node: Node, frame: CustodyAckFrame, now: float, acts: list[Action]) -> None:
+    """Custody passes only from the hop we handed a frame to (or its destination): any enrolled box can seal a
+    CustodyAckFrame to us, and believing it would make us drop a frame nobody holds."""
+    for ref in frame.refs:
+        if ref.origin == node.me:
+            hit = node.frames_sent.get(ref.counter)
+            hop = node.frame_hops.get(ref.counter)
+            if hit is None or hit[0] not in node.out:
+                continue
+            if hop is not None and hop != frame.src:
+                node.stats["rejected"] += 1
+                continue
+            node.custody_acked(node.out[hit[0]], hit[1], now, acts)
+        elif (ref.origin, ref.counter) in node.held:
+            held = node.held[(ref.origin, ref.counter)]
+            if frame.src not in held.sent_to and frame.src != held.dst:
+                node.stats["rejected"] += 1
+                continue
+            _drop_held(node, held, f"overgedragen aan {frame.src}", acts)
+
+
+def _expired(node: Node, frame: ExpiredFrame, acts: list[Action]) -> None:
+    """A custodian gave up on our frame. Only the hop that frame went to, and only after it acknowledged
+    custody of it, can say so; from anyone else it would make us give up a message that is still moving."""
+    for c in frame.counters:
+        hit = node.frames_sent.get(c)
+        if hit is None or hit[0] not in node.out:
+            continue
+        o = node.out[hit[0]]
+        if node.frame_hops.get(c) != frame.src or hit[1] not in o.acked:
+            node.stats["rejected"] += 1
+            continue
+        node.finish(o, "expire", acts, f"opgegeven door {node._name(frame.src)}")
+
+
 def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
              acts: list[Action]) -> None:
     h = rec.header
     bulletin = frame.dst == BROADCAST_ADDR
-    known = node.digests.get(frame.msg)
-    if frame.msg in node.delivered and frame.frag_count == 1 and known not in (None, body_digest(frame.body)):
-        # Same MsgId, different content: the sender was restored from an old copy and reuses sequence
-        # numbers. No receipt (it would confirm a message we never stored); the sender's copy expires and is
-        # reported to its operator, and the sync hint makes it skip ahead.
-        node.stats["seq_conflicts"] = node.stats.get("seq_conflicts", 0) + 1
-        if relayed and not bulletin:
-            node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
-        if not relayed:
-            _sync_hint(node, frame.src, rec.hop_src, link, node.window(frame.src).highest, now)
-        if frame.msg not in node.conflicts:
-            node.conflicts.add(frame.msg)
-            acts.append(Notify("seq_conflict", (
-                f"Post {node._name(frame.src)} hergebruikt berichtnummer {frame.msg.seq} voor een ander bericht "
-                "(teruggezette back-up?). Dat bericht is niet afgeleverd; vraag de afzender het opnieuw te sturen.")))
-        return
     if frame.msg in node.delivered:
-        node.stats["duplicates"] += 1
-        last = node._receipt_sent.get(frame.msg)
-        if last is None or now - last >= _RECEIPT_REPEAT_S:  # the first receipt may have been lost
-            node._receipt_sent[frame.msg] = now
-            node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
+        same = _same_as_delivered(node, frame, now)
+        if same is False:
+            _seq_conflict(node, frame, rec, link, relayed, now, acts)
+            return
+        if same:
+            node.stats["duplicates"] += 1
+            last = node._receipt_sent.get(frame.msg)
+            if last is None or now - last >= _RECEIPT_REPEAT_S:  # the first receipt may have been lost
+                node._receipt_sent[frame.msg] = now
+                node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
         try:
             whole = node.reasm.add(frame) if frame.frag_count > 1 else frame
@@ -169,12 +202,12 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
             node.stats["rejected"] += 1
             return
         if whole is None:
-            acts.append(StoreFragment(frame))
-            if frame.frag_index == frame.frag_count - 1:
-                missing = node.reasm.missing(frame.msg)
-                if missing:
-                    req = FragmentRequestFrame(node.me, frame.src, frame.msg, missing)
-                    node.add_ctl(Ctl(req, frame.precedence), now, node._batch_delay(frame.precedence))
+            # A bulletin fragment is authenticated only by the network key (every box has it); its signature
+            # is checked once the bulletin is whole. So it is kept in memory only (bounded by the reassembler)
+            # and never written to disk: the GCT repeats to every box that did not confirm.
+            if not bulletin:
+                acts.append(StoreFragment(frame))
+            _request_missing(node, frame, now)
         else:
             if frame.frag_count > 1:
                 acts.append(DropFragments(frame.msg))
@@ -184,6 +217,7 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
                     except AuthError:
                         node.stats["rejected"] += 1
                         return
+                _remember_fragments(node, frame, whole)
             acts.append(StoreInbox(whole, link))
             node.delivered.add(frame.msg)
             node.digests[frame.msg] = body_digest(whole.body)
@@ -196,19 +230,95 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
-def _take_custody(node: Node, rec: Received, link: str, now: float, acts: list[Action]) -> None:
+def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
+    if frame.frag_index == frame.frag_count - 1:  # the last fragment: ask for what is still missing
+        missing = node.reasm.missing(frame.msg)
+        if missing:
+            req = FragmentRequestFrame(node.me, frame.src, frame.msg, missing)
+            node.add_ctl(Ctl(req, frame.precedence), now, node._batch_delay(frame.precedence))
+
+
+def _remember_fragments(node: Node, last: MessageFrame, whole: MessageFrame) -> None:
+    """Digest of each fragment of a message just delivered, so a later copy can be told apart fragment by
+    fragment (fragment() cuts equal chunks; only the last one is shorter)."""
+    n, body = last.frag_count, whole.body
+    size = len(last.body) if last.frag_index < n - 1 else (len(body) - len(last.body)) // (n - 1)
+    node.frag_digests[last.msg] = (n, tuple(body_digest(body[i * size : (i + 1) * size if i < n - 1 else None])
+                                           for i in range(n)))
+    if len(node.frag_digests) > _FRAG_DIGESTS_KEPT:
+        node.frag_digests.pop(next(iter(node.frag_digests)))
+
+
+def _same_as_delivered(node: Node, frame: MessageFrame, now: float) -> bool | None:
+    """Is this (fragment of a) message the one we delivered under its MsgId? None: cannot tell yet.
+
+    A restored sender reuses message numbers for other content (review item 3), so a copy is confirmed only
+    when its content matches: the whole body's digest for a single frame, each fragment's digest for a
+    fragmented one. After our restart fragment digests are gone: the copy is then reassembled (asking for
+    the missing fragments) and compared whole."""
+    if frame.frag_count == 1:
+        known = node.digests.get(frame.msg)
+        return known is None or known == body_digest(frame.body)
+    fd = node.frag_digests.get(frame.msg)
+    if fd is not None:
+        count, digests = fd
+        return count == frame.frag_count and digests[frame.frag_index] == body_digest(frame.body)
+    try:
+        whole = node.reasm.add(frame)
+    except DecodeError:
+        return None
+    if whole is None:
+        _request_missing(node, frame, now)
+        return None
+    same = node.digests.get(frame.msg) in (None, body_digest(whole.body))
+    if same:  # never remember a conflicting copy's fragments as the delivered ones
+        _remember_fragments(node, frame, whole)
+    return same
+
+
+def _seq_conflict(node: Node, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
+                  acts: list[Action]) -> None:
+    """Same MsgId, different content: the sender was restored from an old copy and reuses sequence numbers.
+    No receipt (it would confirm a message we never stored); the sender's copy expires and is reported to its
+    operator, and the sync hint makes it skip ahead."""
+    h = rec.header
+    node.stats["seq_conflicts"] = node.stats.get("seq_conflicts", 0) + 1
+    if relayed and frame.dst != BROADCAST_ADDR:
+        node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
+    if not relayed:
+        sync_hint(node, frame.src, rec.hop_src, link, node.window(frame.src).highest, now)
+    if frame.msg not in node.conflicts:
+        node.conflicts.add(frame.msg)
+        acts.append(Notify("seq_conflict", (
+            f"Post {node._name(frame.src)} hergebruikt berichtnummer {frame.msg.seq} voor een ander bericht "
+            "(teruggezette back-up?). Dat bericht is niet afgeleverd; vraag de afzender het opnieuw te sturen.")))
+
+
+def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
+    """A frame for another box, handed to us with a valid hop tag. Each (origin, counter) is taken at most
+    once, ever (custody replay window, persisted): recorded bytes replayed later are not stored, acknowledged
+    or forwarded again. A copy we still hold is acknowledged again (the first ack may have been lost)."""
     h = rec.header
     key = (h.src, h.counter)
-    if key not in node.held:
-        ttl = float(h.ttl_s if h.ttl_s is not None else node.cfg.ttl_s[h.precedence])
-        if ttl <= 0:
-            return
-        held = Held(h.src, h.counter, h.dst, h.precedence, rec.raw, now + ttl, rec.hop_src)
-        node.held[key] = held
-        acts.append(StoreCustody(h.src, h.counter, h.dst, h.precedence, rec.raw, ttl, rec.hop_src))
-        node.sched.put(("held", h.src, h.counter), h.precedence, now)
-    # Acknowledge even a copy we already hold: the first acknowledgement may have been lost.
-    node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
+    if key in node.held:
+        node.queue_ack(rec.hop_src, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
+        return
+    if node.history.custody_seen(h.src, h.counter):
+        node.stats["duplicates"] += 1
+        return
+    ttl = float(h.ttl_s if h.ttl_s is not None else node.cfg.ttl_s[h.precedence])
+    if ttl <= 0:
+        return
+    if sum(1 for x in node.held.values() if x.from_hop == rec.hop_src) >= node.cfg.custody_quota_per_hop:
+        node.stats["custody_refused"] = node.stats.get("custody_refused", 0) + 1
+        return  # no ack: the neighbour keeps the frame, retries, and reports it if it expires
+    node.history.custody_taken(h.src, h.counter)
+    if rec.hop_src != node.me:
+        node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts)
+    node.held[key] = Held(h.src, h.counter, h.dst, h.precedence, rec.raw, now + ttl, rec.hop_src)
+    acts.append(StoreCustody(h.src, h.counter, h.dst, h.precedence, rec.raw, ttl, rec.hop_src))
+    node.sched.put(("held", h.src, h.counter), h.precedence, now)
+    node.queue_ack(rec.hop_src, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
 def _drop_held(node: Node, held: Held, reason: str, acts: list[Action]) -> None:
@@ -254,37 +364,6 @@ def flush_acks(node: Node, hop: BoxAddr, link: str, refs: list[object], now: flo
     for i in range(0, len(todo), _MAX_ACK_REFS):
         ack = CustodyAckFrame(node.me, hop, tuple(todo[i : i + _MAX_ACK_REFS]))
         node.add_ctl(Ctl(ack, Precedence.IMMEDIATE, hop, link, 3), now)
-
-
-def _sync_hint(node: Node, src: BoxAddr, hop: BoxAddr, link: str, floor: int, now: float) -> None:
-    last = node._sync_hint_at.get(src)
-    if last is not None and now - last < node.cfg.sync_hint_interval_s:
-        return
-    node._sync_hint_at[src] = now
-    node.add_ctl(Ctl(SyncFrame(node.me, src, floor), Precedence.PRIORITY, hop, link, 1), now)
-
-
-def _sync_received(node: Node, frame: SyncFrame, now: float, acts: list[Action]) -> None:
-    """A receiver saw our old counters or a reused message number: we run from a restored (or cloned) copy.
-
-    Move the frame counter past the receiver's floor and the message numbers past anything the old copy may
-    have used, then resend what is pending. A second hint from the same box while our counter is already
-    past its floor means another box sends with our identity: the operator is warned.
-    """
-    restored = node.counter <= frame.counter_floor
-    if not restored and frame.src in node._sync_from:
-        acts.append(Notify("clone_suspected", (
-            f"Post {node._name(frame.src)} ziet frametellers of berichtnummers van dit kastje die wij niet "
-            "verstuurd hebben: mogelijk een gekloonde SD-kaart. Waarschuw de beheerder.")))
-        return
-    node._sync_from.add(frame.src)
-    node.raise_counter(frame.counter_floor, acts)
-    acts.append(StoreSeqJump(SEQ_JUMP))
-    for o in node.out.values():  # frames with stale counters were dropped: send again, fresh counters
-        if o.state not in FINAL:
-            node.sched.put(("out", o.msg.seq), o.precedence, now)
-    acts.append(Notify("counter_resync", (
-        f"Tellers bijgesteld na melding van {node._name(frame.src)} (kastje teruggezet uit een back-up?)")))
 
 
 __all__ = ["RADIO", "custody_expired", "flush_acks", "flush_receipts", "frame_in"]

@@ -16,7 +16,6 @@ class _Link:
     up: bool = False
     detail: str = ""
     probe_failures: int = 0
-    last_ok: float | None = None
 
 
 class LinkHealth:
@@ -33,13 +32,12 @@ class LinkHealth:
         entry.up, entry.detail = up, detail
         if up:
             entry.probe_failures = 0
-            entry.last_ok = now
         return before != self.healthy(link)
 
     def probe_ok(self, link: str, now: float) -> bool:
         before = self.healthy(link)
         entry = self._links.setdefault(link, _Link())
-        entry.probe_failures, entry.last_ok = 0, now
+        entry.probe_failures = 0
         return before != self.healthy(link)
 
     def probe_failed(self, link: str) -> bool:

@@ -19,6 +19,7 @@ from nspgw.core.actions import (
     Notify,
     StoreCounter,
     StoreOutboxState,
+    StoreReceipt,
     StoreReplayWindow,
     StoreStatus,
     StoreTtl,
@@ -26,22 +27,20 @@ from nspgw.core.actions import (
 from nspgw.core.airtime import DutyCycleLedger
 from nspgw.core.config import NodeConfig, NodeState
 from nspgw.core.events import RADIO, Event, FrameIn, LinkState, MessageAccepted, PeerHeard, RadioSendResult
+from nspgw.core.history import FrameHistory
 from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.core.link_health import LinkHealth
 from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
 from nspgw.core.work import Ctl, Held, OutMsg, Sent
 from nspgw.crypto.replay import ReplayWindow
-from nspgw.crypto.roster import is_unicast
 from nspgw.errors import DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FrameCodec
 from nspgw.wire.fragment import Reassembler
 from nspgw.wire.frames import BeaconFrame, MsgId, Precedence
 
-_DUTY_BLOCK_S = 60.0
-_QUICK_RETRIES = 3  # after the firmware refused for duty cycle, wait this long before trying the radio again
-
+_EXPIRED_KEPT = 1024  # recently expired messages a late receipt is still accepted for
 
 __all__ = ["Ctl", "Held", "Node", "OutMsg"]
 
@@ -63,7 +62,11 @@ class Node:
         self.windows: dict[int, ReplayWindow] = {s: ReplayWindow.from_bytes(b) for s, b in state.replay.items()}
         self.delivered: set[MsgId] = set(state.delivered)
         self.digests: dict[MsgId, bytes] = dict(state.body_digests)
+        self.frag_digests: dict[MsgId, tuple[int, tuple[bytes, ...]]] = {}  # fragment count, digest each
         self.frames_sent = dict(state.frames_sent)
+        self.expired: dict[int, BoxAddr] = dict(state.expired)  # seq → destination, for a late receipt
+        self.frame_hops: dict[int, BoxAddr] = dict(state.frame_hops)
+        self.history = FrameHistory(state.frame_digests, state.custody_windows)
         self._counter = state.counter_reserved
         self._reserved = state.counter_reserved
         self._state = state
@@ -83,7 +86,9 @@ class Node:
         self._receipt_sent: dict[MsgId, float] = {}
         self._recent: dict[bytes, None] = {}  # digests of recent raw frames (exact duplicates across links)
         self._sync_hint_at: dict[BoxAddr, float] = {}
-        self._sync_from: set[BoxAddr] = set()
+        self._sync_from: set[BoxAddr] = set()  # boxes whose hint made us suspect a clone (warned once)
+        self._counter_resynced = False  # this boot: frame counter moved past a restored copy's
+        self._seq_resynced = False  # this boot: message numbers jumped past a restored copy's
         self.conflicts: set[MsgId] = set()
         self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "delivered_in": 0}
 
@@ -144,6 +149,10 @@ class Node:
                        MsgState.QUEUED if item.state not in (MsgState.HELD_BY_RELAY,) else item.state,
                        set(item.acked_frags), set(item.pending) if item.pending is not None else None)
             self.out[o.msg.seq] = o
+            o.counters = [c for c, (seq, _) in self.frames_sent.items() if seq == o.msg.seq]
+            if o.bulletin and o.pending is None:  # accepted while the daemon was down: never started
+                o.pending = self.bulletin_addressees()
+                acts.append(StoreOutboxState(o.msg.seq, o.state, tuple(sorted(o.acked)), tuple(sorted(o.pending))))
             if o.state != MsgState.HELD_BY_RELAY:
                 self.sched.put(("out", o.msg.seq), o.precedence, now)
             else:
@@ -185,14 +194,16 @@ class Node:
         if ev.msg.seq in self.out or ev.msg.origin != self.me:
             return  # the driver may feed a row twice (start-up load and wake-up race): idempotent
         ttl = float(ev.ttl_s if ev.ttl_s is not None else self.cfg.ttl_s[ev.precedence])
-        pending = None
-        if ev.dst == BROADCAST_ADDR:
-            pending = {e.addr for e in self.cfg.keyring.roster.entries if e.addr != self.me and not e.revoked}
+        pending = self.bulletin_addressees() if ev.dst == BROADCAST_ADDR else None
         o = OutMsg(ev.msg, ev.dst, ev.precedence, ev.body, now + ttl, MsgState.ACCEPTED, pending=pending)
         self.out[ev.msg.seq] = o
         self._move(o, "enqueue", acts)
         acts.append(StoreTtl(((ev.msg.seq, ttl),), ()))
         self.sched.put(("out", ev.msg.seq), ev.precedence, now)
+
+    def bulletin_addressees(self) -> set[BoxAddr]:
+        """Every box a bulletin must reach (each confirms for itself): the roster minus us and revoked boxes."""
+        return {e.addr for e in self.cfg.keyring.roster.entries if e.addr != self.me and not e.revoked}
 
     def _move(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
         new = lifecycle.advance(o.state, event)
@@ -204,16 +215,43 @@ class Node:
         if new in FINAL:
             self.out.pop(o.msg.seq, None)
             self.sched.remove(("out", o.msg.seq))
+            for c in o.counters:  # the store drops its rows too (StoreOutboxState to a final state)
+                self.frames_sent.pop(c, None)
+                self.frame_hops.pop(c, None)
+            o.counters.clear()
 
     def finish(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
         if o.state in FINAL:
             return
         self._move(o, event, acts, detail)
         if event == "expire":
+            self.expired[o.msg.seq] = o.dst
+            if len(self.expired) > _EXPIRED_KEPT:
+                self.expired.pop(min(self.expired))
             prec = o.precedence.name
             who = "alle posten" if o.bulletin else f"post {self._name(o.dst)}"
             text = f"Bericht {o.msg.seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging: {detail}".rstrip(": ")
             acts.append(Notify("expired", text))
+
+    def late_receipt(self, seq: int, by: BoxAddr, acts: list[Action]) -> None:
+        """A receipt for a message we already reported expired: it did arrive after all (a custodian that was
+        switched off delivered it later). Record it and tell the operator, who may otherwise send it again."""
+        dst = self.expired.get(seq)
+        if dst is None:
+            return
+        if dst == BROADCAST_ADDR:  # a bulletin stays expired (not every box confirmed); note who did
+            acts.append(StoreReceipt(seq, by))
+            return
+        if by != dst:
+            self.stats["rejected"] += 1
+            return
+        del self.expired[seq]
+        acts.append(StoreReceipt(seq, by))
+        state = lifecycle.advance(MsgState.EXPIRED, "late_receipt")
+        acts.append(StoreOutboxState(seq, state, (), None, "laat afgeleverd"))
+        acts.append(Notify("delivered_late", (
+            f"Bericht {seq} aan post {self._name(dst)} is toch AFGELEVERD (na de melding VERLOPEN); "
+            "niet opnieuw sturen.")))
 
     def custody_acked(self, o: OutMsg, frag: int, now: float, acts: list[Action]) -> None:
         if o.state in FINAL or o.bulletin:
@@ -295,6 +333,9 @@ class Node:
         if now >= self._next_beacon:
             self._next_beacon = now + self.cfg.beacon_interval_s * (0.9 + 0.2 * self.rng.random())
             beacon = BeaconFrame(self.me, self.cfg.keyring.roster.version, min(self.queued(), 255))
+            for n in [n for n, c in self.ctl.items() if isinstance(c.frame, BeaconFrame)]:
+                del self.ctl[n]  # one that never went out (radio down, budget) is stale: replace it
+                self.sched.remove(("ctl", n))
             self.add_ctl(Ctl(beacon, Precedence.ROUTINE, BROADCAST_ADDR, RADIO, 1), now)
         if now >= self._next_checkpoint:
             self._next_checkpoint = now + self.cfg.checkpoint_interval_s
@@ -343,7 +384,5 @@ class Node:
         for s in sorted(self._dirty_windows):
             acts.append(StoreReplayWindow(BoxAddr(s), self.windows[s].to_bytes()))
         self._dirty_windows.clear()
+        acts.extend(self.history.flush())
 
-
-def is_box(addr: int) -> bool:
-    return is_unicast(addr)

@@ -35,8 +35,10 @@ def fragments_of(node: Node, o: OutMsg) -> list[MessageFrame]:
     if not o.frags:
         whole = MessageFrame(node.me, o.dst, o.msg, o.precedence, 0, o.body)
         if o.bulletin:
+            # Unicast-sized although broadcast first: the repeats to boxes that did not confirm go as direct
+            # messages, which the firmware may PKI-encrypt (+12 bytes) and drops as TOO_LARGE above 219.
             whole = node.codec.sign_bulletin(whole)
-            o.frags = fragment(whole, node.codec.max_body(broadcast=True))
+            o.frags = fragment(whole, node.codec.max_body())
         else:
             # Custody-sized fragments: a relay adds a hop extension without re-fragmenting. The codec's
             # limits already follow the firmware's real size check (Router::perhapsEncode).
@@ -95,6 +97,11 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
                 return False
             if r.link == IP:
                 return True
+            if not node.links.healthy(RADIO):
+                # The adapter reported the radio gone: a frame made now would only pile up in its queue
+                # with a counter and airtime booked for nothing. Wait; LinkState up wakes every job.
+                node.sched.put(key, prec, now + node.cfg.max_backoff_s)
+                return False
             if now < node._radio_free_at or now < node._radio_blocked_until:
                 return False
             est = airtime_ms(estimate_len(node, key), node.cfg.preset)
@@ -129,6 +136,8 @@ def also_radio(node: Node, prec: Precedence, data: bytes, hop: BoxAddr | None, n
     """FLASH goes on both links: the receiver deduplicates by message id."""
     if prec != Precedence.FLASH or now < node._radio_free_at or now < node._radio_blocked_until:
         return
+    if not node.links.healthy(RADIO):
+        return
     if node.ledger.can_send(now, airtime_ms(len(data), node.cfg.preset)):
         transmit(node, RADIO, hop, data, prec, None, now, acts)
 
@@ -161,9 +170,10 @@ def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action
         node.sched.remove(key)
         hop = None if r.hop == BROADCAST_ADDR else r.hop
         ttl = node.cfg.ttl_s[c.precedence] if r.custody else None
-        data = node.codec.encode(c.frame, node.alloc_counter(acts), custody_to=r.hop if r.custody else None,
-                                 ttl_s=ttl)
-        transmit(node, r.link, hop, data, c.precedence, Sent(key, 0, c, not r.custody), now, acts)
+        counter = node.alloc_counter(acts)
+        data = node.codec.encode(c.frame, counter, custody_to=r.hop if r.custody else None, ttl_s=ttl)
+        node.history.note_sent(counter, getattr(c.frame, "dst", BROADCAST_ADDR), r.hop)
+        transmit(node, r.link, hop, data, c.precedence, Sent(key, 0, c), now, acts)
 
 def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
     key = ("out", o.msg.seq)
@@ -183,7 +193,8 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
                 return
             r = r_new
         if o.bulletin and o.attempts > 0:
-            assert o.pending is not None
+            if o.pending is None:
+                o.pending = node.bulletin_addressees()
             o.round = [(i, b) for b in sorted(o.pending) for i in range(len(frags))]
         elif (recheck or (o.attempts > 0 and not r.custody)) and len(frags) > 1:
             o.round = [(len(frags) - 1, None)]  # the last fragment makes the reader ask for what it lacks
@@ -198,17 +209,21 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
     remaining = max(int(o.deadline - now), 1)
     frame = replace(frags[i], ttl_s=remaining)
     counter = node.alloc_counter(acts)
-    acts.append(StoreFrameSent(counter, o.msg.seq, i))
+    hop = box if box is not None else None if via.hop == BROADCAST_ADDR else via.hop
+    acts.append(StoreFrameSent(counter, o.msg.seq, i, hop))
     node.frames_sent[counter] = (o.msg.seq, i)
+    o.counters.append(counter)
+    node.history.note_sent(counter, o.dst, hop if hop is not None else BROADCAST_ADDR)
+    if hop is not None:
+        node.frame_hops[counter] = hop
     if box is not None:  # bulletin repeated to one box that did not confirm
         link = IP if node.links.ip_up else RADIO
         data = node.codec.encode(frame, counter)
-        transmit(node, link, box, data, o.precedence, Sent(key, i, None, True), now, acts)
+        transmit(node, link, box, data, o.precedence, Sent(key, i, None), now, acts)
     else:
         custody_to = via.hop if via.custody else None
         data = node.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
-        hop = None if via.hop == BROADCAST_ADDR else via.hop
-        transmit(node, via.link, hop, data, o.precedence, Sent(key, i, None, not via.custody), now, acts)
+        transmit(node, via.link, hop, data, o.precedence, Sent(key, i, None), now, acts)
         if via.link == IP:
             also_radio(node, o.precedence, data, hop, now, acts)
     if o.state != MsgState.IN_FLIGHT:
@@ -233,7 +248,8 @@ def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) ->
     data = node.codec.forward(h.raw, custody_to=r.hop, ttl_s=remaining)
     h.attempts += 1
     h.last_direct = not r.custody
-    transmit(node, r.link, r.hop, data, h.precedence, Sent(key, 0, None, not r.custody), now, acts)
+    h.sent_to.add(r.hop)
+    transmit(node, r.link, r.hop, data, h.precedence, Sent(key, 0, None), now, acts)
     if r.link == IP:
         also_radio(node, h.precedence, data, r.hop, now, acts)
     wait = backoff_s(h.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)

@@ -29,6 +29,7 @@ class OutMsg:
     attempts: int = 0
     direct_failures: int = 0
     rechecks: int = 0
+    counters: list[int] = field(default_factory=list)  # frames sent for it (forgotten when it is final)
 
     @property
     def bulletin(self) -> bool:
@@ -49,6 +50,7 @@ class Held:
     attempts: int = 0
     direct_failures: int = 0
     last_direct: bool = False
+    sent_to: set[BoxAddr] = field(default_factory=set)  # hops we handed it to: only they may acknowledge
 
 
 @dataclass
@@ -67,4 +69,3 @@ class Sent:
     key: Hashable
     frag: int
     ctl: Ctl | None
-    direct: bool

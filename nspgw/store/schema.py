@@ -65,6 +65,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE status (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE notices (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, text TEXT NOT NULL, wall REAL NOT NULL);
     """,
+    # 2: who may acknowledge what (review items 8, 9, 13): the hop each of our frames went to, the custody
+    # replay windows per origin, and short digests of recent frames per sender (replay vs restored sender)
+    """
+    ALTER TABLE frames_sent ADD COLUMN hop INTEGER;
+    CREATE TABLE custody_windows (origin INTEGER PRIMARY KEY, window BLOB NOT NULL);
+    CREATE TABLE frame_digests (sender INTEGER PRIMARY KEY, digests BLOB NOT NULL);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -22,7 +22,9 @@ from nspgw.core.actions import (
     Notify,
     StoreCounter,
     StoreCustody,
+    StoreCustodyWindow,
     StoreFragment,
+    StoreFrameDigests,
     StoreFrameSent,
     StoreInbox,
     StoreOutboxState,
@@ -40,11 +42,12 @@ from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.errors import StoreError, UsageError
 from nspgw.ids import BoxAddr
 from nspgw.store.schema import MIGRATIONS, SCHEMA_VERSION
+from nspgw.wire.codec import MAX_SEQ
 from nspgw.wire.frames import MessageFrame, MsgId, Precedence
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-MAX_SEQ = (1 << 27) - 1  # wire format v1 (codec.MAX_SEQ)
 MAX_BODY = 32 * 1024  # must fit 256 fragments of max_body(custody=True) bytes (wire format v1)
+EXPIRED_KEPT = 1024  # recently expired messages the core still accepts a late receipt for
 _ACTIVE = tuple(s.value for s in MsgState if s not in FINAL)
 
 
@@ -198,16 +201,25 @@ class Store:
             state.outbox.append(OutboxItem(
                 MsgId(origin, seq), BoxAddr(dst), Precedence(prec), bytes(body), float(ttl_rem), MsgState(st),
                 tuple(json.loads(acked)), tuple(BoxAddr(a) for a in json.loads(pending)) if pending else None))
-        for c, seq, frag in db.execute(
-                f"SELECT f.counter, f.seq, f.frag_index FROM frames_sent f JOIN outbox o ON o.seq = f.seq "
+        for c, seq, frag, hop in db.execute(
+                f"SELECT f.counter, f.seq, f.frag_index, f.hop FROM frames_sent f JOIN outbox o ON o.seq = f.seq "
                 f"WHERE o.state IN ({marks})", _ACTIVE):
             state.frames_sent[int(c)] = (int(seq), int(frag))
+            if hop is not None:
+                state.frame_hops[int(c)] = BoxAddr(hop)
         for o, c, d, p, raw, ttl, hop in db.execute(
                 "SELECT origin, counter, dst, precedence, raw, ttl_remaining_s, from_hop FROM custody"):
             state.custody.append(CustodyItem(BoxAddr(o), c, BoxAddr(d), Precedence(p), bytes(raw), float(ttl),
                                              BoxAddr(hop)))
+        for seq, dst in db.execute("SELECT seq, dst FROM outbox WHERE state = 'expired' ORDER BY seq DESC LIMIT ?",
+                                   (EXPIRED_KEPT,)):
+            state.expired[int(seq)] = BoxAddr(dst)
         for sender, window in db.execute("SELECT sender, window FROM replay_windows"):
             state.replay[int(sender)] = bytes(window)
+        for origin, window in db.execute("SELECT origin, window FROM custody_windows"):
+            state.custody_windows[int(origin)] = bytes(window)
+        for sender, digests in db.execute("SELECT sender, digests FROM frame_digests"):
+            state.frame_digests[int(sender)] = bytes(digests)
         for o, s, body in db.execute("SELECT origin, seq, body FROM inbox"):
             mid = MsgId(BoxAddr(o), int(s))
             state.delivered.add(mid)
@@ -272,7 +284,8 @@ def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
     elif isinstance(a, StoreSeqJump):
         db.execute("UPDATE counters SET value = min(value + ?, ?) WHERE name = 'next_seq'", (a.by, MAX_SEQ + 1))
     elif isinstance(a, StoreFrameSent):
-        db.execute("INSERT OR REPLACE INTO frames_sent VALUES (?, ?, ?)", (a.counter, a.seq, a.frag_index))
+        db.execute("INSERT OR REPLACE INTO frames_sent (counter, seq, frag_index, hop) VALUES (?, ?, ?, ?)",
+                   (a.counter, a.seq, a.frag_index, None if a.hop is None else int(a.hop)))
     elif isinstance(a, StoreOutboxState):
         pending = json.dumps([int(x) for x in a.pending]) if a.pending is not None else None
         db.execute("UPDATE outbox SET state = ?, acked_frags = ?, pending = coalesce(?, pending), detail = ?, "
@@ -310,6 +323,10 @@ def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
                        [(t, int(o), c) for o, c, t in a.custody])
     elif isinstance(a, StoreReplayWindow):
         db.execute("INSERT OR REPLACE INTO replay_windows VALUES (?, ?)", (int(a.sender), a.window))
+    elif isinstance(a, StoreCustodyWindow):
+        db.execute("INSERT OR REPLACE INTO custody_windows VALUES (?, ?)", (int(a.origin), a.window))
+    elif isinstance(a, StoreFrameDigests):
+        db.execute("INSERT OR REPLACE INTO frame_digests VALUES (?, ?)", (int(a.sender), a.digests))
     elif isinstance(a, StorePeer):
         db.execute("INSERT OR REPLACE INTO peers VALUES (?, ?, ?, ?, ?)",
                    (int(a.addr), a.link, now, a.snr, a.rssi))

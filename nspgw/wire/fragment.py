@@ -15,10 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from nspgw.errors import DecodeError
 from nspgw.ids import BROADCAST_ADDR
+from nspgw.wire.codec import MAX_FRAGMENTS
 from nspgw.wire.frames import MessageFrame, MsgId
-
-MAX_FRAGMENTS = 256
-SIGNATURE_LEN = 64
 
 
 def fragment(frame: MessageFrame, max_body: int) -> list[MessageFrame]:

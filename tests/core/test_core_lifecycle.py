@@ -16,6 +16,9 @@ def test_happy_paths() -> None:
 @pytest.mark.parametrize("state", sorted(FINAL))
 @pytest.mark.parametrize("event", sorted({e for _, e in TRANSITIONS}))
 def test_final_states_have_no_way_out(state: MsgState, event: str) -> None:
+    if (state, event) == (MsgState.EXPIRED, "late_receipt"):  # the one correction: it did arrive after all
+        assert advance(state, event) == MsgState.DELIVERED
+        return
     with pytest.raises(LifecycleError):
         advance(state, event)
 

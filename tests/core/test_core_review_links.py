@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from nspgw.core.actions import Action, StoreCustody, Transmit
 from nspgw.core.config import NodeConfig, NodeState
 from nspgw.core.events import FrameIn, LinkState, MessageAccepted
@@ -32,7 +30,6 @@ def tx(acts: list[Action]) -> list[Transmit]:
     return [a for a in acts if isinstance(a, Transmit)]
 
 
-@pytest.mark.xfail(strict=True, reason="review item 6")
 def test_radio_down_makes_no_radio_frames_and_books_no_airtime_then_sends_when_back() -> None:
     n = node(NSP)
     n.handle(LinkState("radio", False, "usb weg"), 0.0)
@@ -53,7 +50,6 @@ def test_radio_down_makes_no_radio_frames_and_books_no_airtime_then_sends_when_b
     assert back, "messages go out as soon as the radio is back"
 
 
-@pytest.mark.xfail(strict=True, reason="review item 16")
 def test_one_neighbour_cannot_fill_the_custody_store() -> None:
     cp = node(CP)
     cp.handle_timer(0.0)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from nspgw.core.actions import Action, DropCustody, Notify, StoreOutboxState, StoreReceipt, Transmit
 from nspgw.core.config import NodeConfig, NodeState
 from nspgw.core.events import FrameIn, MessageAccepted
@@ -45,7 +43,6 @@ def counter_of(t: Transmit) -> int:
     return int.from_bytes(t.data[4:8], "big")
 
 
-@pytest.mark.xfail(strict=True, reason="review item 1")
 def test_receipt_from_a_box_that_is_not_the_destination_is_rejected() -> None:
     nsp = node(NSP)
     nsp.handle(MessageAccepted(MsgId(NSP, 5), GCT, Precedence.FLASH, b"brand"), 0.0)
@@ -68,7 +65,6 @@ def _expire(nsp: Node, seq: int) -> float:
     return t
 
 
-@pytest.mark.xfail(strict=True, reason="review item 5")
 def test_receipt_after_expiry_moves_the_message_to_delivered_with_a_notice() -> None:
     nsp = node(NSP)
     nsp.handle(MessageAccepted(MsgId(NSP, 1), GCT, Precedence.FLASH, b"brand", ttl_s=120), 0.0)
@@ -96,7 +92,6 @@ def _held_at_cp() -> Node:
     return cp
 
 
-@pytest.mark.xfail(strict=True, reason="review item 13")
 def test_custody_ack_from_a_box_we_did_not_hand_the_frame_to_is_ignored() -> None:
     cp = _held_at_cp()
     evil = codec(NSP2).encode(CustodyAckFrame(NSP2, CP, (FrameRef(NSP, 1000),)), 5)
@@ -108,7 +103,6 @@ def test_custody_ack_from_a_box_we_did_not_hand_the_frame_to_is_ignored() -> Non
     assert [a for a in acts if isinstance(a, DropCustody)] and not cp.held
 
 
-@pytest.mark.xfail(strict=True, reason="review item 13")
 def test_expiry_report_counts_only_from_the_custodian_that_acknowledged_the_frame() -> None:
     nsp = node(NSP)
     acts = nsp.handle(MessageAccepted(MsgId(NSP, 1), GCT, Precedence.FLASH, b"brand"), 0.0)
@@ -129,7 +123,6 @@ def test_expiry_report_counts_only_from_the_custodian_that_acknowledged_the_fram
     assert 1 not in nsp.out and any(isinstance(a, Notify) and a.kind == "expired" for a in acts)
 
 
-@pytest.mark.xfail(strict=True, reason="review item 7")
 def test_finished_messages_leave_no_frame_counters_in_memory() -> None:
     nsp = node(NSP)
     rc = codec(GCT)
