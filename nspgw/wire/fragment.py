@@ -18,6 +18,11 @@ from nspgw.ids import BROADCAST_ADDR
 from nspgw.wire.codec import MAX_FRAGMENTS
 from nspgw.wire.frames import MessageFrame, MsgId
 
+PARTIAL_OVERHEAD = 256
+"""Bytes charged per partial message on top of its content: the objects that track it (dict entries, the first
+frame, bookkeeping) cost a few hundred bytes (tracemalloc: ~700 including the frame), so a flood of 1-byte
+fragments of distinct messages is bounded by the caps too, not only a flood of large ones."""
+
 
 def fragment(frame: MessageFrame, max_body: int) -> list[MessageFrame]:
     """Split a whole message into frames carrying at most `max_body` content bytes each.
@@ -98,7 +103,7 @@ class Reassembler:
         self._partials.move_to_end(frame.msg)
         if frame.frag_index in p.parts:
             return None  # duplicate (a retransmission crossed a fragment request)
-        cost = len(frame.body) + len(frame.signature)
+        cost = len(frame.body) + len(frame.signature) + (0 if p.parts else PARTIAL_OVERHEAD)
         self._make_room(frame.msg, cost)
         if frame.msg not in self._partials:  # evicted itself: the fragment alone exceeds a cap
             return None
