@@ -133,6 +133,10 @@ class Store:
     def _migrate(self, version: int) -> None:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with self._tx():
+                # Re-read under the write lock: another process (the daemon creating the store while `nspgw
+                # status` opens it) may have applied this step since we read the version.
+                if int(self._db.execute("PRAGMA user_version").fetchone()[0]) >= target:
+                    continue
                 for stmt in _statements(MIGRATIONS[target - 1]):
                     self._db.execute(stmt)
                 self._db.execute(f"PRAGMA user_version = {target}")
