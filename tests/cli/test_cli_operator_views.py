@@ -11,43 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from nspgw.cli import main
 from nspgw.core.actions import StoreInbox, StoreOutboxState
 from nspgw.core.lifecycle import MsgState
 from nspgw.daemon_status import STATUS_KEY
 from nspgw.ids import BoxAddr
-from nspgw.sim.boxes import SimBox, provision_chain
+from nspgw.sim.boxes import SimBox
 from nspgw.store.sqlite import Store
 from nspgw.wire.content import encode_content
 from nspgw.wire.frames import ContentType, MessageFrame, MsgId, Precedence
 
-FAKE_RADIOS = [{"name": f"node{i}", "node_id": f"!1000{i:04x}", "tcp": "127.0.0.1:9"} for i in range(3)]
 Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def boxes(tmp_path: Path) -> dict[str, SimBox]:
-    return {b.name: b for b in provision_chain(tmp_path / "boxes", FAKE_RADIOS, preset="SHORT_TURBO")}
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("NSPGW_LANG", "nl")
-
-    def go(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["nspgw", *args])
-        code: Any = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code
-        out = capsys.readouterr()
-        assert "Traceback" not in out.err
-        return int(code or 0), out.out, out.err
-
-    return go
 
 
 def deliver(box: SimBox, origin: int, seq: int, text: str, prec: Precedence, link: str = "radio") -> None:
