@@ -139,7 +139,9 @@ def test_send_is_fast_and_never_imports_radio_or_mqtt(boxes: dict[str, SimBox]) 
                        text=True, timeout=30)
     result = json.loads(r.stdout.split("RESULT", 1)[1])
     assert result["code"] in (0, None) and result["bad"] == []
-    assert result["s"] < 1.0, result  # import of the CLI + one commit, without interpreter start-up
+    # The promise ("well under a second", ~0.3 s here) rests on what is imported, asserted above; the time is
+    # only a coarse guard, generous enough not to flake beside other test workers on a 2-core machine.
+    assert result["s"] < 3.0, result  # import of the CLI + one commit, without interpreter start-up
 
 
 def test_form_prompts_on_a_terminal_with_validation(boxes: dict[str, SimBox]) -> None:
