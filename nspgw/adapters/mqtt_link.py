@@ -3,7 +3,9 @@
 Topics (docs/broker.md): a box publishes on `nspgw/v1/<network>/<src>/<dst>` and subscribes to
 `nspgw/v1/<network>/+/<own>` and `nspgw/v1/<network>/+/all`; addresses are 12-bit roster addresses written as
 3 lowercase hex digits, `all` is the broadcast (0xFFF). The broker's ACL lets a box write only under its own
-address; the core still checks that a frame's authenticated sender equals the topic's `src`.
+address. The topic's `src` is only a claim: the codec verifies the end-to-end tag (or, on a custody hop, the
+hop tag keyed for that `src`), so a frame whose authenticated sender differs is either rejected or treated as
+relayed by `src`, never as sent by it.
 
 Protocol: MQTT v5. It gives CONNACK reason codes for "bad user name or password" (0x86) and "not authorised"
 (0x87; Mosquitto 2.0 sends it for a wrong password too), so a refused login is told apart from a dead broker;

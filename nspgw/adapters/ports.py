@@ -43,7 +43,7 @@ class LinkState:
 @dataclass(frozen=True, slots=True)
 class LinkFrame:
     """A frame received on a link. `src_addr` is what the transport claims (an MQTT topic level, a radio
-    node number); the core drops the frame when the authenticated sender differs from it."""
+    node number), verified by the codec: the end-to-end tag names the originator, a hop tag the hop sender."""
 
     link: str
     src_addr: int
