@@ -106,7 +106,7 @@ class Store:
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StoreError(f"database {p} is corrupt ({check}); it is left untouched — restore a backup")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _switch_to_wal(conn)
             if str(mode).lower() != "wal":
                 raise StoreError(f"database {p}: cannot enable WAL journal (got {mode})")
             conn.execute("PRAGMA synchronous = FULL")
@@ -346,12 +346,27 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """`PRAGMA journal_mode = WAL`, retried: on a brand-new file opened by several processes at once SQLite
+    can answer "database is locked" here without calling the busy handler."""
+    for attempt in range(50):
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
 def _check_header(p: Path) -> None:
     """Refuse a file that is not an SQLite database before sqlite3 gets a chance to treat it as empty."""
     try:
-        size = p.stat().st_size
         with p.open("rb") as fh:
             head = fh.read(100)
+        size = p.stat().st_size  # after the header: a concurrent checkpoint only grows the file
+        wal = p.with_name(p.name + "-wal")
+        wal_active = wal.exists() and wal.stat().st_size > 0
     except OSError as exc:
         raise StoreError(f"database {p} kan niet worden gelezen: {exc}") from None
     if size == 0:
@@ -364,5 +379,7 @@ def _check_header(p: Path) -> None:
     # The in-header page count is valid only when "version-valid-for" equals the change counter (SQLite
     # file format §1.3.7); then a shorter file has lost its tail.
     valid = head[24:28] == head[92:96]
-    if len(head) < 100 or (valid and pages and size < pages * page_size):
+    # While a WAL is active another process may be checkpointing (header written before the tail); then the
+    # size says nothing and PRAGMA quick_check, which runs next, is the judge.
+    if len(head) < 100 or (valid and pages and size < pages * page_size and not wal_active):
         raise StoreError(f"database {p} is truncated ({size} bytes, header says {pages} pages); left untouched")
