@@ -150,6 +150,8 @@ def _custody_ack(node: Node, frame: CustodyAckFrame, now: float, acts: list[Acti
     CustodyAckFrame to us, and believing it would make us drop a frame nobody holds."""
     for ref in frame.refs:
         if ref.origin == node.me:
+            if _ctl_custody_acked(node, ref.counter, frame.src):
+                continue
             hit = node.frames_sent.get(ref.counter)
             hop = node.frame_hops.get(ref.counter)
             if hit is None or hit[0] not in node.out:
@@ -164,6 +166,17 @@ def _custody_ack(node: Node, frame: CustodyAckFrame, now: float, acts: list[Acti
                 node.stats["rejected"] += 1
                 continue
             _drop_held(node, held, f"overgedragen aan {frame.src}", acts)
+
+
+def _ctl_custody_acked(node: Node, counter: int, by: BoxAddr) -> bool:
+    """The hop took custody of one of our control frames: its pending re-send is no longer needed."""
+    hit = node.ctl_custody.get(counter)
+    if hit is None or hit[0] != by:
+        return False
+    del node.ctl_custody[counter]
+    node.ctl.pop(hit[1], None)
+    node.sched.remove(("ctl", hit[1]))
+    return True
 
 
 def _expired(node: Node, frame: ExpiredFrame, acts: list[Action]) -> None:
@@ -344,7 +357,11 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
             extra = sorted(todo - set(f.seqs))[:room]
             c.frame = ReceiptFrame(f.src, f.dst, tuple(sorted({*f.seqs, *extra})))
             c.precedence = Precedence(min(c.precedence, prec))
-            node.sched.put(("ctl", n), c.precedence, node.sched.ready_at(("ctl", n)) or now)
+            if c.custody_sends:  # a re-send waiting for a relay's ack now carries news: it goes now, and an
+                # ack of the earlier copy no longer makes it redundant
+                for counter in [k for k, (_, job) in node.ctl_custody.items() if job == n]:
+                    del node.ctl_custody[counter]
+            node.sched.put(("ctl", n), c.precedence, now)
             todo -= set(extra) | set(f.seqs)
     ordered = sorted(todo)
     for i in range(0, len(ordered), _MAX_RECEIPT_SEQS):

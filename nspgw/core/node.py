@@ -58,6 +58,9 @@ class Node:
         self.out: dict[int, OutMsg] = {}
         self.held: dict[tuple[BoxAddr, int], Held] = {}
         self.ctl: dict[int, Ctl] = {}
+        # Control frames handed to a relay with custody (receipts, expiry reports on their way back): frame
+        # counter → (hop, ctl job that sends it again unless that hop acknowledges custody first).
+        self.ctl_custody: dict[int, tuple[BoxAddr, int]] = {}
         self.heard: dict[BoxAddr, float] = {}
         self.windows: dict[int, ReplayWindow] = {s: ReplayWindow.from_bytes(b) for s, b in state.replay.items()}
         self.delivered: set[MsgId] = set(state.delivered)

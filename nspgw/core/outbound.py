@@ -17,7 +17,7 @@ from nspgw.core.events import IP, RADIO, RadioSendResult
 from nspgw.core.lifecycle import MsgState
 from nspgw.core.router import Route, route
 from nspgw.core.scheduler import backoff_s
-from nspgw.core.work import Held, OutMsg, Sent
+from nspgw.core.work import Ctl, Held, OutMsg, Sent
 from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.fragment import fragment
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 _DUTY_BLOCK_S = 60.0  # after the firmware refused for duty cycle, wait this long before trying the radio again
 _QUICK_RETRIES = 3
+_CTL_CUSTODY_TRIES = 8  # sends of a control frame to a relay before the end-to-end re-check takes over
 
 
 # ------------------------------------------------------------------------------------------ sending
@@ -173,7 +174,24 @@ def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action
         counter = node.alloc_counter(acts)
         data = node.codec.encode(c.frame, counter, custody_to=r.hop if r.custody else None, ttl_s=ttl)
         node.history.note_sent(counter, getattr(c.frame, "dst", BROADCAST_ADDR), r.hop)
+        if r.custody:
+            # Handed over like a message fragment: the same frame goes again (new counter) until the relay
+            # acknowledges custody. A receipt lost here would otherwise wait for the originator's slow
+            # re-check of a message it believes a relay holds.
+            transmit(node, r.link, hop, data, c.precedence, None, now, acts)
+            _await_custody(node, c, counter, r.hop, now)
+            return
         transmit(node, r.link, hop, data, c.precedence, Sent(key, 0, c), now, acts)
+
+def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
+    again = replace(c, custody_sends=c.custody_sends + 1)
+    if again.custody_sends >= _CTL_CUSTODY_TRIES:
+        return  # the originator's re-check repairs what never got through
+    wait = backoff_s(again.custody_sends, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
+    node.add_ctl(again, now, wait)
+    if len(node.ctl_custody) > 2000:  # acks that never came for long-gone jobs: forget the oldest
+        node.ctl_custody.pop(next(iter(node.ctl_custody)))
+    node.ctl_custody[counter] = (hop, node._ctl_seq)
 
 def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
     key = ("out", o.msg.seq)

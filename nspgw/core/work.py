@@ -61,7 +61,8 @@ class Ctl:
     precedence: Precedence
     hop: BoxAddr | None = None  # fixed next hop (one-hop frames); None = route to frame.dst
     link: str | None = None  # fixed link; None = router decides
-    tries_left: int = 2
+    tries_left: int = 2  # sends after a radio NAK
+    custody_sends: int = 0  # sends to a relay with custody so far (re-sent until it acknowledges)
 
 
 @dataclass(frozen=True, slots=True)

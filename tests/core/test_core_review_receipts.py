@@ -134,3 +134,41 @@ def test_finished_messages_leave_no_frame_counters_in_memory() -> None:
         t += 5
     assert not nsp.out
     assert len(nsp.frames_sent) == 0
+
+
+def _receipts_to_relay(acts: list[Action]) -> list[int]:
+    """Counters of the frames for the NSP that the GCT hands to the CP with custody (here: only receipts)."""
+    out = []
+    for t in tx(acts):
+        if t.hop_dst != CP:
+            continue
+        rec = codec(CP).decode(t.data, GCT)
+        if rec.header.dst == NSP:  # not the GCT's custody ack to the CP
+            assert rec.header.custody and rec.header.src == GCT
+            out.append(rec.header.counter)
+    return out
+
+
+def test_receipt_handed_to_a_relay_is_sent_again_until_the_relay_takes_custody() -> None:
+    """A receipt lost on its way to the relay (relay killed, frame lost on air) is repeated on the
+    message timers, not left to the originator's slow re-check; the relay's custody ack ends the repeats."""
+    gct = node(GCT)
+    raw = codec(NSP).encode(MessageFrame(NSP, GCT, MsgId(NSP, 7), Precedence.PRIORITY, 0, b"nood"), 40,
+                            custody_to=CP, ttl_s=3600)
+    relayed = codec(CP).forward(codec(CP).decode(raw, NSP).raw, custody_to=GCT, ttl_s=3600)
+    gct.handle(FrameIn("radio", relayed, CP), 0.0)
+    sends: list[tuple[float, int]] = []
+    t = 0.0
+    while t < 400.0:
+        t = max(gct.next_deadline() or t + 1.0, t + 0.01)
+        sends += [(t, c) for c in _receipts_to_relay(gct.handle_timer(t))]
+    assert len(sends) >= 3, f"the receipt went to the relay only {len(sends)}×; nothing acknowledged it"
+    assert sends[1][0] - sends[0][0] >= gct.cfg.ack_timeout_s * 0.5  # paced like message retries, not a burst
+    ack = codec(CP).encode(CustodyAckFrame(CP, GCT, (FrameRef(GCT, sends[-1][1]),)), 900)
+    gct.handle(FrameIn("radio", ack, CP), t + 1.0)
+    later = []
+    t2 = t + 1.0
+    while t2 < t + 4000.0:
+        t2 = max(gct.next_deadline() or t2 + 1.0, t2 + 0.01)
+        later += _receipts_to_relay(gct.handle_timer(t2))
+    assert later == [], "the relay took custody: no further copies"
