@@ -30,7 +30,7 @@ from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendRes
 from nspgw.core.node import Node
 from nspgw.daemon_control import Pings, inspect
 from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
-from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, build_record, summary_nl
+from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, build_record, stamp, summary_nl
 from nspgw.errors import NspgwError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 
@@ -263,7 +263,8 @@ class Daemon:
             elif isinstance(a, Notify):
                 log.warning("melding (%s): %s", a.kind, a.text)
             elif isinstance(a, StorePeer):
-                self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi, "wall": time.time()}
+                self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi,
+                                            "wall": time.time(), "mono": time.monotonic()}
 
     def _feed_outbox(self) -> None:
         assert self.node is not None
@@ -376,7 +377,7 @@ class Daemon:
         if not (force or (changed and since >= _STATUS_MIN_INTERVAL_S) or since >= HEARTBEAT_S):
             return False
         self._last_status, self._last_status_at = record, now
-        self.store.set_status(STATUS_KEY, dict(record, heartbeat_wall=time.time()))
+        self.store.set_status(STATUS_KEY, dict(record, **stamp()))
         return changed
 
 

@@ -4,6 +4,11 @@ Written by the loop on change and at least every `HEARTBEAT_S` (one small transa
 sync costs a few milliseconds on an SD card, so not more often). Readers must not trust a record alone:
 the daemon may have died without a word (SIGKILL, power cut). It counts as running only when its heartbeat
 is fresh and its pid is alive.
+
+Ages are measured on the monotonic clock when the reader runs in the same boot as the writer (the kernel's
+boot id says so): a Pi without RTC jumps its wall clock by months when NTP or a GPS comes back, which
+would make a live daemon look dead (or a dead one alive) until its next heartbeat. The wall times stay in
+the record for people and for readers after a reboot.
 """
 
 from __future__ import annotations
@@ -17,6 +22,36 @@ from nspgw.wire.frames import Precedence
 STATUS_KEY = "daemon"
 HEARTBEAT_S = 5.0
 STALE_S = 4 * HEARTBEAT_S  # three missed heartbeats: the daemon is stuck or gone
+
+
+_BOOT_ID: str | None = None
+
+
+def boot_id() -> str:
+    """This boot's id ("" where the kernel does not say): CLOCK_MONOTONIC is comparable only within one boot."""
+    global _BOOT_ID
+    if _BOOT_ID is None:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+                _BOOT_ID = f.read().strip()
+        except OSError:
+            _BOOT_ID = ""
+    return _BOOT_ID
+
+
+def stamp() -> dict[str, Any]:
+    """The heartbeat fields of a status record: wall time for people, monotonic time and boot id for ages."""
+    return {"heartbeat_wall": time.time(), "heartbeat_mono": time.monotonic(), "boot_id": boot_id()}
+
+
+def age_s(record: dict[str, Any], wall: float | None, mono: float | None) -> float | None:
+    """Seconds since a moment the daemon wrote as (`wall`, `mono`) into `record`; None if it wrote neither."""
+    here = boot_id()
+    if mono is not None and here and record.get("boot_id") == here:
+        return max(0.0, time.monotonic() - float(mono))
+    if wall:
+        return time.time() - float(wall)
+    return None
 
 
 def pid_alive(pid: int) -> bool:
@@ -37,8 +72,11 @@ def daemon_running(record: dict[str, Any] | None, now_wall: float | None = None)
         return False, "de dienst heeft nog nooit gedraaid"
     if not record.get("running", False):
         return False, "de dienst is gestopt"
-    now = time.time() if now_wall is None else now_wall
-    age = now - float(record.get("heartbeat_wall", 0.0))
+    if now_wall is None:
+        age = age_s(record, record.get("heartbeat_wall"), record.get("heartbeat_mono"))
+        age = float("inf") if age is None else age
+    else:
+        age = now_wall - float(record.get("heartbeat_wall", 0.0))
     if not pid_alive(int(record.get("pid", 0))):
         return False, "het dienstproces bestaat niet meer"
     if age > STALE_S:

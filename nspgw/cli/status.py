@@ -11,10 +11,10 @@ import typer
 from nspgw.cli.context import ConfigOpt, JsonOpt, LangOpt, emit_json, lang_of, load_box
 
 
-def _ago(wall: float | None, lang: str) -> str:
-    if not wall:
+def _ago(age_s: float | None, lang: str) -> str:
+    if age_s is None:
         return "-"
-    s = max(0, int(time.time() - wall))
+    s = max(0, int(age_s))
     unit = ("s", "min", "u") if lang == "nl" else ("s", "min", "h")
     if s < 120:
         return f"{s} {unit[0]}"
@@ -25,6 +25,7 @@ def _ago(wall: float | None, lang: str) -> str:
 
 def collect(cfg: Any, lang: str) -> dict[str, Any]:
     from nspgw.cli.context import daemon_record, load_roster, open_store
+    from nspgw.daemon_status import age_s
 
     roster = load_roster(cfg)
     with open_store(cfg, create=True) as store:
@@ -39,7 +40,7 @@ def collect(cfg: Any, lang: str) -> dict[str, Any]:
         e = roster.get(int(addr))
         peers.append({"addr": int(addr), "name": e.name if e else f"#{addr}", "role": e.role.value if e else "",
                       "link": p.get("link"), "snr": p.get("snr"), "rssi": p.get("rssi"),
-                      "last_heard_wall": p.get("wall")})
+                      "last_heard_wall": p.get("wall"), "last_heard_s": age_s(rec, p.get("wall"), p.get("mono"))})
     return {
         "box": cfg.name, "running": running, "not_running_reason": why, "pid": rec.get("pid"),
         "heartbeat_wall": rec.get("heartbeat_wall"), "radio": rec.get("radio"), "mqtt": rec.get("mqtt"),
@@ -109,4 +110,4 @@ def register(app: typer.Typer) -> None:
             snr = f"SNR {p['snr']:.1f} dB" if p["snr"] is not None else ""
             rssi = f"RSSI {p['rssi']} dBm" if p["rssi"] is not None else ""
             typer.echo(f"{p['name']:<20} {p['role']:<4} {t('via.' + str(p['link']), lg):<10} "
-                       f"{t('heard_ago', lg, ago=_ago(p['last_heard_wall'], lg)):<20} {snr}  {rssi}".rstrip())
+                       f"{t('heard_ago', lg, ago=_ago(p['last_heard_s'], lg)):<20} {snr}  {rssi}".rstrip())

@@ -146,3 +146,18 @@ def test_inbox_follow_prints_new_messages(boxes: dict[str, SimBox]) -> None:
         proc.terminate()
         proc.wait(10)
     assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_heartbeat_age_follows_the_monotonic_clock_not_a_jumped_wall_clock() -> None:
+    """A Pi without RTC jumps its wall clock when NTP comes back; within one boot the age is monotonic."""
+    from nspgw.daemon_status import boot_id, daemon_running, stamp
+
+    record = {"running": True, "pid": os.getpid(), **stamp()}
+    record["heartbeat_wall"] -= 400 * 86400  # written before the clock jumped forward by 400 days
+    assert daemon_running(record) == (True, "")
+    assert boot_id(), "Linux names its boot"
+    stale = dict(record, heartbeat_mono=record["heartbeat_mono"] - 60)
+    running, why = daemon_running(stale)
+    assert not running and "60 s" in why
+    other_boot = dict(record, boot_id="x")  # another boot: the monotonic time means nothing, wall time counts
+    assert not daemon_running(other_boot)[0]
