@@ -387,6 +387,8 @@ class VirtualDevice:
         node = self.mesh.node(self.node_num)
         free = getattr(node, "tx_queue_free", 16)
         maxlen = getattr(node, "tx_queue_max", 16)
+        if hasattr(node, "told_full"):
+            node.told_full = free == 0  # the mesh then says when there is room again
         return mesh_pb2.QueueStatus(res=res, free=free, maxlen=maxlen, mesh_packet_id=packet_id)
 
     def _handle_client_packet(self, pkt: mesh_pb2.MeshPacket) -> None:
@@ -662,5 +664,5 @@ class VirtualDevice:
 
     def queue_status(self, res: int, free: int, maxlen: int, packet_id: int) -> None:
         """The router's answer to a packet our client sent (our own NODEINFO sends are not the client's)."""
-        if packet_id in self._client_ids:
+        if packet_id in self._client_ids or packet_id == 0:  # 0: room again after "queue full"
             self._emit(queueStatus=mesh_pb2.QueueStatus(res=res, free=free, maxlen=maxlen, mesh_packet_id=packet_id))

@@ -148,6 +148,7 @@ class Mesh:
             for rx in node.active_rx:
                 rx.ok = False
             node.queue.clear()
+            node.told_full = False
             node.pending.clear()
             node.seen.clear()
             node.seen_order.clear()
@@ -190,8 +191,7 @@ class Mesh:
             # perhapsEncode: header + encoded Data (with the bitfield firmware always adds) must fit in one
             # 255-byte LoRa frame, so on port 311 only 231 payload bytes fit, not DATA_PAYLOAD_LEN.
             self._local_nak(node, packet, TOO_LARGE)
-            self.on_queue_status(node.node_num, QueueStatus(ERRNO_OK, node.tx_queue_free, node.tx_queue_max,
-                                                            packet.packet_id))
+            self._tell_queue(node, ERRNO_OK, packet.packet_id)
             return
         if packet.dest == node.node_num:
             self.on_deliver(node.node_num, Reception(packet, now, 0.0, 0, node.node_num & 0xFF))
@@ -199,8 +199,17 @@ class Mesh:
         res = self._router_send(node, packet, from_client=True)
         if res == ERRNO_OK and packet.want_ack:
             self._start_retransmission(node, packet, radio.NUM_RELIABLE_RETX - 1)
-        self.on_queue_status(node.node_num, QueueStatus(res, node.tx_queue_free, node.tx_queue_max,
-                                                        packet.packet_id))
+        self._tell_queue(node, res, packet.packet_id)
+
+    def _tell_queue(self, node: SimNode, res: int, packet_id: int) -> None:
+        node.told_full = node.tx_queue_free == 0
+        self.on_queue_status(node.node_num, QueueStatus(res, node.tx_queue_free, node.tx_queue_max, packet_id))
+
+    def _queue_freed(self, node: SimNode) -> None:
+        """MeshService::loop: a client told "no room" hears when there is room again (id 0). Without it the
+        library waits for queue space forever, as it would on a real radio."""
+        if node.told_full and node.tx_queue_free > 0:
+            self._tell_queue(node, ERRNO_OK, 0)
 
     def run_until(self, t: float) -> None:
         heap = self._heap
@@ -304,6 +313,7 @@ class Mesh:
             self._schedule_attempt(node, now + backoff)
             return
         node.queue.remove(best)
+        self._queue_freed(node)
         self._start_tx(node, best)
 
     def _airtime_s(self, packet: RadioPacket) -> float:
@@ -419,6 +429,7 @@ class Mesh:
             if q.rebroadcast and (q.packet.src, q.packet.packet_id) == key:
                 node.queue.remove(q)
                 node.stats.rebroadcasts_cancelled += 1
+                self._queue_freed(node)
                 return
 
     # -- acks and retransmission (ReliableRouter) -----------------------------------------------------

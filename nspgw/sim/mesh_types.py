@@ -172,6 +172,7 @@ class SimNode:
     timer_gen: int = 0
     timer_at: float | None = None
     packet_counter: int = 0
+    told_full: bool = False  # the client was last told the tx queue is full (MeshService::lastQueueStatus)
 
     @property
     def airtime_tx_s(self) -> float:

@@ -216,3 +216,20 @@ def test_lost_ack_is_answered_again_when_the_sender_retransmits() -> None:
     assert [ev.error_reason for _, ev, _ in rec.routing] == [0]
     assert len([1 for n, rx in rec.deliveries if n == B and rx.packet.portnum == PORT]) == 1  # delivered once
     assert mesh.node("b").stats.duplicates >= 1
+
+
+def test_full_tx_queue_tells_the_client_when_there_is_room_again() -> None:
+    """MeshService::loop: after "free 0" the client hears (packet id 0) as soon as a slot frees up; the
+    library's _sendToRadio waits for exactly that, and without it blocks forever."""
+    mesh = chain(2)
+    rec = Recorder(mesh)
+    a = mesh.node("a")
+    for pid in range(1, a.tx_queue_max + 2):
+        mesh.send("a", dm(pid, dest=B, want_ack=False))
+    statuses = [st for n, st in rec.queue if n == A]
+    assert statuses[a.tx_queue_max - 1].free == 0
+    assert statuses[-1] == QueueStatus(ERRNO_UNKNOWN, 0, a.tx_queue_max, a.tx_queue_max + 1)  # refused: full
+    mesh.run_until(60.0)
+    room = [st for n, st in rec.queue[len(statuses):] if n == A]
+    assert room and room[0].mesh_packet_id == 0 and room[0].res == 0 and room[0].free > 0
+    assert len(room) == 1, "told once, not on every frame that leaves the queue"
