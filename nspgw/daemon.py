@@ -48,8 +48,8 @@ def core_timing(preset: str) -> dict[str, float]:
     The core's defaults are for LONG_FAST (a full frame ≈ 2.2 s): a first retry after 45 s, 0.5 s of
     CSMA/serial margin per frame. On a faster preset the same waits would idle a channel that is free
     again 20× sooner; the firmware's contention window also scales with the symbol time. The re-check of
-    a message a relay holds (30 min at LONG_FAST) is how a lost receipt is repaired: the radio sends without
-    firmware want_ack, so nothing else tells the core a receipt frame was lost on air."""
+    a message a relay holds (30 min at LONG_FAST) is the last resort for a lost receipt; before that, a receipt
+    to a relay is re-sent until custody is acknowledged and one sent straight asks the firmware for an ack."""
     scale = time_on_air_ms(255, preset) / time_on_air_ms(255, "LONG_FAST")
     return {"ack_timeout_s": max(6.0, 45.0 * scale), "radio_margin_s": min(0.5, 0.1 + 0.4 * scale),
             "held_recheck_s": max(60.0, 1800.0 * scale)}
@@ -286,7 +286,7 @@ class Daemon:
                     return
                 node = entry.node_num
             try:
-                self.radio.send(node, t.data, int(t.precedence), ref=t.tx_ref)
+                self.radio.send(node, t.data, int(t.precedence), ref=t.tx_ref, want_ack=t.want_ack)
             except NspgwError as exc:
                 log.error("radio weigert frame: %s", exc)
         elif t.link == IP:

@@ -110,7 +110,8 @@ class MeshtasticRadio:
         self._send_timeout_s = send_timeout_s
         self._opener = opener
         self._cond = threading.Condition()
-        self._outq: list[tuple[int, int, int, bytes, object]] = []  # (precedence, seq, node, data, ref): a heap
+        # (precedence, seq, node, data, ref, want_ack): a heap
+        self._outq: list[tuple[int, int, int, bytes, object, bool]] = []
         self._seq = itertools.count()
         self._inbox: deque[tuple[str, Any, Any]] = deque()  # (kind, item, interface) from the pubsub bridge
         self._opening = False
@@ -143,11 +144,13 @@ class MeshtasticRadio:
         with self._cond:
             return len(self._outq)
 
-    def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None) -> None:
+    def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
+             want_ack: bool = False) -> None:
         """Queue a frame for node number `hop_dst_addr` (0xFFFFFFFF = broadcast). Never blocks.
 
         `ref` comes back in the "delivered" event (RadioSent) once the radio took the frame. A direct message
-        is limited to MAX_DIRECT_FRAME_BYTES (219), a broadcast to MAX_FRAME_BYTES (231)."""
+        is limited to MAX_DIRECT_FRAME_BYTES (219), a broadcast to MAX_FRAME_BYTES (231). `want_ack` (direct
+        messages only) lets the firmware retransmit and report MAX_RETRANSMIT when the destination never acks."""
         if not 0 < hop_dst_addr <= 0xFFFFFFFF:
             raise UsageError(f"ongeldig radio-adres {hop_dst_addr}")
         limit = MAX_FRAME_BYTES if hop_dst_addr == BROADCAST_NODE else MAX_DIRECT_FRAME_BYTES
@@ -155,7 +158,8 @@ class MeshtasticRadio:
             kind = "broadcast" if hop_dst_addr == BROADCAST_NODE else "direct bericht"
             raise UsageError(f"radioframe ({kind}) moet 1..{limit} bytes zijn, niet {len(data)}")
         with self._cond:
-            heapq.heappush(self._outq, (int(precedence), next(self._seq), hop_dst_addr, bytes(data), ref))
+            ack = want_ack and hop_dst_addr != BROADCAST_NODE
+            heapq.heappush(self._outq, (int(precedence), next(self._seq), hop_dst_addr, bytes(data), ref, ack))
             self._cond.notify_all()
 
     def start(self) -> None:
@@ -354,15 +358,15 @@ class MeshtasticRadio:
                 return
         self._transmit(frame)
 
-    def _transmit(self, frame: tuple[int, int, int, bytes, object]) -> None:
-        precedence, _seq, node, data, ref = frame
+    def _transmit(self, frame: tuple[int, int, int, bytes, object, bool]) -> None:
+        precedence, _seq, node, data, ref, want_ack = frame
         iface = self._iface
         watchdog = threading.Timer(self._send_timeout_s, self._unstick, args=(iface,))
         watchdog.daemon = True
         watchdog.start()
         try:
             packet = iface.sendData(data, destinationId=node, portNum=NSPGW_PORTNUM,
-                                    channelIndex=self._channel_index, wantAck=False)
+                                    channelIndex=self._channel_index, wantAck=want_ack)
         except (Exception, SystemExit) as exc:
             with self._cond:
                 heapq.heappush(self._outq, frame)  # same precedence and seq: back at its old place

@@ -126,10 +126,11 @@ def packet_to_event(pkt: mesh_pb2.MeshPacket, my_node: int,
     - port 311 frames count only on the nspgw channel (`channel_index`), or as a PKI-encrypted direct
       message to this node (firmware 2.5+ decrypts those with the node key and leaves `channel` 0 —
       Router::perhapsDecode). Port 311 on the public LongFast channel is someone else's traffic;
-    - ROUTING_APP answers count only from our own node: with want_ack off (we never ask for ACKs) the
-      firmware's verdicts on our packets (DUTY_CYCLE_LIMIT, TOO_LARGE, implicit acks) come from the local
-      router (Router::abortSendAndNak, `from` = our node). A routing packet from any other node is a remote
-      ACK/NAK we never asked for, or forged: acting on it would let a neighbour silence our retries.
+    - ROUTING_APP answers count only from our own node: the firmware's verdicts on our packets
+      (DUTY_CYCLE_LIMIT, TOO_LARGE, implicit acks, and MAX_RETRANSMIT for the few frames sent with want_ack)
+      come from the local router (Router::abortSendAndNak, ReliableRouter, `from` = our node). A routing
+      packet from any other node is a remote ACK (not needed: silence until MAX_RETRANSMIT means delivered)
+      or forged: acting on it would let a neighbour silence our retries.
     """
     if not pkt.HasField("decoded"):
         return None  # still encrypted: not on a channel we hold

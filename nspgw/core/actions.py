@@ -25,6 +25,10 @@ class Transmit:
     precedence: Precedence
     tx_ref: int
     airtime_ms: float
+    # Ask the radio firmware for the destination's ack (it retransmits, then NAKs MAX_RETRANSMIT). Only for
+    # small end-to-end notifications sent straight to a box that Meshtastic may reach through rebroadcasts:
+    # nothing of ours acknowledges them hop by hop.
+    want_ack: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,14 @@ from nspgw.core.work import Ctl, Held, OutMsg, Sent
 from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.fragment import fragment
-from nspgw.wire.frames import MAX_BROADCAST_FRAME, NSPGW_PORTNUM, MessageFrame, Precedence
+from nspgw.wire.frames import (
+    MAX_BROADCAST_FRAME,
+    NSPGW_PORTNUM,
+    ExpiredFrame,
+    MessageFrame,
+    Precedence,
+    ReceiptFrame,
+)
 
 if TYPE_CHECKING:
     from nspgw.core.node import Node
@@ -120,7 +127,7 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
         serve(node, key, now, acts)
 
 def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: Sent | None,
-              now: float, acts: list[Action]) -> None:
+              now: float, acts: list[Action], want_ack: bool = False) -> None:
     node._tx_seq += 1
     airtime = 0.0
     if link == RADIO:
@@ -131,7 +138,7 @@ def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Prec
             node._tx[node._tx_seq] = sent
             if len(node._tx) > 2000:  # results that never came (adapter restarted): forget the oldest
                 node._tx.pop(next(iter(node._tx)))
-    acts.append(Transmit(link, hop, data, prec, node._tx_seq, airtime))
+    acts.append(Transmit(link, hop, data, prec, node._tx_seq, airtime, want_ack and link == RADIO))
 
 def also_radio(node: Node, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float, acts: list[Action]) -> None:
     """FLASH goes on both links: the receiver deduplicates by message id."""
@@ -181,7 +188,8 @@ def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action
             transmit(node, r.link, hop, data, c.precedence, None, now, acts)
             _await_custody(node, c, counter, r.hop, now)
             return
-        transmit(node, r.link, hop, data, c.precedence, Sent(key, 0, c), now, acts)
+        notice = isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
+        transmit(node, r.link, hop, data, c.precedence, Sent(key, 0, c), now, acts, want_ack=notice)
 
 def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
     again = replace(c, custody_sends=c.custody_sends + 1)

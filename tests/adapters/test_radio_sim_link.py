@@ -20,7 +20,7 @@ from nspgw import profiles
 from nspgw.adapters.meshtastic_radio import MAX_DIRECT_FRAME_BYTES, MeshtasticRadio
 from nspgw.adapters.radio_admin import apply_profile, connected
 from nspgw.adapters.radio_connect import RadioTarget
-from nspgw.adapters.radio_events import RadioFrame, RadioSent
+from nspgw.adapters.radio_events import RadioAckNak, RadioFrame, RadioSent
 from nspgw.ids import parse_node_id
 
 pytestmark = pytest.mark.system
@@ -164,6 +164,25 @@ def test_frames_cross_the_chain(chain: dict[str, Any], adapters) -> None:  # typ
     assert sent.to_node == node_num(chain, 2) and sent.request_id != 0
     b.send(node_num(chain, 0), b"terug", precedence=0)
     expect_frame(a_events, b"terug", lambda: b.send(node_num(chain, 0), b"terug", precedence=0))
+
+
+def test_want_ack_frame_to_an_unreachable_box_ends_in_the_firmware_max_retransmit_nak(
+        chain: dict[str, Any], adapters) -> None:  # type: ignore[no-untyped-def]
+    """A receipt sent straight over Meshtastic hops asks for the firmware's ack: when the destination never
+    answers, the firmware's own retransmissions end in MAX_RETRANSMIT, which the core turns into a re-send."""
+    a, a_events = adapters(0)
+    a.start()
+    wait_state(a, "connected")
+    far = chain["nodes"][2]["name"]
+    control(chain, {"cmd": "node", "node": far, "up": False})
+    try:
+        a.send(node_num(chain, 2), b"ontvangstbevestiging", precedence=1, ref=7, want_ack=True)
+        sent = wait_event(a_events, lambda e: isinstance(e, RadioSent) and e.ref == 7)
+        nak = wait_event(a_events, lambda e: isinstance(e, RadioAckNak) and e.request_id == sent.request_id,
+                         timeout_s=60.0)
+        assert nak.error_reason == "MAX_RETRANSMIT"
+    finally:
+        control(chain, {"cmd": "node", "node": far, "up": True})
 
 
 def test_unplug_replug_delivers_what_was_queued(chain: dict[str, Any], adapters) -> None:  # type: ignore[no-untyped-def]
