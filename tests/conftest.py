@@ -21,6 +21,19 @@ REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 
+def _start_order(item: pytest.Item) -> int:
+    """Long waits on real processes first: pytest-xdist hands out tests round robin in collection order, so
+    a system test collected last would run alone at the end while the other workers sit idle."""
+    path = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
+    if item.get_closest_marker("slow") is not None and path == "system":
+        return 0
+    return {"system": 1, "adapters": 2, "sim": 2}.get(path, 3)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_start_order)  # stable: within a group the files' own order
+
+
 def wait_for(predicate: Callable[[], Any], timeout_s: float = 10.0, interval_s: float = 0.02,
              message: str = "condition") -> Any:
     """Poll `predicate` until it returns something truthy; fail the test at the deadline."""
