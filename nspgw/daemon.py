@@ -40,6 +40,7 @@ BROADCAST_NODE = 0xFFFFFFFF
 OUTBOX_REREAD_S = 30.0  # the wake datagram is a hint: re-read the outbox this often anyway
 _MAX_TX_REFS = 4096
 _STATUS_MIN_INTERVAL_S = 1.0  # a busy link changes peers/airtime every frame: not a write each time
+_MAX_QUEUED_FRAMES = 5000  # ≈ 1 MB of frames waiting for the loop; LoRa brings a few per second
 
 
 def core_timing(preset: str) -> dict[str, float]:
@@ -61,6 +62,7 @@ class Daemon:
     def __init__(self, cfg: Config, *, handle_signals: bool = True, notifier: Any = None) -> None:
         self.cfg = cfg
         self.q: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._frames_dropped = 0
         self._handle_signals = handle_signals
         self._notifier = notifier
         self._stopping = False
@@ -140,6 +142,14 @@ class Daemon:
 
     def _sink(self, source: str) -> Any:
         def sink(kind: str, payload: object) -> None:
+            # Received frames are the one input a peer controls (a flood over MQTT, a jammed loop): past the
+            # cap they are dropped like frames lost on air (senders retry); state changes always go in.
+            if kind == "frame" and self.q.qsize() >= _MAX_QUEUED_FRAMES:
+                self._frames_dropped += 1
+                if self._frames_dropped in (1, 100) or self._frames_dropped % 10_000 == 0:
+                    log.warning("ontvangen frames komen sneller binnen dan verwerkt; %d weggegooid",
+                                self._frames_dropped)
+                return
             self.q.put((source, (kind, payload)))
         return sink
 

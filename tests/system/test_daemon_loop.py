@@ -176,3 +176,17 @@ def test_roster_update_over_the_air_is_persisted_and_adopted(running: dict[str, 
     assert "onbekend commando" in marker.reply.get(timeout=10)["error"]
     assert load_keyring(nsp.state_dir / "keys").roster.version == 2 and running["thread"].is_alive()
     assert not d.node.cfg.keyring.roster.get(1).revoked
+
+
+def test_a_flood_of_received_frames_is_capped_but_state_changes_always_queue(nsp: SimBox) -> None:
+    """Frames are the input a peer controls: past the cap they are dropped (like loss on air, senders
+    retry) instead of growing the loop's queue without bound; a link going down must never be dropped."""
+    import nspgw.daemon as daemon_mod
+
+    d = Daemon(load_config(nsp.config_path), handle_signals=False)
+    sink = d._sink("mqtt")
+    for i in range(daemon_mod._MAX_QUEUED_FRAMES + 50):
+        sink("frame", i)
+    assert d.q.qsize() == daemon_mod._MAX_QUEUED_FRAMES and d._frames_dropped == 50
+    sink("state", "down")
+    assert d.q.qsize() == daemon_mod._MAX_QUEUED_FRAMES + 1
