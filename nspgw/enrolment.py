@@ -28,7 +28,7 @@ from nspgw.crypto.roster import Role, Roster
 from nspgw.crypto.seal import open_sealed, seal
 from nspgw.errors import AuthError, ConfigError, SecurityError, UsageError
 from nspgw.store import keyfiles
-from nspgw.store.keyfiles import AUTHORITY_PUB, BOX_KEY, NETWORK_KEY, ROSTER, read_secret, write_atomic
+from nspgw.store.keyfiles import AUTHORITY_PUB, BOX_KEY, NETWORK_KEY, ROSTER, hex_field, read_secret, write_atomic
 
 REQUEST_FORMAT = "nspgw-enrol-request/1"
 BUNDLE_FORMAT = "nspgw-bundle/1"
@@ -61,16 +61,6 @@ def _read_doc(path: Path, fmt: str | None = None) -> dict[str, Any]:
     if not isinstance(doc, dict) or (fmt is not None and doc.get("format") != fmt):
         raise ConfigError(f"{path}: geen bestand van het formaat {fmt}")
     return doc
-
-
-def _hex_field(path: Path, doc: dict[str, Any], name: str, length: int) -> bytes:
-    try:
-        value = bytes.fromhex(doc[name])
-    except (KeyError, TypeError, ValueError):
-        value = b""
-    if len(value) != length:
-        raise ConfigError(f"{path}: veld {name!r} ontbreekt of is ongeldig")
-    return value
 
 
 # ------------------------------------------------------------------------------------------ the request
@@ -112,8 +102,8 @@ class EnrolRequest:
         try:
             node = doc.get("node_num")
             req = cls(str(doc["network"]), str(doc["name"]), str(doc["role"]), str(doc.get("parent") or ""),
-                      None if node is None else int(node), _hex_field(path, doc, "sign_public", PUBLIC_KEY_LEN),
-                      _hex_field(path, doc, "dh_public", PUBLIC_KEY_LEN), _hex_field(path, doc, "signature", 64))
+                      None if node is None else int(node), hex_field(path, doc, "sign_public", PUBLIC_KEY_LEN),
+                      hex_field(path, doc, "dh_public", PUBLIC_KEY_LEN), hex_field(path, doc, "signature", 64))
         except (KeyError, TypeError, ValueError):
             raise ConfigError(f"{path}: aanmeldverzoek onvolledig of ongeldig") from None
         if not verify_signature(req.sign_public, req.signature, _canonical("enrol-request", req._body())):
@@ -144,7 +134,7 @@ def load_own_identity(keys_dir: Path) -> Identity:
         raise ConfigError(f"{path}: geen geldig sleutelbestand") from None
     if not isinstance(doc, dict) or doc.get("format") != "nspgw-box-identity/1":
         raise ConfigError(f"{path}: geen sleutelbestand van het formaat nspgw-box-identity/1")
-    return Identity(_hex_field(path, doc, "sign_secret", 32), _hex_field(path, doc, "dh_secret", 32))
+    return Identity(hex_field(path, doc, "sign_secret", 32), hex_field(path, doc, "dh_secret", 32))
 
 
 def existing_key_files(keys_dir: Path) -> list[Path]:
@@ -262,7 +252,7 @@ def _check_version(keys_dir: Path, roster: Roster, authority_public: bytes, path
 
 def _import_bundle(cfg: Any, path: Path, doc: dict[str, Any], expect: str | None) -> ImportResult:
     keys_dir: Path = cfg.keys_dir
-    authority_public = _hex_field(path, doc, "authority_public", PUBLIC_KEY_LEN)
+    authority_public = hex_field(path, doc, "authority_public", PUBLIC_KEY_LEN)
     trusted = _trusted_authority(keys_dir)
     if trusted is not None and trusted != authority_public:
         raise SecurityError(f"{path}: bundel van een ANDERE netwerkautoriteit dan deze box vertrouwt; geweigerd")
@@ -270,12 +260,12 @@ def _import_bundle(cfg: Any, path: Path, doc: dict[str, Any], expect: str | None
     if expect is not None and expect.replace(" ", "").lower() != afp:
         raise SecurityError(f"{path}: vingerafdruk van de netwerkautoriteit is {afp}, verwacht {expect}")
     unsigned = {k: v for k, v in doc.items() if k != "signature"}
-    if not verify_signature(authority_public, _hex_field(path, doc, "signature", 64), _canonical("bundle", unsigned)):
+    if not verify_signature(authority_public, hex_field(path, doc, "signature", 64), _canonical("bundle", unsigned)):
         raise SecurityError(f"{path}: handtekening van de netwerkautoriteit klopt niet (bestand gewijzigd?)")
     if doc.get("network") != cfg.network:
         raise SecurityError(f"{path}: bundel is voor netwerk {doc.get('network')!r}, deze box is {cfg.network!r}")
     identity = load_own_identity(keys_dir)
-    if _hex_field(path, doc, "box_dh_public", PUBLIC_KEY_LEN) != identity.dh_public:
+    if hex_field(path, doc, "box_dh_public", PUBLIC_KEY_LEN) != identity.dh_public:
         raise SecurityError(f"{path}: deze bundel is voor een andere box ({doc.get('name')!r})")
     addr = doc.get("addr")
     if not isinstance(addr, int):
@@ -283,7 +273,7 @@ def _import_bundle(cfg: Any, path: Path, doc: dict[str, Any], expect: str | None
     roster = Roster.from_json(json.dumps(doc.get("roster")), authority_public)
     _check_own_entry(roster, addr, identity, cfg, path)
     _check_version(keys_dir, roster, authority_public, path)
-    eph = _hex_field(path, doc, "ephemeral_public", PUBLIC_KEY_LEN)
+    eph = hex_field(path, doc, "ephemeral_public", PUBLIC_KEY_LEN)
     try:
         sealed = bytes.fromhex(str(doc.get("sealed", "")))
         plain = open_sealed(_bundle_keys(identity.shared_secret(eph), eph, identity.dh_public), _secrets_ad(doc),

@@ -111,13 +111,17 @@ def _load_json(path: Path, data: bytes, fmt: str) -> dict[str, Any]:
     return doc
 
 
-def _hex(path: Path, doc: dict[str, Any], field: str, length: int) -> bytes:
+def hex_field(path: Path, doc: dict[str, Any], field: str, length: int) -> bytes:
+    """`length` bytes from a hex field, in the one form nspgw writes (lowercase, no spaces): a key file or an
+    enrolment document that someone edited, even to an equal key in another spelling, is refused, not read."""
+    raw = doc.get(field) if isinstance(doc, dict) else None
     try:
-        value = bytes.fromhex(doc[field])
-    except (KeyError, TypeError, ValueError):
+        value = bytes.fromhex(raw) if isinstance(raw, str) else b""
+    except ValueError:
         value = b""
-    if len(value) != length:
-        raise ConfigError(f"{path}: veld {field!r} ontbreekt of heeft niet {length} bytes")
+    if len(value) != length or value.hex() != raw:
+        raise ConfigError(f"{path}: veld {field!r} ontbreekt, heeft niet {length} bytes of is anders gespeld "
+                          "dan nspgw het schrijft")
     return value
 
 
@@ -138,7 +142,7 @@ def load_identity(path: str | Path) -> tuple[BoxAddr, Identity]:
     addr = doc.get("addr")
     if not isinstance(addr, int) or not 1 <= addr <= 0xFFE:
         raise ConfigError(f"{p}: veld 'addr' ontbreekt of ligt buiten 1..4094")
-    return BoxAddr(addr), Identity(_hex(p, doc, "sign_secret", KEY_LEN), _hex(p, doc, "dh_secret", KEY_LEN))
+    return BoxAddr(addr), Identity(hex_field(p, doc, "sign_secret", KEY_LEN), hex_field(p, doc, "dh_secret", KEY_LEN))
 
 
 def save_network_keys(path: str | Path, keys: tuple[NetworkKey, ...]) -> None:
@@ -156,7 +160,7 @@ def load_network_keys(path: str | Path) -> tuple[NetworkKey, ...]:
     for e in entries:
         if not isinstance(e, dict) or not isinstance(e.get("epoch"), int):
             raise ConfigError(f"{p}: ongeldige netwerksleutel")
-        keys.append(NetworkKey(e["epoch"], _hex(p, e, "secret", KEY_LEN)))
+        keys.append(NetworkKey(e["epoch"], hex_field(p, e, "secret", KEY_LEN)))
     return tuple(keys)
 
 
@@ -167,7 +171,7 @@ def save_authority(path: str | Path, key: SigningKey) -> None:
 
 def load_authority(path: str | Path) -> SigningKey:
     p = Path(path)
-    return SigningKey(_hex(p, _load_json(p, read_secret(p), "nspgw-authority-key/1"), "secret", KEY_LEN))
+    return SigningKey(hex_field(p, _load_json(p, read_secret(p), "nspgw-authority-key/1"), "secret", KEY_LEN))
 
 
 def write_bundle(directory: str | Path, addr: int, identity: Identity, roster: Roster, authority_public: bytes,

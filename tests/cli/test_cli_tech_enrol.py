@@ -389,3 +389,19 @@ def test_any_altered_request_byte_is_refused_cleanly(data: st.DataObject) -> Non
             assert exc.exit_code in (CONFIG, SECURITY)
             return
     assert json.loads(bytes(raw)) == json.loads(_REQUEST[0])  # only formatting outside the signed fields
+
+
+def test_request_with_a_key_in_another_spelling_is_refused(tmp_path: Path) -> None:
+    """Found by the fuzz test above: uppercase hex decoded to the same key, so an edited request was read
+    as if untouched. Key material is accepted only as nspgw writes it."""
+    from nspgw.store.keyfiles import generate_identity
+
+    req = EnrolRequest.create(generate_identity(), network="elst", name="nsp-bieb", role="nsp",
+                              parent="cp-noord", node_num=0x9B8EB8D4)
+    doc = json.loads(req.to_json())
+    for spelled in (doc["dh_public"].upper(), " ".join([doc["dh_public"][:2], doc["dh_public"][2:]])):
+        p = tmp_path / "req.json"
+        p.write_text(json.dumps(dict(doc, dh_public=spelled)))
+        with pytest.raises(NspgwError) as exc:
+            EnrolRequest.load(p)
+        assert exc.value.exit_code == CONFIG and "dh_public" in str(exc.value)
