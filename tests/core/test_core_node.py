@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+from core_boxes import CP, GCT, NET, NSP, node
 
 from nspgw.core.actions import (
     StoreCounter,
@@ -10,20 +10,11 @@ from nspgw.core.actions import (
     StoreInbox,
     Transmit,
 )
-from nspgw.core.config import NodeConfig, NodeState
+from nspgw.core.config import NodeState
 from nspgw.core.events import FrameIn, MessageAccepted, RadioSendResult
-from nspgw.core.node import Node
-from nspgw.crypto.enrol import demo_boxes, make_network
 from nspgw.ids import BoxAddr
 from nspgw.wire.codec import FrameCodec
 from nspgw.wire.frames import CustodyAckFrame, MessageFrame, MsgId, Precedence, ReceiptFrame, SyncFrame
-
-NET = make_network(demo_boxes(), b"n" * 32)
-NSP, CP, GCT = BoxAddr(101), BoxAddr(10), BoxAddr(1)
-
-
-def node(addr: BoxAddr, state: NodeState | None = None, **cfg: object) -> Node:
-    return Node(NodeConfig(NET.keyring(addr), **cfg), state or NodeState(), random.Random(1))  # type: ignore[arg-type]
 
 
 def accepted(seq: int, prec: Precedence = Precedence.ROUTINE, body: bytes = b"bericht") -> MessageAccepted:

@@ -3,37 +3,21 @@ bulletin fragments neither fill the disk nor block the genuine bulletin."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
-from nspgw.core.actions import Action, StoreFragment, StoreInbox, StoreOutboxState, Transmit
-from nspgw.core.config import NodeConfig, NodeState
+from core_boxes import CP, GCT, NET, NSP, NSP2, codec, node, tx
+
+from nspgw.core.actions import StoreFragment, StoreInbox, StoreOutboxState
 from nspgw.core.events import FrameIn, MessageAccepted
 from nspgw.core.lifecycle import MsgState
-from nspgw.core.node import Node
-from nspgw.crypto.enrol import demo_boxes, make_network
 from nspgw.crypto.seal import seal
-from nspgw.ids import BROADCAST_ADDR, BoxAddr
+from nspgw.ids import BROADCAST_ADDR
 from nspgw.store.sqlite import Store
-from nspgw.wire.codec import FrameCodec, Kind, _header, _plaintext
+from nspgw.wire.codec import Kind, _header, _plaintext
 from nspgw.wire.fragment import fragment
 from nspgw.wire.frames import MAX_UNICAST_FRAME, MessageFrame, MsgId, Precedence, ReceiptFrame
 
-NET = make_network(demo_boxes(), b"n" * 32)
-NSP, NSP2, CP, GCT = BoxAddr(101), BoxAddr(102), BoxAddr(10), BoxAddr(1)
 OTHERS = {e.addr for e in NET.roster.entries if e.addr != GCT and not e.revoked}
-
-
-def node(addr: BoxAddr, state: NodeState | None = None, **cfg: object) -> Node:
-    return Node(NodeConfig(NET.keyring(addr), **cfg), state or NodeState(), random.Random(1))  # type: ignore[arg-type]
-
-
-def codec(addr: BoxAddr) -> FrameCodec:
-    return FrameCodec(NET.keyring(addr))
-
-
-def tx(acts: list[Action]) -> list[Transmit]:
-    return [a for a in acts if isinstance(a, Transmit)]
 
 
 def test_bulletin_accepted_while_the_daemon_was_down_waits_for_every_box(tmp_path: Path) -> None:

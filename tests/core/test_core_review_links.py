@@ -3,31 +3,11 @@ custody store."""
 
 from __future__ import annotations
 
-import random
+from core_boxes import CP, GCT, NSP, NSP2, codec, node, tx
 
-from nspgw.core.actions import Action, StoreCustody, Transmit
-from nspgw.core.config import NodeConfig, NodeState
+from nspgw.core.actions import StoreCustody
 from nspgw.core.events import FrameIn, LinkState, MessageAccepted
-from nspgw.core.node import Node
-from nspgw.crypto.enrol import demo_boxes, make_network
-from nspgw.ids import BoxAddr
-from nspgw.wire.codec import FrameCodec
 from nspgw.wire.frames import CustodyAckFrame, MessageFrame, MsgId, Precedence
-
-NET = make_network(demo_boxes(), b"n" * 32)
-NSP, NSP2, CP, GCT = BoxAddr(101), BoxAddr(102), BoxAddr(10), BoxAddr(1)
-
-
-def node(addr: BoxAddr, state: NodeState | None = None, **cfg: object) -> Node:
-    return Node(NodeConfig(NET.keyring(addr), **cfg), state or NodeState(), random.Random(1))  # type: ignore[arg-type]
-
-
-def codec(addr: BoxAddr) -> FrameCodec:
-    return FrameCodec(NET.keyring(addr))
-
-
-def tx(acts: list[Action]) -> list[Transmit]:
-    return [a for a in acts if isinstance(a, Transmit)]
 
 
 def test_radio_down_makes_no_radio_frames_and_books_no_airtime_then_sends_when_back() -> None:

@@ -3,16 +3,12 @@ them; a late receipt still ends in `delivered`; finished messages leave no per-f
 
 from __future__ import annotations
 
-import random
+from core_boxes import CP, GCT, NSP, NSP2, codec, node, tx
 
 from nspgw.core.actions import Action, DropCustody, Notify, StoreOutboxState, StoreReceipt, Transmit
-from nspgw.core.config import NodeConfig, NodeState
 from nspgw.core.events import FrameIn, MessageAccepted
 from nspgw.core.lifecycle import MsgState
 from nspgw.core.node import Node
-from nspgw.crypto.enrol import demo_boxes, make_network
-from nspgw.ids import BoxAddr
-from nspgw.wire.codec import FrameCodec
 from nspgw.wire.frames import (
     CustodyAckFrame,
     ExpiredFrame,
@@ -22,21 +18,6 @@ from nspgw.wire.frames import (
     Precedence,
     ReceiptFrame,
 )
-
-NET = make_network(demo_boxes(), b"n" * 32)
-NSP, NSP2, CP, GCT = BoxAddr(101), BoxAddr(102), BoxAddr(10), BoxAddr(1)
-
-
-def node(addr: BoxAddr, state: NodeState | None = None, **cfg: object) -> Node:
-    return Node(NodeConfig(NET.keyring(addr), **cfg), state or NodeState(), random.Random(1))  # type: ignore[arg-type]
-
-
-def codec(addr: BoxAddr) -> FrameCodec:
-    return FrameCodec(NET.keyring(addr))
-
-
-def tx(acts: list[Action]) -> list[Transmit]:
-    return [a for a in acts if isinstance(a, Transmit)]
 
 
 def counter_of(t: Transmit) -> int:

@@ -3,17 +3,16 @@ never confirmed; sync hints are bounded and only believed when they can be true.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
-from nspgw.core.actions import Action, Notify, StoreCounter, StoreCustody, StoreInbox, StoreSeqJump, Transmit
-from nspgw.core.config import NodeConfig, NodeState
+from core_boxes import CP, GCT, NSP, NSP2, codec, node, tx
+
+from nspgw.core.actions import Notify, StoreCounter, StoreCustody, StoreInbox, StoreSeqJump, Transmit
+from nspgw.core.config import NodeState
 from nspgw.core.events import FrameIn, MessageAccepted
 from nspgw.core.node import Node
-from nspgw.crypto.enrol import demo_boxes, make_network
 from nspgw.ids import BoxAddr
 from nspgw.store.sqlite import Store
-from nspgw.wire.codec import FrameCodec
 from nspgw.wire.fragment import fragment
 from nspgw.wire.frames import (
     BeaconFrame,
@@ -26,21 +25,6 @@ from nspgw.wire.frames import (
     ReceiptFrame,
     SyncFrame,
 )
-
-NET = make_network(demo_boxes(), b"n" * 32)
-NSP, NSP2, CP, GCT = BoxAddr(101), BoxAddr(102), BoxAddr(10), BoxAddr(1)
-
-
-def node(addr: BoxAddr, state: NodeState | None = None, **cfg: object) -> Node:
-    return Node(NodeConfig(NET.keyring(addr), **cfg), state or NodeState(), random.Random(1))  # type: ignore[arg-type]
-
-
-def codec(addr: BoxAddr) -> FrameCodec:
-    return FrameCodec(NET.keyring(addr))
-
-
-def tx(acts: list[Action]) -> list[Transmit]:
-    return [a for a in acts if isinstance(a, Transmit)]
 
 
 def run(n: Node, t: float, until: float, store: Store | None = None) -> tuple[list[Transmit], float]:
