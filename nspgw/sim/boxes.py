@@ -74,15 +74,21 @@ def write_profile(role: Role, preset: str, path: Path) -> Path:
     return path
 
 
-def chain_network(radios: list[dict[str, Any]], *, seed: bytes = SIM_KEY_SEED,
-                  layout: tuple[tuple[str, Role, int], ...] = CHAIN) -> tuple[list[BoxSpec], Network]:
-    """The enrolled network `provision_chain` writes (tests use it to act as the authority or another box)."""
+def chain_specs(radios: list[dict[str, Any]],
+                layout: tuple[tuple[str, Role, int], ...] = CHAIN) -> list[BoxSpec]:
+    """One box per radio line (in order), roles and addresses from `layout`; NSPs get the first CP as parent."""
     if len(radios) < len(layout):
         raise ValueError(f"need {len(layout)} radios, got {len(radios)}")
     cp_addr = next((a for _, r, a in layout if r == Role.CP), None)
-    specs = [BoxSpec(BoxAddr(addr), name, role, int(parse_node_id(radio["node_id"])),
-                     BoxAddr(cp_addr) if role == Role.NSP and cp_addr is not None else None)
-             for (name, role, addr), radio in zip(layout, radios, strict=False)]
+    return [BoxSpec(BoxAddr(addr), name, role, int(parse_node_id(radio["node_id"])),
+                    BoxAddr(cp_addr) if role == Role.NSP and cp_addr is not None else None)
+            for (name, role, addr), radio in zip(layout, radios, strict=False)]
+
+
+def chain_network(radios: list[dict[str, Any]], *, seed: bytes = SIM_KEY_SEED,
+                  layout: tuple[tuple[str, Role, int], ...] = CHAIN) -> tuple[list[BoxSpec], Network]:
+    """The enrolled network `provision_chain` writes (tests use it to act as the authority or another box)."""
+    specs = chain_specs(radios, layout)
     return specs, make_network(specs, seed)
 
 
@@ -90,10 +96,21 @@ def provision_chain(root: Path, radios: list[dict[str, Any]], *, preset: str = "
                     mqtt: tuple[str, int] | None = None, seed: bytes = SIM_KEY_SEED,
                     layout: tuple[tuple[str, Role, int], ...] = CHAIN) -> list[SimBox]:
     """One box per radio line (in order), roles and addresses from `layout`; NSPs get the first CP as parent."""
-    specs, net = chain_network(radios, seed=seed, layout=layout)
+    specs = chain_specs(radios, layout)
+    return provision_specs(root, specs, dict(zip([s.name for s in specs], radios, strict=False)), preset=preset,
+                           mqtt=mqtt, seed=seed)
+
+
+def provision_specs(root: Path, specs: list[BoxSpec], radios: dict[str, dict[str, Any]], *, preset: str,
+                    mqtt: tuple[str, int] | None, seed: bytes = SIM_KEY_SEED) -> list[SimBox]:
+    """Config, keys, channel key and firmware profile for every box, each on the radio `radios[name]`
+    (an `nspgw sim mesh` line: `tcp`, `node_id`, optional `name`); the roster is made from `specs`."""
+    net = make_network(specs, seed)
     psk = sim_psk(seed)
+    name_of = {s.addr: s.name for s in specs}
     boxes: list[SimBox] = []
-    for spec, radio in zip(specs, radios, strict=False):
+    for spec in specs:
+        radio = radios[spec.name]
         box_dir = root / spec.name
         state = box_dir / "state"
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -102,18 +119,16 @@ def provision_chain(root: Path, radios: list[dict[str, Any]], *, preset: str = "
                      (net.network_key,))
         write_atomic(keys / PSK_FILE_NAME, base64.b64encode(psk) + b"\n")
         profile = write_profile(spec.role, preset, box_dir / f"profile-{spec.role.value}.yaml")
-        parent = ""
-        if spec.parent is not None:
-            parent = next(s.name for s in specs if s.addr == spec.parent)
+        host = str(radio["tcp"])
         cfg = Config(
             path=box_dir / "nspgw.toml", name=spec.name, role=spec.role.value, network=NETWORK, state_dir=state,
-            parent=parent,
-            radio=RadioConfig(enabled=True, port="auto", host=radio["tcp"], profile=str(profile), preset=preset),
+            parent=name_of.get(spec.parent, "") if spec.parent is not None else "",
+            radio=RadioConfig(enabled=True, port="auto", host=host, profile=str(profile), preset=preset),
             mqtt=MqttConfig(enabled=mqtt is not None, host=mqtt[0] if mqtt else "127.0.0.1",
                             port=mqtt[1] if mqtt else 1883),
         )
         cfg.path.write_text(render_config(cfg), encoding="utf-8")
-        boxes.append(SimBox(spec.name, spec.addr, spec.role, cfg.path, state, spec.node_num, radio["tcp"],
+        boxes.append(SimBox(spec.name, spec.addr, spec.role, cfg.path, state, spec.node_num, host,
                             str(radio.get("name", "")), profile))
     return boxes
 

@@ -13,16 +13,13 @@ parent; here each NSP belongs to the CP it hears.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 
-from nspgw.config import Config, MqttConfig, RadioConfig, render_config
-from nspgw.crypto.enrol import BoxSpec, make_network
+from nspgw.crypto.enrol import BoxSpec
 from nspgw.crypto.roster import Role
 from nspgw.ids import BoxAddr, parse_node_id
-from nspgw.sim.boxes import NETWORK, PSK_FILE_NAME, SIM_KEY_SEED, SimBox, sim_psk, write_profile
-from nspgw.store.keyfiles import write_atomic, write_bundle
+from nspgw.sim.boxes import SIM_KEY_SEED, SimBox, provision_specs, sim_psk
 
 
 @dataclass(frozen=True)
@@ -97,26 +94,5 @@ def provision(root: Path, radios: dict[str, dict[str, object]], *, preset: str,
     addr_of = {b.name: b.addr for b in boxes}
     specs = [BoxSpec(BoxAddr(b.addr), b.name, b.role, int(parse_node_id(str(radios[b.name]["node_id"]))),
                      BoxAddr(addr_of[b.parent]) if b.parent else None) for b in boxes]
-    net = make_network(specs, seed)
-    psk = sim_psk(seed)
-    out: list[SimBox] = []
-    for b, spec in zip(boxes, specs, strict=True):
-        box_dir = root / b.name
-        state = box_dir / "state"
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        keys = state / "keys"
-        write_bundle(keys, spec.addr, net.identities[spec.addr], net.roster, net.authority.public,
-                     (net.network_key,))
-        write_atomic(keys / PSK_FILE_NAME, base64.b64encode(psk) + b"\n")
-        profile = write_profile(b.role, preset, box_dir / f"profile-{b.role.value}.yaml")
-        host = str(radios[b.name]["tcp"])
-        cfg = Config(
-            path=box_dir / "nspgw.toml", name=b.name, role=b.role.value, network=NETWORK, state_dir=state,
-            parent=b.parent,
-            radio=RadioConfig(enabled=True, port="auto", host=host, profile=str(profile), preset=preset),
-            mqtt=MqttConfig(enabled=mqtt is not None, host=mqtt[0] if mqtt else "127.0.0.1",
-                            port=mqtt[1] if mqtt else 1883),
-        )
-        cfg.path.write_text(render_config(cfg), encoding="utf-8")
-        out.append(SimBox(b.name, spec.addr, b.role, cfg.path, state, spec.node_num, host, b.name, profile))
-    return out
+    named = {b.name: dict(radios[b.name], name=b.name) for b in boxes}  # the demo names radios after boxes
+    return provision_specs(root, specs, named, preset=preset, mqtt=mqtt, seed=seed)
