@@ -41,7 +41,7 @@ import re
 import tempfile
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ from nspgw.wire.frames import Precedence
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _BOX_ACTIONS = ("box_down", "box_up", "restart", "ip_up", "ip_down")
 _LINK_ACTIONS = ("link_down", "link_up")
+FIRMWARE_ACKS = ("all", "nspgw")
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,15 @@ class Scenario:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     positions: tuple[tuple[int, tuple[float, float]], ...] = ()  # [[box]] pos = [x, y] in metres
     base_dir: Path = Path(".")
+    # "all": every unicast frame asks the firmware for an ack (the model the figures were first taken with);
+    # "nspgw": only the frames the daemon sends with want_ack (receipts straight to their reader).
+    firmware_acks: str = "all"
 
     def with_duration(self, duration_s: float) -> Scenario:
         """The same scenario shortened or stretched: generated traffic and faults scale with the duration,
         the drain keeps its share; hand-written events after the new end are dropped."""
-        return parse_scenario(self.raw, self.name, self.base_dir, duration_s=duration_s)
+        again = parse_scenario(self.raw, self.name, self.base_dir, duration_s=duration_s)
+        return replace(again, firmware_acks=self.firmware_acks)
 
 
 def parse_duration(value: object, where: str) -> float:
@@ -148,6 +153,9 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
         lookup_preset(preset)
     except Exception:
         raise ConfigError(f"scenario.preset: unknown modem preset {preset!r}") from None
+    firmware_acks = _get(head, "firmware_acks", "scenario", str, "all")
+    if firmware_acks not in FIRMWARE_ACKS:
+        raise ConfigError(f"scenario.firmware_acks: {firmware_acks!r} is not one of {', '.join(FIRMWARE_ACKS)}")
     full = parse_duration(head.get("duration", "1h"), "scenario.duration")
     duration = full if duration_s is None else duration_s
     # A shortened run keeps its drain (the time to settle is physical) and squeezes the active part:
@@ -233,7 +241,8 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
     events = [e for e in events if e.at_s <= duration]
     events.sort(key=lambda e: e.at_s)
     return Scenario(name, seed, preset, duration, boxes, tuple(links), tuple(events), tuple(expects),
-                    traffic_from_s=t_from, drain_s=drain, raw=data, base_dir=base_dir, positions=_positions(data))
+                    traffic_from_s=t_from, drain_s=drain, raw=data, base_dir=base_dir, positions=_positions(data),
+                    firmware_acks=firmware_acks)
 
 
 def _positions(data: dict[str, Any]) -> tuple[tuple[int, tuple[float, float]], ...]:
@@ -322,7 +331,8 @@ def run_scenario(sc: Scenario, workdir: Path | None = None) -> ScenarioResult:
         with tempfile.TemporaryDirectory(prefix="nspgw-scenario-", dir=fast_tmp()) as tmp:
             return run_scenario(sc, Path(tmp))
     t_wall = time.perf_counter()
-    net = SimNet(list(sc.boxes), workdir, seed=sc.seed, preset=sc.preset, positions=dict(sc.positions))
+    net = SimNet(list(sc.boxes), workdir, seed=sc.seed, preset=sc.preset, positions=dict(sc.positions),
+                 firmware_acks=sc.firmware_acks)
     try:
         for a, b, loss, snr in sc.links:
             net.mesh.set_link(f"box{a}", f"box{b}", loss=loss, snr=snr)

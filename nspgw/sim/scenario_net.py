@@ -51,8 +51,9 @@ class SimNet:
 
     def __init__(self, boxes: list[BoxSpec], workdir: Path, *, seed: int = 1, preset: str = "LONG_FAST",
                  config: dict[str, object] | None = None, key_seed: bytes = b"nspgw simulated network keys",
-                 positions: dict[int, tuple[float, float]] | None = None) -> None:
+                 positions: dict[int, tuple[float, float]] | None = None, firmware_acks: str = "all") -> None:
         self.seed = seed
+        self.firmware_acks = firmware_acks  # "all" unicast frames, or "nspgw": as the daemon asks (Transmit)
         self.workdir = workdir
         # Keys come from their own seed: a restarted run (new mesh seed) must find the same enrolment.
         self.network: Network = make_network(boxes, key_seed)
@@ -232,7 +233,8 @@ class SimNet:
                 return
             dest = entry.node_num
         packet = RadioPacket(box.spec.node_num, dest, self._packet_id, NSPGW_PORTNUM, a.data, NSPGW_CHANNEL,
-                             want_ack=dest != BROADCAST, priority=_mesh_priority(a.precedence))
+                             want_ack=dest != BROADCAST and (self.firmware_acks == "all" or a.want_ack),
+                             priority=_mesh_priority(a.precedence))
         if dest != BROADCAST:
             self._tx_refs[(box.spec.node_num, self._packet_id)] = a.tx_ref
         self.mesh.send(box.name, packet)
