@@ -24,7 +24,7 @@ VENV_BIN = Path(sys.executable).parent
 def _start_order(item: pytest.Item) -> int:
     """Long waits on real processes first: pytest-xdist hands out tests round robin in collection order, so
     a system test collected last would run alone at the end while the other workers sit idle."""
-    path = Path(str(item.fspath)).relative_to(REPO / "tests").parts[0]
+    path = item.path.relative_to(REPO / "tests").parts[0]
     if item.get_closest_marker("slow") is not None and path == "system":
         return 0
     return {"system": 1, "adapters": 2, "sim": 2}.get(path, 3)

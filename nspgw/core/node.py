@@ -369,10 +369,12 @@ class Node:
     def _batch_delay(self, prec: Precedence) -> float:
         return self.cfg.receipt_delay_s / (4.0 if prec == Precedence.FLASH else 1.0)
 
-    def add_ctl(self, c: Ctl, now: float, delay: float = 0.0) -> None:
+    def add_ctl(self, c: Ctl, now: float, delay: float = 0.0) -> int:
+        """Queue a control frame; returns its job number (the scheduler key is ("ctl", number))."""
         self._ctl_seq += 1
         self.ctl[self._ctl_seq] = c
         self.sched.put(("ctl", self._ctl_seq), c.precedence, now + delay)
+        return self._ctl_seq
 
     def window(self, sender: int) -> ReplayWindow:
         w = self.windows.get(sender)

@@ -196,10 +196,10 @@ def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -
     if again.custody_sends >= _CTL_CUSTODY_TRIES:
         return  # the originator's re-check repairs what never got through
     wait = backoff_s(again.custody_sends, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
-    node.add_ctl(again, now, wait)
+    job = node.add_ctl(again, now, wait)
     if len(node.ctl_custody) > 2000:  # acks that never came for long-gone jobs: forget the oldest
         node.ctl_custody.pop(next(iter(node.ctl_custody)))
-    node.ctl_custody[counter] = (hop, node._ctl_seq)
+    node.ctl_custody[counter] = (hop, job)
 
 def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
     key = ("out", o.msg.seq)
