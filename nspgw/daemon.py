@@ -83,6 +83,7 @@ class Daemon:
         self._last_status: dict[str, Any] | None = None
         self._last_status_at = 0.0
         self._started_wall = time.time()
+        self._journal: Any = None  # ServiceJournal, once the store is open
         self._rng = random.Random(os.urandom(16))
         self._pings = Pings(self._rng)
 
@@ -100,6 +101,11 @@ class Daemon:
         me = keyring.me
         ncfg = NodeConfig(keyring, preset=cfg.radio.preset, region=cfg.radio.region)
         ncfg = replace(ncfg, **core_timing(cfg.radio.preset))  # type: ignore[arg-type]
+        from nspgw import __version__
+        from nspgw.daemon_journal import ServiceJournal
+
+        self._journal = ServiceJournal(self.store, int(me), keyring.sign)
+        self._journal.started(__version__, time.monotonic())
         self.node = Node(ncfg, self.store.load_state(me), self._rng)
         self._step(self.node.handle_timer(time.monotonic()))
         self._feed_outbox()
@@ -176,6 +182,8 @@ class Daemon:
         self._control = self._waker = None
         self._pings.close()
         if self.store is not None:
+            if self._journal is not None:
+                self._journal.stopped(time.monotonic())
             try:
                 self._write_status(force=True, running=False)
             except NspgwError:
@@ -232,6 +240,7 @@ class Daemon:
                     next_watchdog = now + watchdog
                 if self._write_status():
                     notifier.status(self._summary())
+                self._journal.tick(now)
             notifier.stopping()
             log.info("gestopt op verzoek")
             return 0
@@ -324,6 +333,7 @@ class Daemon:
                 log.error("radio weigert te zenden: %s", ev.detail)
             elif ev.status != before:
                 log.info("radio %s: %s", ev.status, ev.detail)
+            self._journal.link(RADIO, ev.connected, ev.detail)
             self._handle(LinkState(RADIO, ev.connected, ev.detail))
         elif kind == "delivered":
             if ev.ref is not None and ev.request_id:
@@ -349,6 +359,7 @@ class Daemon:
         elif kind == "state":
             self._mqtt_state = {"status": ev.status, "detail": ev.detail}
             log.info("MQTT %s: %s", ev.status, ev.detail)
+            self._journal.link(IP, ev.connected, ev.detail)
             self._handle(LinkState(IP, ev.connected, ev.detail))
         elif kind == "delivered" and not ev.ok:
             log.warning("MQTT-broker nam frame niet aan: %s", ev.detail)

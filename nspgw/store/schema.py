@@ -72,6 +72,28 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE custody_windows (origin INTEGER PRIMARY KEY, window BLOB NOT NULL);
     CREATE TABLE frame_digests (sender INTEGER PRIMARY KEY, digests BLOB NOT NULL);
     """,
+    # 3: the journaal (docs/journal.md): an append-only, hash-chained log of every message, state change,
+    # operator action and service event, written in the transaction of the change it records; and the
+    # signed heads. Never pruned with inbox/outbox.
+    """
+    CREATE TABLE journal (
+        n INTEGER PRIMARY KEY,              -- position in the chain, 1, 2, 3, ...
+        kind TEXT NOT NULL,                 -- nspgw.journal.chain.KINDS
+        wall REAL NOT NULL,                 -- the wall clock when written, never rewritten (see `clock`)
+        clock TEXT NOT NULL,                -- source of that wall time: ntp, gps, mesh, operator, unsync
+        boot TEXT NOT NULL,                 -- boot id, from which `mono` counts
+        mono REAL NOT NULL,                 -- CLOCK_MONOTONIC seconds
+        actor TEXT NOT NULL,                -- who
+        data TEXT NOT NULL,                 -- JSON details
+        prev TEXT NOT NULL,                 -- hash of entry n-1
+        hash TEXT NOT NULL                  -- SHA-256 of this entry's canonical form (nspgw.journal.chain)
+    );
+    CREATE INDEX journal_unsync ON journal(boot, n) WHERE clock = 'unsync';
+    CREATE INDEX journal_kind ON journal(kind);
+    CREATE TABLE journal_heads (
+        n INTEGER PRIMARY KEY, hash TEXT NOT NULL, signature TEXT NOT NULL, wall REAL NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nspgw.core.actions import (
     Action,
@@ -41,6 +42,7 @@ from nspgw.core.events import MessageAccepted
 from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.errors import StoreError, UsageError
 from nspgw.ids import BoxAddr
+from nspgw.store import journal
 from nspgw.store.schema import MIGRATIONS, SCHEMA_VERSION
 from nspgw.wire.codec import MAX_SEQ
 from nspgw.wire.frames import MessageFrame, MsgId, Precedence
@@ -163,7 +165,7 @@ class Store:
 
     # ----------------------------------------------------------------------------------------- accepting
     def accept_message(self, origin: BoxAddr, dst: BoxAddr, precedence: Precedence, body: bytes, *,
-                       ttl_s: int | None = None, content_type: int = 0) -> MsgId:
+                       ttl_s: int | None = None, content_type: int = 0, actor: str | None = None) -> MsgId:
         """Accept a message: once this returns, it is committed and will be delivered or reported expired."""
         if not body:
             raise UsageError("leeg bericht (empty message)")
@@ -182,6 +184,8 @@ class Store:
                 "INSERT INTO outbox (seq, dst, precedence, content_type, body, ttl_s, ttl_remaining_s, state, "
                 "accepted_wall, updated_wall) VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?)",
                 (seq, int(dst), int(precedence), content_type, bytes(body), ttl_s, ttl_rem, now, now))
+            journal.record(db, [journal.accepted_note(int(origin), seq, int(dst), int(precedence), bytes(body))],
+                           actor)
         return MsgId(origin, seq)
 
     def accepted_after(self, origin: BoxAddr, after_seq: int = 0) -> list[MessageAccepted]:
@@ -237,14 +241,20 @@ class Store:
 
     # ------------------------------------------------------------------------------------ one core step
     def apply(self, actions: Iterable[Action]) -> None:
-        """Carry out the store actions of one core step in ONE transaction (Transmit/Notify are skipped)."""
-        todo = [a for a in actions if not isinstance(a, Transmit)]
+        """Carry out the store actions of one core step in ONE transaction (Transmit is skipped), with the
+        journal entries for what they change (nspgw/store/journal.py)."""
+        acts = list(actions)
+        todo = [a for a in acts if not isinstance(a, Transmit)]
         if not todo:
             return
         now = time.time()
+        links = journal.links_of(acts)
         with self._tx() as db:
+            notes: list[journal.Note] = []
             for a in todo:
+                notes += journal.observe(db, a, links)
                 _apply_one(db, a, now)
+            journal.record(db, notes)
 
     # -------------------------------------------------------------------------------------- reading side
     def inbox(self, *, unread_only: bool = False) -> list[InboxRow]:
@@ -253,9 +263,15 @@ class Store:
         return [InboxRow(i, BoxAddr(o), s, BoxAddr(d), Precedence(p), bytes(b), lk, w, bool(r))
                 for i, o, s, d, p, b, lk, w, r in self._db.execute(q + " ORDER BY precedence, id")]
 
-    def mark_read(self, inbox_id: int) -> bool:
+    def mark_read(self, inbox_id: int, *, actor: str | None = None) -> bool:
         with self._tx() as db:
-            return db.execute("UPDATE inbox SET read = 1 WHERE id = ?", (inbox_id,)).rowcount == 1
+            row = db.execute("SELECT origin, seq, read FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
+            if row is None:
+                return False
+            db.execute("UPDATE inbox SET read = 1 WHERE id = ?", (inbox_id,))
+            journal.record(db, [("operator", {"action": "read", "origin": row[0], "seq": row[1],
+                                              "first": not row[2]})], actor)
+            return True
 
     def outbox(self) -> list[OutboxRow]:
         receipts: dict[int, list[BoxAddr]] = {}
@@ -276,6 +292,24 @@ class Store:
     def set_status(self, key: str, value: object) -> None:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO status VALUES (?, ?)", (key, json.dumps(value)))
+
+    # ------------------------------------------------------------------------------------------ journaal
+    def journal_record(self, kind: str, data: dict[str, object], *, actor: str | None = None) -> None:
+        """An event that changes no other state (service start/stop, link lost/back, an operator's note)."""
+        with self._tx() as db:
+            journal.record(db, [(kind, data)], actor)
+
+    def journal_sign(self, box: int, sign: Callable[[bytes], bytes]) -> dict[str, object] | None:
+        """Sign the journal's head with the box key (once per head); the signature record, None if empty."""
+        with self._tx() as db:
+            return journal.sign_head(db, box, sign, time.time())
+
+    def journal_entries(self, **filters: Any) -> list[journal.Entry]:
+        """Entries in chain order; filters of `nspgw.store.journal.entries` (period, post, precedence, kinds)."""
+        return journal.entries(self._db, **filters)
+
+    def journal_heads(self, up_to: int | None = None) -> list[dict[str, Any]]:
+        return journal.heads(self._db, up_to)
 
     def notices(self, limit: int = 50) -> list[tuple[str, str, float]]:
         return [(k, t, w) for k, t, w in self._db.execute(
