@@ -25,7 +25,7 @@ app = typer.Typer(
 
 # Operator commands first (the order `nspgw --help` shows), then technician commands, then tools.
 COMMAND_MODULES = (
-    "send", "inbox", "outbox", "status", "ping",
+    "send", "inbox", "outbox", "status", "ping", "journaal",
     "init", "keys", "roster", "radio", "selftest", "run", "service",
     "sim", "bench",
 )

@@ -132,9 +132,10 @@ def _last_corrected(db: sqlite3.Connection, boot: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def sign_head(db: sqlite3.Connection, box: int, sign: Any, wall: float) -> dict[str, Any] | None:
-    """Sign the current head (inside the caller's transaction) unless it is signed already; the record."""
-    head = db.execute("SELECT n, hash FROM journal ORDER BY n DESC LIMIT 1").fetchone()
+def sign_head(db: sqlite3.Connection, box: int, sign: Any, wall: float, n: int | None = None) -> dict[str, Any] | None:
+    """Sign entry `n` (default: the head) inside the caller's transaction unless it is signed already."""
+    head = (db.execute("SELECT n, hash FROM journal ORDER BY n DESC LIMIT 1").fetchone() if n is None else
+            db.execute("SELECT n, hash FROM journal WHERE n = ?", (n,)).fetchone())
     if head is None:
         return None
     n, h = int(head[0]), str(head[1])
@@ -221,7 +222,11 @@ def _content(body: bytes) -> dict[str, Any]:
 
 
 def _account() -> str:
-    """The OS account of this process (the operator running the CLI, or the service account)."""
+    """Who acts: `NSPGW_OPERATOR` when the shift set it (operators may share one account on a box), else the
+    OS account of this process (the operator running the CLI, or the service account)."""
+    named = os.environ.get("NSPGW_OPERATOR", "").strip()
+    if named:
+        return named[:64]
     try:
         import pwd
 

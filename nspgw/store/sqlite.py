@@ -299,10 +299,10 @@ class Store:
         with self._tx() as db:
             journal.record(db, [(kind, data)], actor)
 
-    def journal_sign(self, box: int, sign: Callable[[bytes], bytes]) -> dict[str, object] | None:
-        """Sign the journal's head with the box key (once per head); the signature record, None if empty."""
+    def journal_sign(self, box: int, sign: Callable[[bytes], bytes], n: int | None = None) -> dict[str, Any] | None:
+        """Sign the journal's head (or entry `n`) with the box key, once; the signature record, None if empty."""
         with self._tx() as db:
-            return journal.sign_head(db, box, sign, time.time())
+            return journal.sign_head(db, box, sign, time.time(), n)
 
     def journal_entries(self, **filters: Any) -> list[journal.Entry]:
         """Entries in chain order; filters of `nspgw.store.journal.entries` (period, post, precedence, kinds)."""
