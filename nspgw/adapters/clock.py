@@ -21,7 +21,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-SOURCES = ("ntp", "gps", "mesh", "operator", "unsync")
+SOURCES = ("ntp", "gps", "mesh", "operator", "unsync", "sim")  # sim: the simulator's virtual time
 TIME_ERROR = 5  # adjtimex(2) return value: clock not synchronised
 STA_UNSYNC = 0x0040
 

@@ -14,7 +14,7 @@ NL: dict[str, str] = {
     "col.n": "Nr", "col.time": "Tijd", "col.clock": "Klok", "col.kind": "Soort", "col.actor": "Wie",
     "col.what": "Omschrijving", "col.box": "Post",
     "clock.ntp": "NTP", "clock.gps": "GPS", "clock.mesh": "MESH", "clock.operator": "OPERATOR",
-    "clock.unsync": "ONZEKER",
+    "clock.unsync": "ONZEKER", "clock.sim": "SIM",
     "redated": "hersteld",
     "since_boot": "opstart+{s:.0f}s",
     "kind.msg_out": "verzonden", "kind.msg_in": "ontvangen", "kind.state": "status", "kind.receipt": "bevestiging",

@@ -14,7 +14,7 @@ from typing import Any
 
 from nspgw.journal.entry import Entry
 
-COLUMNS_MM = (14, 36, 34, 22, 26, 141)  # Nr, time, clock, kind, who, description: 273 mm of 297 - 2 * 12
+COLUMNS_MM = (12, 32, 33, 20, 24, 152)  # Nr, time, clock, kind, who, description: 273 mm of 297 - 2 * 12
 _ASCII = str.maketrans({"→": "->", "–": "-", "—": "-", "…": "...", "‘": "'", "’": "'", "“": '"', "”": '"',
                         "•": "*", "≈": "~"})
 

@@ -26,6 +26,9 @@ from nspgw.wire.frames import NSPGW_PORTNUM, MsgId, Precedence
 
 _ERRORS = {MAX_RETRANSMIT: "MAX_RETRANSMIT", TOO_LARGE: "TOO_LARGE", DUTY_CYCLE_LIMIT: "DUTY_CYCLE_LIMIT"}
 IP_LATENCY_S = 0.2
+# Wall time of a simulated run's t = 0 in its journals (2026-11-14 07:00 UTC, a drill morning): a day of
+# traffic then reads as a day, not the few seconds of real time it took.
+SIM_EPOCH = 1_794_639_600.0
 NSPGW_CHANNEL = 1
 
 
@@ -82,6 +85,7 @@ class SimNet:
     def _boot(self, spec: BoxSpec) -> SimBox:
         db = self.workdir / f"box{spec.addr}.db"
         store = Store.open(db)
+        store.journal_clock = self._journal_stamp  # the journal of a simulated day reads its virtual time
         cfg = NodeConfig(self.network.keyring(spec.addr), preset=self.preset, **self.config_overrides)  # type: ignore[arg-type]
         rng = random.Random(f"{self.seed}/{spec.addr}/{self.now}")
         node = Node(cfg, store.load_state(spec.addr), rng)
@@ -90,6 +94,9 @@ class SimNet:
             self._pending.append((spec.addr, ev))
             box.last_polled = max(box.last_polled, ev.msg.seq)
         return box
+
+    def _journal_stamp(self) -> tuple[float, float, str, str]:
+        return SIM_EPOCH + self.now, self.now, f"sim{self.seed}", "sim"
 
     def poll_outbox(self) -> int:
         """What the daemon does on a wake-up (or its periodic re-read): feed rows `nspgw send` committed."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from nspgw.core.actions import (
@@ -28,7 +28,7 @@ from nspgw.core.actions import (
 from nspgw.journal.chain import GENESIS, entry_hash, head_message
 from nspgw.journal.entry import Entry, corrections, involves, redate
 
-__all__ = ["Entry", "Note", "accepted_note", "entries", "heads", "links_of", "observe", "record", "sign_head"]
+__all__ = ["Entry", "Note", "Stamp", "accepted_note", "entries", "heads", "links_of", "observe", "record", "sign_head"]
 
 TEXT_MAX = 2000  # characters of a message's readable text kept in its entry (the whole body is in the inbox)
 CLOCK_CONFIRMED = "journal_clock_confirmed"  # status key: the boot in which an operator confirmed the clock
@@ -86,18 +86,27 @@ def accepted_note(origin: int, seq: int, dst: int, precedence: int, body: bytes)
                         **_content(body)})
 
 
-def record(db: sqlite3.Connection, notes: Iterable[Note], actor: str | None = None) -> int:
-    """Append `notes` to the chain inside the caller's open transaction; the number of entries written."""
+Stamp = Callable[[], tuple[float, float, str, str]]  # () -> (wall, monotonic, boot id, clock source)
+
+
+def record(db: sqlite3.Connection, notes: Iterable[Note], actor: str | None = None, stamp: Stamp | None = None) -> int:
+    """Append `notes` to the chain inside the caller's open transaction; the number of entries written.
+
+    `stamp` replaces the box's clocks (the simulator's virtual time); normally the adapter reads them."""
     notes = list(notes)
     if not notes:
         return 0
-    from nspgw.adapters.clock import boot_id, now, time_source
-
     who = actor or _account()
-    wall, mono = now()
-    wall, mono, boot = round(wall, 3), round(mono, 3), boot_id()
-    confirmed = db.execute("SELECT value FROM status WHERE key = ?", (CLOCK_CONFIRMED,)).fetchone()
-    source = time_source(json.loads(confirmed[0]) if confirmed else None)
+    if stamp is None:
+        from nspgw.adapters.clock import boot_id, now, time_source
+
+        wall, mono = now()
+        boot = boot_id()
+        confirmed = db.execute("SELECT value FROM status WHERE key = ?", (CLOCK_CONFIRMED,)).fetchone()
+        source = time_source(json.loads(confirmed[0]) if confirmed else None)
+    else:
+        wall, mono, boot, source = stamp()
+    wall, mono = round(wall, 3), round(mono, 3)
     head = db.execute("SELECT n, hash, clock, boot, wall, mono FROM journal ORDER BY n DESC LIMIT 1").fetchone()
     n, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
     pre: list[Note] = []
@@ -216,6 +225,12 @@ def _content(body: bytes) -> dict[str, Any]:
         kind = ct.name.lower()
     except NspgwError as exc:
         kind, text = "onbekend", f"[onleesbaar: {exc}]"
+        try:  # bare UTF-8 (the simulator's bodies, a test tool): show it as such, marked as not encoded
+            raw = body.decode("utf-8")
+            if raw.isprintable():
+                kind, text = "ruw", raw
+        except UnicodeDecodeError:
+            pass
     if len(text) > TEXT_MAX:
         text = text[:TEXT_MAX] + "…"
     return {"type": kind, "text": text, "body_sha256": digest}

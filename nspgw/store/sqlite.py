@@ -85,6 +85,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._db = conn
         self.path = path
+        self.journal_clock: journal.Stamp | None = None  # the journal's clocks; None: the box's own
 
     # ------------------------------------------------------------------------------------------ opening
     @classmethod
@@ -185,7 +186,7 @@ class Store:
                 "accepted_wall, updated_wall) VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?)",
                 (seq, int(dst), int(precedence), content_type, bytes(body), ttl_s, ttl_rem, now, now))
             journal.record(db, [journal.accepted_note(int(origin), seq, int(dst), int(precedence), bytes(body))],
-                           actor)
+                           actor, self.journal_clock)
         return MsgId(origin, seq)
 
     def accepted_after(self, origin: BoxAddr, after_seq: int = 0) -> list[MessageAccepted]:
@@ -254,7 +255,7 @@ class Store:
             for a in todo:
                 notes += journal.observe(db, a, links)
                 _apply_one(db, a, now)
-            journal.record(db, notes)
+            journal.record(db, notes, None, self.journal_clock)
 
     # -------------------------------------------------------------------------------------- reading side
     def inbox(self, *, unread_only: bool = False) -> list[InboxRow]:
@@ -270,7 +271,7 @@ class Store:
                 return False
             db.execute("UPDATE inbox SET read = 1 WHERE id = ?", (inbox_id,))
             journal.record(db, [("operator", {"action": "read", "origin": row[0], "seq": row[1],
-                                              "first": not row[2]})], actor)
+                                              "first": not row[2]})], actor, self.journal_clock)
             return True
 
     def outbox(self) -> list[OutboxRow]:
@@ -297,7 +298,7 @@ class Store:
     def journal_record(self, kind: str, data: dict[str, object], *, actor: str | None = None) -> None:
         """An event that changes no other state (service start/stop, link lost/back, an operator's note)."""
         with self._tx() as db:
-            journal.record(db, [(kind, data)], actor)
+            journal.record(db, [(kind, data)], actor, self.journal_clock)
 
     def journal_sign(self, box: int, sign: Callable[[bytes], bytes], n: int | None = None) -> dict[str, Any] | None:
         """Sign the journal's head (or entry `n`) with the box key, once; the signature record, None if empty."""
