@@ -178,6 +178,9 @@ def describe(e: Entry, lang: str, name: Callable[[int], str], me: int | None = N
         return f"{name(int(origin))}/{seq}" if origin is not None else f"{name(me) if me else '#'}/{seq}"
 
     k = e.kind
+    kind_word = {"text": "tekst" if lang != "en" else "text", "ruw": "ruw" if lang != "en" else "raw"}
+    if "type" in d:
+        d = dict(d, type=kind_word.get(str(d["type"]), d["type"]))
     if k == "msg_out":
         return jt("d.msg_out", lang, msg=msg(d.get("origin"), d["seq"]), to=name(d["to"]), prio=prio,
                   type=d.get("type", ""), text=_first(d.get("text", "")))
@@ -225,5 +228,14 @@ def describe(e: Entry, lang: str, name: Callable[[int], str], me: int | None = N
 
 
 def _first(text: str, width: int = 160) -> str:
-    line = " / ".join(x.strip() for x in text.splitlines() if x.strip())
+    """A rendered text or form on one line: lines joined by " / ", list items ("- x") by commas."""
+    line = ""
+    for raw in text.splitlines():
+        x = raw.strip()
+        if not x:
+            continue
+        if x.startswith("- ") and line:
+            line += (" " if line.endswith(":") else ", ") + x[2:]
+        else:
+            line += (" / " if line else "") + x
     return line if len(line) <= width else line[: width - 1] + "…"

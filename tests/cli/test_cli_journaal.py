@@ -253,3 +253,16 @@ def test_merge_matches_send_and_receive_by_message_id(run: Run, boxes: dict[str,
     assert msg["states"][-1]["state"] == "delivered"
     assert [b["ok"] for b in m["boxes"]] == [True, True]
     assert "Bericht 101/" in run("journaal", "merge", *files, "-c", str(gct.config_path))[1]
+
+
+def test_the_guides_example_morning_is_a_consistent_verifiable_journal(run: Run, boxes: dict[str, SimBox]) -> None:
+    from journal_example import build
+
+    cp = boxes["cp1"]
+    build(cp)
+    assert_journal_matches_state(cp.store_path, int(cp.addr))
+    with Store.open(cp.store_path) as s:
+        es = s.journal_entries()
+    assert [e.redated for e in es[:3]] == [True] * 3 and es[4].kind == "correction"
+    assert es[0].wall < es[0].shown_wall < es[3].wall  # re-dated forward from last night, before NTP came
+    assert run("journaal", "verify", "-c", str(cp.config_path))[0] == 0
