@@ -55,3 +55,9 @@ class AuthError(NspgwError):
     """A frame that decoded but failed authentication, replay or roster checks."""
 
     exit_code = 8
+
+
+class JournalError(NspgwError):
+    """A journal (or an exported one) whose chain or signatures do not hold: it has been altered."""
+
+    exit_code = 9

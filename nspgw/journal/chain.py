@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nspgw.crypto.keys import verify_signature
-from nspgw.errors import NspgwError
+from nspgw.errors import JournalError
 
 GENESIS = "0" * 64  # `prev` of entry 1
 SIGN_DOMAIN = b"nspgw/journaal/v1"
@@ -27,14 +27,11 @@ FIELDS = ("n", "kind", "wall", "clock", "boot", "mono", "actor", "data", "prev")
 # custody_in / custody_out (a relay took or passed on someone's message). People: operator (read, note,
 # ping, export). Box: service (start, stop, link lost/back), notice (the core's warnings), clock (time
 # source changed), correction (earlier entries re-dated).
+__all__ = ["FIELDS", "GENESIS", "KINDS", "JournalError", "Problem", "Report", "canonical", "entry_hash",
+           "head_message", "verify"]
+
 KINDS = ("msg_out", "msg_in", "state", "receipt", "custody_in", "custody_out", "operator", "service", "notice",
          "clock", "correction")
-
-
-class JournalError(NspgwError):
-    """A journal whose chain or signatures do not hold (it has been altered), or cannot be read."""
-
-    exit_code = 9
 
 
 def canonical(fields: Mapping[str, Any]) -> bytes:
