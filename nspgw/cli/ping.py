@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
         entry = resolve_box(cfg, roster, name, lg)
         answer = control_request(cfg.state_dir, {"cmd": "ping", "to": int(entry.addr), "timeout_s": timeout},
                                  timeout)
+        _journal(cfg, int(entry.addr), answer)
         if as_json:
             emit_json(dict(answer, to=entry.name))
         if not answer.get("ok"):
@@ -46,3 +47,13 @@ def register(app: typer.Typer) -> None:
             signal = t("ping_signal", lg, snr=answer["snr"], rssi=answer.get("rssi"))
         typer.echo(t("ping_ok", lg, name=entry.name, rtt=answer["rtt_s"], via=t("via." + answer["link"], lg))
                    + signal)
+
+
+def _journal(cfg: object, to: int, answer: dict[str, object]) -> None:
+    """The ping, its answer or its failure, in the journal (an operator action, docs/journal.md)."""
+    from nspgw.cli.context import open_store
+
+    result = (f"{answer.get('rtt_s')} s via {answer.get('link')}" if answer.get("ok")
+              else f"mislukt: {answer.get('error', '?')}")
+    with open_store(cfg, create=True) as store:  # type: ignore[arg-type]
+        store.journal_record("operator", {"action": "ping", "to": to, "result": result})

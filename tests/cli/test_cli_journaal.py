@@ -266,3 +266,40 @@ def test_the_guides_example_morning_is_a_consistent_verifiable_journal(run: Run,
     assert [e.redated for e in es[:3]] == [True] * 3 and es[4].kind == "correction"
     assert es[0].wall < es[0].shown_wall < es[3].wall  # re-dated forward from last night, before NTP came
     assert run("journaal", "verify", "-c", str(cp.config_path))[0] == 0
+
+
+def test_clock_confirm_follow_and_english(run: Run, boxes: dict[str, SimBox],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from nspgw.adapters import clock
+
+    gct = boxes["gct"]
+    cfg = str(gct.config_path)
+    monkeypatch.delenv("NSPGW_CLOCK_SOURCE", raising=False)
+    monkeypatch.setattr(clock, "kernel_synchronised", lambda: False)
+    deliver(gct, 101, 1, "voor de bevestiging")
+    code, out, _ = run("journaal", "clock", "--confirm", "-c", cfg)
+    assert code == 0 and "OPERATOR" in out
+    with Store.open(gct.store_path) as s:
+        es = s.journal_entries()
+    assert [(e.kind, e.clock) for e in es] == [("msg_in", "unsync"), ("clock", "operator"),
+                                               ("correction", "operator"), ("operator", "operator")]
+    monkeypatch.setenv("NSPGW_LANG", "en")
+    out = run("journaal", "show", "--lang", "en", "-c", cfg)[1]
+    assert "re-dated" in out and "Clock confirmed by the operator" in out and "Message nsp1/1 from nsp1" in out
+    # --follow: a real process prints an entry written after it started
+    nspgw = str(Path(sys.executable).parent / "nspgw")
+    proc = subprocess.Popen([nspgw, "journaal", "show", "--follow", "--json", "-c", cfg], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        seen = [json.loads(proc.stdout.readline())["n"] for _ in range(len(es))]
+        assert seen == [e.n for e in es]
+        deliver(gct, 101, 2, "terwijl iemand meekijkt")
+        line = json.loads(proc.stdout.readline())  # blocks until the follower prints it (pytest timeout guards)
+        assert line["kind"] == "msg_in" and "meekijkt" in line["text"]
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -13,9 +13,11 @@ from nspgw.store.sqlite import Store
 def assert_journal_matches_state(db: Path, addr: int) -> int:
     """Check one box's store; returns the number of journal entries."""
     with Store.open(db) as s:
+        s._db.execute("BEGIN")  # one snapshot: a running daemon may write meanwhile
         entries = s.journal_entries()
         outbox, inbox = s.outbox(), s.inbox()
         held = {(int(o), int(c)) for o, c in s._db.execute("SELECT origin, counter FROM custody")}
+        s._db.execute("COMMIT")
     # the chain only: signatures need the box key and are checked in tests/journal and tests/cli
     report = verify(addr, [e.fields() for e in entries], [], None, start_prev=GENESIS)
     assert [p for p in report.problems if p.code != "unsigned"] == [], report.problems
