@@ -158,8 +158,8 @@ def register(app: typer.Typer) -> None:
             header, raw, sigs = read_json(text)
             entry = roster.get(int(header.get("addr", -1))) if roster is not None else None
             key = entry.sign_public if entry is not None else bytes.fromhex(str(header.get("sign_public", "")))
-            key_note = "ja/yes" if entry is not None and entry.sign_public.hex() == header.get("sign_public") else (
-                "nee/no (roster not available)" if entry is None else "NEE/NO: key differs from the roster")
+            key_note = jt("key_no_roster", lg) if entry is None else (
+                jt("key_yes", lg) if entry.sign_public.hex() == header.get("sign_public") else jt("key_differs", lg))
             report = verify_export(header, raw, sigs, key)
             box = str(header.get("box", "?"))
         else:
@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
             with open_store(cfg) as store:
                 ents = [e.fields() for e in store.journal_entries()]
                 report = verify_chain(int(me.addr), ents, store.journal_heads(), me.sign_public, start_prev=GENESIS)
-            box, key_note = me.name, "ja/yes"
+            box, key_note = me.name, jt("key_yes", lg)
         ok, lines = report_lines(report, box, lg)
         if as_json:
             emit_json({"ok": ok, "box": box, "entries": report.entries, "first": report.first_n,
