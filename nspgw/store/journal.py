@@ -167,10 +167,19 @@ def entries(db: sqlite3.Connection, *, since: float | None = None, until: float 
     """
     fixes = corrections(_rows(db, "WHERE kind = 'correction'", ()))
     out: list[Entry] = []
-    where, args = "WHERE n > ?", [after_n]
+    where = "WHERE n > ?"
+    args: list[Any] = [after_n]
     if kinds:
         where += f" AND kind IN ({','.join('?' * len(kinds))})"
         args += list(kinds)
+    # Only an unsynchronised entry can be shown at another time than it was written (a correction moves it):
+    # the others are filtered in SQL, so a year-long journal is not parsed to show one shift.
+    if since is not None:
+        where += " AND (clock = 'unsync' OR wall >= ?)"
+        args.append(since)
+    if until is not None:
+        where += " AND (clock = 'unsync' OR wall < ?)"
+        args.append(until)
     for e in _rows(db, where, tuple(args)):
         e = redate(e, fixes)
         if since is not None and e.shown_wall < since:

@@ -90,6 +90,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX journal_unsync ON journal(boot, n) WHERE clock = 'unsync';
     CREATE INDEX journal_kind ON journal(kind);
+    CREATE INDEX journal_wall ON journal(wall);
     CREATE TABLE journal_heads (
         n INTEGER PRIMARY KEY, hash TEXT NOT NULL, signature TEXT NOT NULL, wall REAL NOT NULL
     );
