@@ -265,6 +265,12 @@ def test_the_guides_example_morning_is_a_consistent_verifiable_journal(run: Run,
         es = s.journal_entries()
     assert [e.redated for e in es[:3]] == [True] * 3 and es[4].kind == "correction"
     assert es[0].wall < es[0].shown_wall < es[3].wall  # re-dated forward from last night, before NTP came
+    from journal_example import REAL_START
+
+    with Store.open(cp.store_path) as s:  # periods select by the re-dated time, not the wrong one written
+        assert [e.n for e in s.journal_entries(since=REAL_START - 1, limit=3)] == [1, 2, 3]
+        assert s.journal_entries(until=REAL_START - 1) == []
+        assert [e.n for e in s.journal_entries(since=es[6].shown_wall, until=es[8].shown_wall)] == [7, 8]
     assert run("journaal", "verify", "-c", str(cp.config_path))[0] == 0
 
 
