@@ -1,12 +1,16 @@
 """Inbound frames: decode, replay check, custody, delivery, receipts, acknowledgements, expiry reports.
 
-Replay policy. Every frame is authenticated by the codec. Counters feed a per-sender `ReplayWindow`
-(persisted). Frames whose effect is idempotent (messages: deduplicated by MsgId against the inbox; receipts,
-custody acks, expiry reports, fragment requests: re-applying them changes nothing) are processed even when
-the window calls the counter old: a CP may deliver a frame it held for hours, long after the originator's
-counter moved on. Frames whose effect is not idempotent (probes, sync hints, beacons) must be fresh.
-A seen counter arriving straight from its originator that is not a byte-for-byte duplicate means the sender
-restarted from an old counter (backup restored, SD card cloned): it gets a rate-limited SyncFrame.
+Replay policy. Every frame is authenticated by the codec. Byte-for-byte copies of a recent frame are dropped
+whatever hop or link they come by. Counters of pair-key frames feed a per-sender `ReplayWindow` (persisted);
+network-key frames (beacons, roster updates, bulletins) have separate windows (core/netwindow.py), because
+any enrolled box can seal one in another box's name. Frames whose effect is idempotent (messages:
+deduplicated by MsgId against the inbox; receipts, custody acks, expiry reports, fragment requests:
+re-applying them changes nothing, and fragment requests are rate-limited) are processed even when the window
+calls the counter old, provided a relay handed them over with a valid hop tag: a CP may deliver a frame it
+held for hours, long after the originator's counter moved on. Frames whose effect is not idempotent (probes,
+sync hints, beacons) must be fresh. A seen counter arriving straight from its originator that is not a
+byte-for-byte duplicate means the sender restarted from an old counter (backup restored, SD card cloned):
+it gets a rate-limited SyncFrame.
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ from nspgw.core.work import Ctl, Held
 from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
-    BeaconFrame,
     CustodyAckFrame,
     ExpiredFrame,
     FragmentRequestFrame,
+    Frame,
     FrameRef,
     MessageFrame,
     Precedence,
@@ -52,6 +56,7 @@ _FRAG_DIGESTS_KEPT = 4096  # fragmented messages whose per-fragment digests we k
 _MAX_RECEIPT_SEQS = 40  # keeps a receipt frame far below one packet
 _MAX_ACK_REFS = 30  # 2-byte origin + ≤ 5-byte counter each
 _RECEIPT_REPEAT_S = 10.0  # a duplicate message gets its receipt again, at most this often
+_FRAG_REQUEST_GAP_S = 20.0  # fragments of one message are resent for one requester at most this often
 
 
 def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
@@ -61,31 +66,45 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         node.stats["rejected"] += 1
         return
     hop = rec.hop_src
+    h = rec.header
     digest = hashlib.sha256(ev.data).digest()[:16]
-    exact_dup = digest in node._recent
+    if digest in node._recent:
+        # The same bytes again, whatever link or topic they came by: a copy over the other link, or a replay.
+        # Nothing to act on; a custodian repeating a frame we already took only needs its ack again.
+        node.stats["duplicates"] += 1
+        if h.custody and rec.frame is not None and h.dst != BROADCAST_ADDR:
+            node.queue_ack(hop, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
+        elif rec.frame is None:
+            _take_custody(node, rec, ev, now, acts)
+        return
     node._recent[digest] = None
     if len(node._recent) > _RECENT_MAX:
         node._recent.pop(next(iter(node._recent)))
-    h = rec.header
-    relayed = h.custody or hop != h.src
+    # Only a hop tag proves who handed us a frame: the radio `from` and the MQTT topic are the attacker's
+    # choice. The codec accepts a hop other than `src` only with a valid hop tag from a relay (a CP).
+    relayed = h.custody
     if rec.frame is None:
         _take_custody(node, rec, ev, now, acts)
         return
     frame = rec.frame
+    if h.dst == BROADCAST_ADDR:
+        _network_frame(node, frame, rec, ev, now, acts)
+        return
     window = node.window(h.src)
     fresh = window.accept(h.counter)
     if fresh:
         node.touch_window(h.src)
         if not relayed:
             node.history.record(h.src, h.counter, ev.data)
+            node.net_windows.pair_seen(h.src, h.counter)
         if hop != node.me:  # only a fresh frame says the box is there now (a replay proves nothing)
             node.peer_heard(hop, ev.link, ev.snr, ev.rssi, now, acts)
     elif not relayed:
-        # An old counter straight from its originator: the same bytes again are a replay (or the copy from
-        # the other link) and change nothing; other bytes mean the sender runs from a restored or cloned copy:
-        # it gets a sync hint, and only a message we do not hold yet is taken from it. Old counters are
-        # normal only on frames a custodian delivers late, which carry a hop tag (relayed).
-        if exact_dup or node.history.verdict(h.src, h.counter, ev.data) == "same":
+        # An old counter straight from its originator: the same bytes again are a replay and change nothing;
+        # other bytes mean the sender runs from a restored or cloned copy: it gets a sync hint, and only a
+        # message we do not hold yet is taken from it. Old counters are normal only on frames a custodian
+        # delivers late, which carry a hop tag (relayed).
+        if node.history.verdict(h.src, h.counter, ev.data) == "same":
             node.stats["duplicates"] += 1
             return
         sync_hint(node, h.src, hop, ev.link, window.highest, now)
@@ -93,11 +112,8 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
                                                    node.digests.get(frame.msg) == body_digest(frame.body)):
             node.stats["rejected"] += 1
             return
-    else:
-        if exact_dup:
-            node.stats["duplicates"] += 1
-        if isinstance(frame, ProbeFrame | SyncFrame | BeaconFrame):  # not idempotent: must be fresh
-            return
+    elif isinstance(frame, ProbeFrame | SyncFrame):  # not idempotent: must be fresh
+        return
     if isinstance(frame, MessageFrame):
         _message(node, frame, rec, ev.link, relayed, now, acts)
         return
@@ -110,8 +126,7 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     elif isinstance(frame, ExpiredFrame):
         _expired(node, frame, acts)
     elif isinstance(frame, FragmentRequestFrame):
-        if frame.msg.origin == node.me and frame.msg.seq in node.out:
-            node.resend_fragments(node.out[frame.msg.seq], frame.missing, now, acts)
+        _fragment_request(node, frame, now, acts)
     elif isinstance(frame, SyncFrame):
         sync_received(node, frame, now, acts)
     elif isinstance(frame, ProbeFrame):
@@ -120,8 +135,38 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         else:
             reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
             node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
+
+
+def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
+    """Beacons, roster updates and bulletins: network key only, so `src` is a claim any enrolled box can make.
+    Their counters live in separate, capped windows (core/netwindow.py) and never feed the pair-key window,
+    the frame history or a sync hint: a forged beacon must not be able to silence the box it names."""
+    h = rec.header
+    pair_highest = node.windows[h.src].highest if h.src in node.windows else -1
+    fresh = node.net_windows.accept(h.src, h.counter, pair_highest)
+    if fresh and rec.hop_src != node.me:
+        node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts)
+    if isinstance(frame, MessageFrame):  # a bulletin: deduplicated by message number, signature checked
+        _message(node, frame, rec, ev.link, False, now, acts)
     # BeaconFrame: hearing it (peer_heard above) is the whole point. RosterUpdateFrame: applied by the
     # daemon through the key store (a roster change must be persisted with the key files, not here).
+
+
+def _fragment_request(node: Node, frame: FragmentRequestFrame, now: float, acts: list[Action]) -> None:
+    """Resend what a destination misses, at most once per `_FRAG_REQUEST_GAP_S` per message and requester:
+    a request costs us up to a whole message of airtime, so a flood of them (replays re-wrapped by a relay,
+    or a misbehaving box) must not multiply it."""
+    if frame.msg.origin != node.me or frame.msg.seq not in node.out:
+        return
+    key = (frame.src, frame.msg.seq)
+    last = node.frag_requests.get(key)
+    if last is not None and now - last < _FRAG_REQUEST_GAP_S:
+        node.stats["rejected"] += 1
+        return
+    node.frag_requests[key] = now
+    if len(node.frag_requests) > _RECENT_MAX:
+        node.frag_requests.pop(next(iter(node.frag_requests)))
+    node.resend_fragments(node.out[frame.msg.seq], frame.missing, now, acts)
 
 
 def _receipt(node: Node, frame: ReceiptFrame, acts: list[Action]) -> None:

@@ -30,6 +30,7 @@ from nspgw.core.events import RADIO, Event, FrameIn, LinkState, MessageAccepted,
 from nspgw.core.history import FrameHistory
 from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.core.link_health import LinkHealth
+from nspgw.core.netwindow import NetWindows
 from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
 from nspgw.core.work import Ctl, Held, OutMsg, Sent
@@ -70,6 +71,8 @@ class Node:
         self.expired: dict[int, BoxAddr] = dict(state.expired)  # seq → destination, for a late receipt
         self.frame_hops: dict[int, BoxAddr] = dict(state.frame_hops)
         self.history = FrameHistory(state.frame_digests, state.custody_windows)
+        self.net_windows = NetWindows()  # network-key frames: never the pair-key windows above
+        self.frag_requests: dict[tuple[BoxAddr, int], float] = {}  # (requester, seq) → last honoured at
         self._counter = state.counter_reserved
         self._reserved = state.counter_reserved
         self._state = state

@@ -341,8 +341,10 @@ class FrameCodec:
         if len(raw) < FIXED_OVERHEAD or raw[0] & _CUSTODY_BIT:
             raise ValueError("forward() takes Received.raw (a sealed frame without hop extension)")
         dst = int.from_bytes(raw[1:4], "big") & 0xFFF
-        if custody_to is None or custody_to == dst:
+        if custody_to is None or dst == BROADCAST_ADDR:
             return raw
+        # Also the last hop, to the destination itself, carries a hop tag: it is what tells the destination
+        # that an old counter comes from a custodian delivering late, not from a replay (security.md §2).
         return self._add_hop(raw, custody_to, MAX_TTL_S if ttl_s is None else ttl_s)
 
     def _add_hop(self, sealed: bytes, custody_to: BoxAddr, ttl_s: int) -> bytes:
@@ -404,6 +406,13 @@ class FrameCodec:
             data = bytes([b0 & ~_CUSTODY_BIT]) + framed[1:-1]
             b0 &= ~_CUSTODY_BIT
         hop = BoxAddr(hop_src if hop_src is not None else src)
+        if hop != src and not broadcast:
+            # Only a relay hands over another box's frame, and only with a hop tag under the pair key of that
+            # hop: a frame under someone else's radio node or MQTT topic without one is a replay.
+            if not custody:
+                raise AuthError(f"frame from box {src} passed on by box {hop} without a hop tag")
+            if self.keyring.sender(hop).role != Role.CP:
+                raise AuthError(f"box {hop} is not a relay and cannot hand over frames of box {src}")
         header_bytes = data[:HEADER_LEN]
         header = FrameHeader(VERSION, int(kind), src, dst, counter, prec, custody, ttl)
         body = data[HEADER_LEN:]

@@ -151,7 +151,7 @@ def test_frame_sealed_for_b_cannot_be_opened_by_c(net) -> None:  # type: ignore[
     hop = c[NSP_A].encode(msg(NSP_A, NSP_B, b"geheim: sleutel kluis 4471"), 2, custody_to=CP_N, ttl_s=60)
     got = c[CP_N].decode(hop)
     assert got.frame is None and b"geheim" not in got.raw
-    assert c[NSP_B].decode(c[CP_N].forward(got.raw, custody_to=None, ttl_s=None), CP_N).frame is not None
+    assert c[NSP_B].decode(c[CP_N].forward(got.raw, custody_to=NSP_B, ttl_s=60), CP_N).frame is not None
 
 
 def test_bulletin_forged_by_an_nsp_claiming_to_be_the_crisis_team_is_rejected(net) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nspgw.crypto.enrol import demo_boxes, make_network
+from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import (
     CUSTODY_OVERHEAD,
@@ -119,9 +120,13 @@ def test_custody_chain_delivers_unchanged(body: bytes, counter: int, ttl: int) -
     hop2 = CODECS[CP_N].forward(at_cp.raw, custody_to=CP_Z, ttl_s=ttl // 2)
     at_cp2 = CODECS[CP_Z].decode(hop2, hop_src=CP_N)
     assert at_cp2.frame is None and at_cp2.hop_src == CP_N and at_cp2.raw == at_cp.raw
-    last = CODECS[CP_Z].forward(at_cp2.raw, custody_to=None, ttl_s=None)
+    last = CODECS[CP_Z].forward(at_cp2.raw, custody_to=GCT, ttl_s=ttl // 4)
     got = CODECS[GCT].decode(last, hop_src=CP_Z)
-    assert got.frame == frame and got.hop_src == CP_Z
+    assert isinstance(got.frame, MessageFrame) and got.frame.body == frame.body and got.frame.msg == frame.msg
+    assert got.hop_src == CP_Z and got.header.custody  # the last hop is tagged too
+    bare = CODECS[CP_Z].forward(at_cp2.raw, custody_to=None, ttl_s=None)
+    with pytest.raises(AuthError, match="without a hop tag"):  # under another box's name: a replay
+        CODECS[GCT].decode(bare, hop_src=CP_Z)
 
 
 @given(st.integers(0, 10**7))
