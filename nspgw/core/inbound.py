@@ -255,10 +255,12 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
                 node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
         try:
-            whole = node.reasm.add(frame) if frame.frag_count > 1 else frame
+            whole = node.reasm.add(frame, newest_wins=bulletin) if frame.frag_count > 1 else frame
         except DecodeError:  # contradicts earlier fragments of the same message: drop, the sender repeats
             node.stats["rejected"] += 1
             return
+        finally:  # partials the caps pushed out leave the store too (else its table grows without bound)
+            acts.extend(DropFragments(m) for m in node.reasm.take_evicted())
         if whole is None:
             # A bulletin fragment is authenticated only by the network key (every box has it); its signature
             # is checked once the bulletin is whole. So it is kept in memory only (bounded by the reassembler)
@@ -298,11 +300,12 @@ def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
 
 def _remember_fragments(node: Node, last: MessageFrame, whole: MessageFrame) -> None:
     """Digest of each fragment of a message just delivered, so a later copy can be told apart fragment by
-    fragment (fragment() cuts equal chunks; only the last one is shorter)."""
-    n, body = last.frag_count, whole.body
-    size = len(last.body) if last.frag_index < n - 1 else (len(body) - len(last.body)) // (n - 1)
-    node.frag_digests[last.msg] = (n, tuple(body_digest(body[i * size : (i + 1) * size if i < n - 1 else None])
-                                           for i in range(n)))
+    fragment. Taken from the fragments as they arrived: their sizes cannot be derived from the whole (the
+    last fragment of a bulletin also holds the signature, which can leave it short or even empty)."""
+    parts = node.reasm.completed_parts
+    if len(parts) != last.frag_count or b"".join(parts) != whole.body:
+        return
+    node.frag_digests[last.msg] = (last.frag_count, tuple(body_digest(p) for p in parts))
     if len(node.frag_digests) > _FRAG_DIGESTS_KEPT:
         node.frag_digests.pop(next(iter(node.frag_digests)))
 
@@ -343,7 +346,7 @@ def _seq_conflict(node: Node, frame: MessageFrame, rec: Received, link: str, rel
     node.stats["seq_conflicts"] = node.stats.get("seq_conflicts", 0) + 1
     if relayed and frame.dst != BROADCAST_ADDR:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
-    if not relayed:
+    if not relayed and frame.dst != BROADCAST_ADDR:  # a bulletin's src is not bound to its sender: no hint
         sync_hint(node, frame.src, rec.hop_src, link, node.window(frame.src).highest, now)
     if frame.msg not in node.conflicts:
         node.conflicts.add(frame.msg)

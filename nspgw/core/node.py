@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from nspgw.core import inbound, lifecycle, outbound
 from nspgw.core.actions import (
     Action,
+    DropFragments,
     Notify,
     StoreCounter,
     StoreOutboxState,
@@ -170,6 +171,7 @@ class Node:
         for f in self._state.fragments:
             with contextlib.suppress(DecodeError):  # inconsistent leftovers: the sender repeats what is missing
                 self.reasm.add(f)
+        acts.extend(DropFragments(m) for m in self.reasm.take_evicted())  # over the caps: gone from disk too
         self._next_beacon = now + self.rng.random() * 30.0
         self._next_checkpoint = now + self.cfg.checkpoint_interval_s
 
