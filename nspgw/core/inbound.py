@@ -35,6 +35,7 @@ from nspgw.core.work import Ctl, Held
 from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
+    BeaconFrame,
     CustodyAckFrame,
     ExpiredFrame,
     FragmentRequestFrame,
@@ -148,6 +149,16 @@ def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: fl
         node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts)
     if isinstance(frame, MessageFrame):  # a bulletin: deduplicated by message number, signature checked
         _message(node, frame, rec, ev.link, False, now, acts)
+    elif isinstance(frame, BeaconFrame) and fresh and frame.roster_version > node.roster_warned:
+        mine = node.cfg.keyring.roster.version
+        if frame.roster_version > mine:
+            # Possibly a revocation this box missed. Said once per higher version (a forged beacon can claim
+            # any version, so this is a hint to the operator, never acted on).
+            node.roster_warned = frame.roster_version
+            acts.append(Notify("roster_newer", (
+                f"Post {node._name(h.src)} meldt rosterversie {frame.roster_version}; dit kastje heeft versie "
+                f"{mine}. Mogelijk is een kastje ingetrokken: vraag de GCT de wijziging opnieuw uit te zenden "
+                "of importeer de nieuwe roster (nspgw roster import).")))
     # BeaconFrame: hearing it (peer_heard above) is the whole point. RosterUpdateFrame: applied by the
     # daemon through the key store (a roster change must be persisted with the key files, not here).
 

@@ -72,6 +72,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE custody_windows (origin INTEGER PRIMARY KEY, window BLOB NOT NULL);
     CREATE TABLE frame_digests (sender INTEGER PRIMARY KEY, digests BLOB NOT NULL);
     """,
+    # 3: the newest roster (with its proof) and network-key epoch this box has used (issue 15): restoring an
+    # older roster.json or network.key from a backup must not un-revoke a stolen box
+    """
+    CREATE TABLE IF NOT EXISTS key_floor (name TEXT PRIMARY KEY, value INTEGER NOT NULL, data TEXT NOT NULL);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -127,3 +127,16 @@ def test_a_frame_under_another_boxs_hop_without_a_hop_tag_is_refused() -> None:
     before = nsp.stats["rejected"]
     assert not tx(nsp.handle(FrameIn("ip", ack, NSP2), 1.0))
     assert nsp.stats["rejected"] == before + 1
+
+
+def test_a_beacon_showing_a_newer_roster_warns_the_operator_once() -> None:
+    from nspgw.core.actions import Notify
+
+    nsp = node(NSP)
+    nsp.handle_timer(0.0)
+    mine = NET.roster.version
+    notes = []
+    for i, v in enumerate((mine, mine + 1, mine + 1)):
+        acts = nsp.handle(FrameIn("radio", codec(CP).encode(BeaconFrame(CP, v), 100 + i), CP), 1.0 + i)
+        notes += [a for a in acts if isinstance(a, Notify) and a.kind == "roster_newer"]
+    assert len(notes) == 1 and str(mine + 1) in notes[0].text
