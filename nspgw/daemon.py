@@ -136,7 +136,7 @@ class Daemon:
             host=m.host, port=m.port, network=self.cfg.network.lower(), own_addr=me,
             username=m.username or None, password=password, ca_file=_path(m.ca_file) if m.tls else None,
             cert_file=_path(m.cert_file) if m.tls else None, key_file=_path(m.key_file) if m.tls else None,
-            keepalive_s=m.keepalive_s)
+            keepalive_s=m.keepalive_s, tls=m.tls)
         self._mqtt_state = {"status": "connecting", "detail": "starten"}
         self.mqtt = MqttLink(settings, self._sink("mqtt"))
         self.mqtt.start()
