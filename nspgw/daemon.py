@@ -28,7 +28,15 @@ from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendResult
 from nspgw.core.node import Node
-from nspgw.daemon_control import KEY_COMMANDS, Pings, check_key_floor, inspect, key_command, record_key_floor
+from nspgw.daemon_control import (
+    KEY_COMMANDS,
+    Pings,
+    check_key_floor,
+    inspect,
+    key_command,
+    record_key_floor,
+    relay_alert,
+)
 from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
 from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, build_record, stamp, summary_nl
 from nspgw.errors import NspgwError, SecurityError
@@ -263,6 +271,7 @@ class Daemon:
             return
         self.store.apply(acts)
         frame_of: int | None = None
+        alerts = False
         for a in acts:
             if isinstance(a, StoreFrameSent):
                 frame_of = a.seq
@@ -273,9 +282,13 @@ class Daemon:
                 self._transmit(a)
             elif isinstance(a, Notify):
                 log.warning("melding (%s): %s", a.kind, a.text)
+                if relay_alert(self.store, self.node, a.kind, a.text):
+                    alerts = True
             elif isinstance(a, StorePeer):
                 self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi,
                                             "wall": time.time(), "mono": time.monotonic()}
+        if alerts:
+            self._feed_outbox()
 
     def _feed_outbox(self) -> None:
         assert self.node is not None

@@ -232,3 +232,25 @@ def key_command(node: Node, keys_dir: Path, store: Any, req: ControlRequest, now
     except (NspgwError, ValueError) as exc:
         req.reply.put({"ok": False, "error": str(exc)})
         return []
+
+
+# ---------------------------------------------------------------------------------------- alerts to the GCT
+ALERT_KINDS = ("clone_suspected",)
+
+
+def relay_alert(store: Any, node: Node, kind: str, text: str) -> bool:
+    """A security alert the crisis team must hear of too (a box seen running twice): accepted as a FLASH text
+    message to the GCT box, so it travels, is stored and confirmed like any message. False on the GCT itself
+    (its operator sees the notice) or when the roster has no GCT."""
+    from nspgw.crypto.roster import Role
+    from nspgw.wire.content import encode_content
+    from nspgw.wire.frames import ContentType
+
+    if kind not in ALERT_KINDS:
+        return False
+    gct = next((e.addr for e in node.cfg.keyring.roster.entries if e.role == Role.GCT and not e.revoked), None)
+    if gct is None or gct == node.me:
+        return False
+    body = encode_content(ContentType.TEXT, f"BEVEILIGING: {text}"[:500])
+    store.accept_message(node.me, gct, Precedence.FLASH, body, content_type=int(ContentType.TEXT))
+    return True

@@ -105,9 +105,12 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         # other bytes mean the sender runs from a restored or cloned copy: it gets a sync hint, and only a
         # message we do not hold yet is taken from it. Old counters are normal only on frames a custodian
         # delivers late, which carry a hop tag (relayed).
-        if node.history.verdict(h.src, h.counter, ev.data) == "same":
+        verdict = node.history.verdict(h.src, h.counter, ev.data)
+        if verdict == "same":
             node.stats["duplicates"] += 1
             return
+        if verdict == "different":
+            _clone_alert(node, h.src, h.counter, acts)
         sync_hint(node, h.src, hop, ev.link, window.highest, now)
         if not isinstance(frame, MessageFrame) or (frame.msg in node.delivered and frame.frag_count == 1 and
                                                    node.digests.get(frame.msg) == body_digest(frame.body)):
@@ -136,6 +139,20 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         else:
             reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
             node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
+
+
+def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> None:
+    """Two different frames, both sealed under `src`'s pair key, with one counter: two copies of that box's
+    keys are speaking (a cloned SD card beside the original, or a restored backup). Only the box itself can
+    seal these, so this is proof, not a claim. Told to the operator once per box and boot; the daemon also
+    reports it to the crisis team (`daemon_control.relay_alert`)."""
+    if src in node.clone_alerted:
+        return
+    node.clone_alerted.add(src)
+    acts.append(Notify("clone_suspected", (
+        f"Post {node._name(src)} zond twee verschillende frames met hetzelfde volgnummer {counter}: er draaien "
+        "twee kopieën van dat kastje (gekloonde SD-kaart of teruggezette back-up). Controleer het kastje; "
+        "trek het in als het gestolen of gekloond is.")))
 
 
 def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:

@@ -74,6 +74,7 @@ class Node:
         self.history = FrameHistory(state.frame_digests, state.custody_windows)
         self.net_windows = NetWindows()  # network-key frames: never the pair-key windows above
         self.frag_requests: dict[tuple[BoxAddr, int], float] = {}  # (requester, seq) → last honoured at
+        self.clone_alerted: set[BoxAddr] = set()  # boxes seen sending two frames under one counter
         self.roster_warned = config.keyring.roster.version  # highest roster version a beacon told us about
         self._counter = state.counter_reserved
         self._reserved = state.counter_reserved
