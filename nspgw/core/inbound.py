@@ -57,6 +57,7 @@ _FRAG_DIGESTS_KEPT = 4096  # fragmented messages whose per-fragment digests we k
 _MAX_RECEIPT_SEQS = 40  # keeps a receipt frame far below one packet
 _MAX_ACK_REFS = 30  # 2-byte origin + ≤ 5-byte counter each
 _RECEIPT_REPEAT_S = 10.0  # a duplicate message gets its receipt again, at most this often
+_BULLETIN_PARTIAL_S = 900.0  # a bulletin's fragments come within minutes; older partials are dropped
 _FRAG_REQUEST_GAP_S = 20.0  # fragments of one message are resent for one requester at most this often
 
 
@@ -282,6 +283,8 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
                 node._receipt_sent[frame.msg] = now
                 node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
+        if bulletin and frame.frag_count > 1:
+            _expire_bulletin_partials(node, frame, now)
         try:
             whole = node.reasm.add(frame, newest_wins=bulletin) if frame.frag_count > 1 else frame
         except DecodeError:  # contradicts earlier fragments of the same message: drop, the sender repeats
@@ -316,6 +319,21 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
             node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     if relayed and not bulletin:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
+
+
+def _expire_bulletin_partials(node: Node, frame: MessageFrame, now: float) -> None:
+    """Bulletin partials older than `_BULLETIN_PARTIAL_S` are dropped (checked whenever a bulletin fragment
+    arrives, so no timer is needed): forged ones must not sit in memory for good, and a genuine bulletin is
+    repeated whole by the GCT to every box that did not confirm it."""
+    started = node.bulletin_partials
+    held = set(node.reasm.pending())
+    for msg, t in list(started.items()):
+        if now - t > _BULLETIN_PARTIAL_S or msg not in held:
+            node.reasm.discard(msg)
+            del started[msg]
+    started.setdefault(frame.msg, now)
+    if len(started) > _RECENT_MAX:
+        started.pop(next(iter(started)))
 
 
 def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:

@@ -74,6 +74,7 @@ class Node:
         self.history = FrameHistory(state.frame_digests, state.custody_windows)
         self.net_windows = NetWindows()  # network-key frames: never the pair-key windows above
         self.frag_requests: dict[tuple[BoxAddr, int], float] = {}  # (requester, seq) → last honoured at
+        self.bulletin_partials: dict[MsgId, float] = {}  # bulletin partial → first fragment at (expiry)
         self.clone_alerted: set[BoxAddr] = set()  # boxes seen sending two frames under one counter
         self.roster_warned = config.keyring.roster.version  # highest roster version a beacon told us about
         self._counter = state.counter_reserved

@@ -81,3 +81,13 @@ def test_partials_pushed_out_of_memory_leave_the_fragments_table(tmp_path: Path)
     store.close()
     rows = sqlite3.connect(tmp_path / "nsp.db").execute("SELECT COUNT(*) FROM fragments").fetchone()[0]
     assert rows <= 2_000 // 190 + 1, rows  # what the reassembler still holds, not all 100
+
+
+def test_forged_bulletin_partials_expire() -> None:
+    nsp = node(NSP)
+    nsp.handle_timer(0.0)
+    for seq in range(1, 51):
+        nsp.handle(FrameIn("ip", forged_fragment(seq, 2, 0, seq), NSP2), 1.0)
+    assert len(nsp.reasm.pending()) == 50
+    nsp.handle(FrameIn("ip", forged_fragment(99, 2, 0, 99), NSP2), 1000.0)  # a quarter of an hour later
+    assert nsp.reasm.pending() == (MsgId(GCT, 99),)
