@@ -202,7 +202,7 @@ def measure(corpus: list[CorpusMessage], preset: str = "LONG_FAST", receipt_batc
         if not broadcast:
             rcodec = codecs.setdefault(dst, FrameCodec(net.keyring(dst)))
             seqs = tuple(range(FIRST_SEQ + i, FIRST_SEQ + i + receipt_batch))
-            receipt = rcodec.encode(ReceiptFrame(dst, src, seqs), counter)
+            receipt = rcodec.encode(ReceiptFrame(dst, src, seqs, tuple(bytes(2) for _ in seqs)), counter)
             receipt_ms = time_on_air_ms(meshtastic_frame_len(len(receipt) + extra, NSPGW_PORTNUM) + PKC_OVERHEAD,
                                         preset) / receipt_batch
         m_bytes, m_ms, ack_ms = 0, 0.0, 0.0

@@ -35,6 +35,7 @@ from nspgw.core.work import Ctl, Held
 from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
+    RECEIPT_DIGEST_LEN,
     BeaconFrame,
     CustodyAckFrame,
     ExpiredFrame,
@@ -42,11 +43,13 @@ from nspgw.wire.frames import (
     Frame,
     FrameRef,
     MessageFrame,
+    MsgId,
     Precedence,
     ProbeFrame,
     ReceiptFrame,
     Received,
     SyncFrame,
+    receipt_digest,
 )
 
 if TYPE_CHECKING:
@@ -54,7 +57,7 @@ if TYPE_CHECKING:
 
 _RECENT_MAX = 1024
 _FRAG_DIGESTS_KEPT = 4096  # fragmented messages whose per-fragment digests we keep (in memory)
-_MAX_RECEIPT_SEQS = 40  # keeps a receipt frame far below one packet
+_MAX_RECEIPT_SEQS = 30  # ≤ 6 bytes each (4-byte delta + 2-byte digest): 180 + 20, within one unicast frame
 _MAX_ACK_REFS = 30  # 2-byte origin + ≤ 5-byte counter each
 _RECEIPT_REPEAT_S = 10.0  # a duplicate message gets its receipt again, at most this often
 _BULLETIN_PARTIAL_S = 900.0  # a bulletin's fragments come within minutes; older partials are dropped
@@ -201,10 +204,15 @@ def _fragment_request(node: Node, frame: FragmentRequestFrame, now: float, acts:
 def _receipt(node: Node, frame: ReceiptFrame, acts: list[Action]) -> None:
     """Only the destination can confirm a message (each box only itself for a bulletin): any enrolled box can
     seal a ReceiptFrame to us, so one naming a message to someone else is a forgery (silent loss otherwise)."""
-    for seq in frame.seqs:
+    for seq, digest in zip(frame.seqs, frame.digests, strict=True):
         o = node.out.get(seq)
         if o is None:
             node.late_receipt(seq, frame.src, acts)
+            continue
+        if digest != receipt_digest(o.body):
+            # The destination stored other content under this number: a restored or cloned copy of this box
+            # sent it (and the receipt reached both copies, e.g. over the box's MQTT topic). Not ours.
+            node.stats["rejected"] += 1
             continue
         if o.pending is not None:
             if frame.src in o.pending:  # else a repeat from a box that already confirmed
@@ -449,7 +457,7 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
         if isinstance(f, ReceiptFrame) and f.dst == origin and len(f.seqs) < _MAX_RECEIPT_SEQS and todo:
             room = _MAX_RECEIPT_SEQS - len(f.seqs)
             extra = sorted(todo - set(f.seqs))[:room]
-            c.frame = ReceiptFrame(f.src, f.dst, tuple(sorted({*f.seqs, *extra})))
+            c.frame = _receipt_frame(node, origin, tuple(sorted({*f.seqs, *extra})))
             c.precedence = Precedence(min(c.precedence, prec))
             if c.custody_sends:  # a re-send waiting for a relay's ack now carries news: it goes now, and an
                 # ack of the earlier copy no longer makes it redundant
@@ -460,7 +468,13 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
     ordered = sorted(todo)
     for i in range(0, len(ordered), _MAX_RECEIPT_SEQS):
         chunk = tuple(ordered[i : i + _MAX_RECEIPT_SEQS])
-        node.add_ctl(Ctl(ReceiptFrame(node.me, origin, chunk), prec, tries_left=3), now)
+        node.add_ctl(Ctl(_receipt_frame(node, origin, chunk), prec, tries_left=3), now)
+
+
+def _receipt_frame(node: Node, origin: BoxAddr, seqs: tuple[int, ...]) -> ReceiptFrame:
+    """A receipt names each message number with the digest of the content stored under it."""
+    return ReceiptFrame(node.me, origin, seqs, tuple(
+        node.digests.get(MsgId(origin, s), bytes(8))[:RECEIPT_DIGEST_LEN] for s in seqs))
 
 
 def flush_acks(node: Node, hop: BoxAddr, link: str, refs: list[object], now: float) -> None:

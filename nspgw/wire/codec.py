@@ -31,6 +31,7 @@ from nspgw.wire.frames import (
     MAX_BROADCAST_FRAME,
     MAX_RADIO_PAYLOAD,
     MAX_UNICAST_FRAME,
+    RECEIPT_DIGEST_LEN,
     BeaconFrame,
     CustodyAckFrame,
     ExpiredFrame,
@@ -148,6 +149,18 @@ def _deltas(values: tuple[int, ...]) -> bytes:
     return bytes(out)
 
 
+def _checked(v: int) -> int:
+    if not 0 <= v <= 0xFFFFFFFF:
+        raise ValueError(f"value out of range: {v}")
+    return v
+
+
+def _in_range(v: int) -> int:
+    if not 0 <= v <= 0xFFFFFFFF:
+        raise DecodeError("value out of range")
+    return v
+
+
 def _read_deltas(r: Reader) -> tuple[int, ...]:
     out, prev = [], 0
     while r.remaining:
@@ -180,7 +193,13 @@ def _plaintext(frame: Frame) -> bytes:
             raise ValueError("only the last fragment of a bulletin carries a signature")
         return out + frame.body
     if isinstance(frame, ReceiptFrame):
-        return _deltas(frame.seqs)
+        if len(frame.digests) != len(frame.seqs) or any(len(d) != RECEIPT_DIGEST_LEN for d in frame.digests):
+            raise ValueError("a receipt carries one 2-byte content digest per message number")
+        parts, prev = [], 0
+        for seq, digest in zip(frame.seqs, frame.digests, strict=True):
+            parts.append(varint(zigzag(_checked(seq) - prev)) + digest)
+            prev = seq
+        return b"".join(parts)
     if isinstance(frame, CustodyAckFrame):
         return b"".join(int(r.origin).to_bytes(2, "big") + varint(r.counter) for r in frame.refs)
     if isinstance(frame, FragmentRequestFrame):
@@ -222,7 +241,12 @@ def _parse(kind: Kind, src: BoxAddr, dst: BoxAddr, prec: Precedence, ttl: int | 
         msg = MsgId(src, seq)
         return MessageFrame(src, dst, msg, prec, ttl or 0, body, index, count, sig)
     if kind == Kind.RECEIPT:
-        return ReceiptFrame(src, dst, _read_deltas(r))
+        seqs, digests, prev = [], [], 0
+        while r.remaining:
+            prev += unzigzag(r.varint())
+            seqs.append(_in_range(prev))
+            digests.append(r.take(RECEIPT_DIGEST_LEN))
+        return ReceiptFrame(src, dst, tuple(seqs), tuple(digests))
     if kind == Kind.CUSTODY_ACK:
         refs = []
         while r.remaining:

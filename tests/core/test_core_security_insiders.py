@@ -167,3 +167,33 @@ def test_two_frames_under_one_counter_alert_the_operator_and_the_gct(tmp_path: P
     assert row.dst == GCT and row.precedence == Precedence.FLASH
     assert not relay_alert(store, node(GCT), alerts[0].kind, alerts[0].text)  # the GCT itself: its notice
     store.close()
+
+
+def test_a_receipt_for_other_content_under_our_number_does_not_confirm_our_message() -> None:
+    """Issue 15, finding 6: a restored or cloned copy of a box reuses message number 5 for other content; the
+    GCT stored the original's message 5 and confirms it. That receipt (it reaches both copies, e.g. over the
+    box's MQTT topic) must not mark the copy's different message delivered."""
+    from nspgw.core.actions import StoreOutboxState, StoreReceipt
+    from nspgw.core.lifecycle import MsgState
+    from nspgw.wire.frames import ReceiptFrame, receipt_digest
+
+    gct = node(GCT)
+    gct.handle_timer(0.0)
+    original = codec(NSP).encode(MessageFrame(NSP, GCT, MsgId(NSP, 5), Precedence.FLASH, 0, b"origineel"), 100)
+    gct.handle(FrameIn("radio", original, NSP), 1.0)
+    sent: list[Transmit] = []
+    t = 1.0
+    while (d := gct.next_deadline()) is not None and d < 30:
+        t = max(d, t + 0.01)
+        sent += tx(gct.handle_timer(t))
+    receipts = [f for f in (codec(NSP).decode(a.data).frame for a in sent if a.hop_dst == NSP)
+                if isinstance(f, ReceiptFrame)]
+    assert receipts and receipts[0].digests == (receipt_digest(b"origineel"),)
+    copy = node(NSP)  # the copy, which sent "kopie" as its message 5
+    copy.handle(MessageAccepted(MsgId(NSP, 5), GCT, Precedence.FLASH, b"kopie"), 0.0)
+    acts = copy.handle(FrameIn("radio", codec(GCT).encode(receipts[0], 50), GCT), 40.0)
+    assert not [a for a in acts if isinstance(a, StoreReceipt)] and 5 in copy.out
+    assert MsgState.DELIVERED not in [a.state for a in acts if isinstance(a, StoreOutboxState)]
+    same = node(NSP)  # the original itself is confirmed
+    same.handle(MessageAccepted(MsgId(NSP, 5), GCT, Precedence.FLASH, b"origineel"), 0.0)
+    assert StoreReceipt(5, GCT) in same.handle(FrameIn("radio", codec(GCT).encode(receipts[0], 51), GCT), 40.0)

@@ -68,7 +68,7 @@ def test_flipped_bit_anywhere_is_rejected(net) -> None:  # type: ignore[no-untyp
         (c[GCT].encode(msg(GCT, BROADCAST_ADDR, b"Bulletin 7: drinkwater"), 1), NSP_A),
         (c[NSP_A].encode(BeaconFrame(NSP_A, 1, 4), 10), NSP_B),
         (c[NSP_A].encode(RosterUpdateFrame(NSP_A, delta), 11), NSP_B),
-        (c[NSP_A].encode(ReceiptFrame(NSP_A, GCT, (1, 2, 3)), 12), GCT),
+        (c[NSP_A].encode(ReceiptFrame(NSP_A, GCT, (1, 2, 3), (bytes(2),) * 3), 12), GCT),
         (c[CP_N].encode(CustodyAckFrame(CP_N, NSP_A, (FrameRef(NSP_A, 8),)), 13), NSP_A),
         (c[NSP_A].encode(SyncFrame(NSP_A, GCT, 99), 14), GCT),
         (c[NSP_A].encode(ProbeFrame(NSP_A, GCT, 5), 15), GCT),

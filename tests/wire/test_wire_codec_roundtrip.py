@@ -69,7 +69,8 @@ def test_message_roundtrip(pair: tuple[BoxAddr, BoxAddr], seq: int, p: Precedenc
 
 
 control_frames = st.one_of(
-    st.builds(lambda s: ReceiptFrame(NSP_A, GCT, s), st.lists(u32, max_size=30).map(tuple)),
+    st.builds(lambda s: ReceiptFrame(NSP_A, GCT, tuple(x for x, _ in s), tuple(d for _, d in s)),
+              st.lists(st.tuples(u32, st.binary(min_size=2, max_size=2)), max_size=30)),
     st.builds(lambda r: CustodyAckFrame(NSP_A, GCT, r),
               st.lists(st.builds(FrameRef, addr, u32), max_size=20).map(tuple)),
     st.builds(lambda o, s, m: FragmentRequestFrame(NSP_A, GCT, MsgId(o, s), m), addr, st.integers(0, MAX_SEQ),
