@@ -60,7 +60,7 @@ _FRAG_DIGESTS_KEPT = 4096  # fragmented messages whose per-fragment digests we k
 _MAX_RECEIPT_SEQS = 30  # ≤ 6 bytes each (4-byte delta + 2-byte digest): 180 + 20, within one unicast frame
 _MAX_ACK_REFS = 30  # 2-byte origin + ≤ 5-byte counter each
 _RECEIPT_REPEAT_S = 10.0  # a duplicate message gets its receipt again, at most this often
-_BULLETIN_PARTIAL_S = 900.0  # a bulletin's fragments come within minutes; older partials are dropped
+_BULLETIN_PARTIAL_S = 6 * 3600.0  # past any duty-cycle wait between fragments; the caps bound memory anyway
 _FRAG_REQUEST_GAP_S = 20.0  # fragments of one message are resent for one requester at most this often
 
 

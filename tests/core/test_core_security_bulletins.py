@@ -89,5 +89,5 @@ def test_forged_bulletin_partials_expire() -> None:
     for seq in range(1, 51):
         nsp.handle(FrameIn("ip", forged_fragment(seq, 2, 0, seq), NSP2), 1.0)
     assert len(nsp.reasm.pending()) == 50
-    nsp.handle(FrameIn("ip", forged_fragment(99, 2, 0, 99), NSP2), 1000.0)  # a quarter of an hour later
+    nsp.handle(FrameIn("ip", forged_fragment(99, 2, 0, 99), NSP2), 7 * 3600.0)  # hours later
     assert nsp.reasm.pending() == (MsgId(GCT, 99),)
