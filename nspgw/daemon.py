@@ -28,7 +28,15 @@ from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendResult
 from nspgw.core.node import Node
-from nspgw.daemon_control import Pings, inspect
+from nspgw.daemon_control import (
+    KEY_COMMANDS,
+    Pings,
+    check_key_floor,
+    inspect,
+    key_command,
+    record_key_floor,
+    relay_alert,
+)
 from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
 from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, build_record, stamp, summary_nl
 from nspgw.errors import NspgwError, SecurityError
@@ -98,6 +106,7 @@ class Daemon:
         if keyring.roster.get(keyring.me) is None:
             raise SecurityError(f"dit kastje ({keyring.me}) staat niet in de roster")
         self.store = Store.open(cfg.store_path, create=True)
+        check_key_floor(self.store, keyring, cfg.keys_dir)
         me = keyring.me
         ncfg = NodeConfig(keyring, preset=cfg.radio.preset, region=cfg.radio.region)
         ncfg = replace(ncfg, **core_timing(cfg.radio.preset))  # type: ignore[arg-type]
@@ -141,7 +150,7 @@ class Daemon:
             host=m.host, port=m.port, network=self.cfg.network.lower(), own_addr=me,
             username=m.username or None, password=password, ca_file=_path(m.ca_file) if m.tls else None,
             cert_file=_path(m.cert_file) if m.tls else None, key_file=_path(m.key_file) if m.tls else None,
-            keepalive_s=m.keepalive_s)
+            keepalive_s=m.keepalive_s, tls=m.tls)
         self._mqtt_state = {"status": "connecting", "detail": "starten"}
         self.mqtt = MqttLink(settings, self._sink("mqtt"))
         self.mqtt.start()
@@ -271,6 +280,7 @@ class Daemon:
             return
         self.store.apply(acts)
         frame_of: int | None = None
+        alerts = False
         for a in acts:
             if isinstance(a, StoreFrameSent):
                 frame_of = a.seq
@@ -281,9 +291,13 @@ class Daemon:
                 self._transmit(a)
             elif isinstance(a, Notify):
                 log.warning("melding (%s): %s", a.kind, a.text)
+                if relay_alert(self.store, self.node, a.kind, a.text):
+                    alerts = True
             elif isinstance(a, StorePeer):
                 self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi,
                                             "wall": time.time(), "mono": time.monotonic()}
+        if alerts:
+            self._feed_outbox()
 
     def _feed_outbox(self) -> None:
         assert self.node is not None
@@ -367,11 +381,15 @@ class Daemon:
     # ---------------------------------------------------------------------------------------------- ping
     def _control_request(self, req: ControlRequest) -> None:
         assert self.node is not None
+        if req.body.get("cmd") in KEY_COMMANDS:
+            self._step(key_command(self.node, self.cfg.keys_dir, self.store, req, time.monotonic(), os.urandom))
+            return
         self._step(self._pings.request(self.node, req, time.monotonic()))
 
     def _inspect(self, link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
         assert self.node is not None
-        inspect(self.node, self.cfg.keys_dir, self._pings, link, data, hop, snr, rssi, time.monotonic())
+        if inspect(self.node, self.cfg.keys_dir, self._pings, link, data, hop, snr, rssi, time.monotonic()):
+            record_key_floor(self.store, self.node.cfg.keyring)
 
     # -------------------------------------------------------------------------------------------- status
     def _summary(self) -> str:

@@ -17,7 +17,7 @@ from nspgw.core.actions import Action
 from nspgw.core.node import Ctl, Node
 from nspgw.daemon_io import ControlRequest
 from nspgw.errors import NspgwError
-from nspgw.ids import BoxAddr
+from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import NetworkKeyFrame, Precedence, ProbeFrame, RosterUpdateFrame
 
 log = logging.getLogger("nspgw.daemon")
@@ -102,20 +102,24 @@ class Pings:
 
 
 def inspect(node: Node, keys_dir: Path, pings: Pings, link: str, data: bytes, hop: BoxAddr,
-            snr: float | None, rssi: int | None, now: float) -> None:
-    """Act on the frames the core leaves to the driver: key material and replies to our pings."""
+            snr: float | None, rssi: int | None, now: float) -> bool:
+    """Act on the frames the core leaves to the driver: key material and replies to our pings. True when
+    key material changed."""
     try:
         rec = node.codec.decode(data, hop)
     except NspgwError:
-        return
+        return False
     f: Any = rec.frame
     if isinstance(f, RosterUpdateFrame | NetworkKeyFrame):
-        adopt_keys(node, keys_dir, f)
+        return adopt_keys(node, keys_dir, f)
     elif isinstance(f, ProbeFrame) and f.reply and f.dst == node.me and pings:
         pings.reply(f, link, hop, snr, rssi, now)
+    return False
 
 
-def adopt_keys(node: Node, keys_dir: Path, f: RosterUpdateFrame | NetworkKeyFrame) -> None:
+def adopt_keys(node: Node, keys_dir: Path, f: RosterUpdateFrame | NetworkKeyFrame) -> bool:
+    """Persist and adopt key material received over the air; True when something changed (the driver then
+    raises the key floor, `record_key_floor`)."""
     from nspgw.store.keyfiles import apply_network_key, apply_roster_update
 
     keyring = node.cfg.keyring
@@ -125,7 +129,128 @@ def adopt_keys(node: Node, keys_dir: Path, f: RosterUpdateFrame | NetworkKeyFram
                 revoked = [e.name for e in keyring.roster.entries if e.revoked]
                 log.warning("roster bijgewerkt naar versie %d (ingetrokken: %s)", keyring.roster.version,
                             ", ".join(revoked) or "geen")
+                return True
         elif f.dst == node.me and apply_network_key(keys_dir, keyring, f.key):
             log.warning("nieuwe netwerksleutel (epoch %d) van kastje %d overgenomen", f.key.epoch, f.src)
+            return True
     except NspgwError as exc:  # a forged, skipped or unreadable update: keep the keys we have, say why
         log.error("sleutelwijziging geweigerd: %s", exc)
+    return False
+
+
+# ------------------------------------------------------------------------------------------ key floor
+# The newest roster (with its proof) and network-key epoch this box has used live in the store, not only in
+# the key files: restoring an old roster.json (a backup, the recovery path) would otherwise un-revoke a
+# stolen box, and an old network.key would hand back the key the rotation took away.
+
+ROSTER_FLOOR = "roster"
+EPOCH_FLOOR = "network_epoch"
+
+
+def check_key_floor(store: Any, keyring: Any, keys_dir: Path) -> None:
+    """At start: a roster.json older than the newest this box used is replaced by that one (and said so);
+    a network.key older than the newest epoch stops the daemon (it cannot be rebuilt here)."""
+    from nspgw.crypto.roster import Roster
+    from nspgw.errors import SecurityError
+    from nspgw.store.keyfiles import save_roster
+
+    floor = store.key_floor()
+    version, text = floor.get(ROSTER_FLOOR, (-1, ""))
+    if version > keyring.roster.version:
+        old = keyring.roster.version
+        newer = Roster.from_json(text, keyring.authority_public)  # verified again: the store is not trusted
+        save_roster(keys_dir, newer)
+        keyring.set_roster(newer)
+        log.warning("roster.json (versie %d) is ouder dan de roster die dit kastje al gebruikte (versie %d): "
+                    "die is teruggezet; een teruggezette back-up maakt geen intrekking ongedaan",
+                    old, version)
+    epoch, _ = floor.get(EPOCH_FLOOR, (-1, ""))
+    current = keyring.network_key_set[0].epoch
+    if current < epoch:
+        raise SecurityError(f"network.key (epoch {current}) is ouder dan de netwerksleutel die dit kastje al "
+                            f"gebruikte (epoch {epoch}): teruggezette back-up? Importeer een nieuwe bundel "
+                            "(nspgw roster import)")
+    record_key_floor(store, keyring)
+
+
+def record_key_floor(store: Any, keyring: Any) -> None:
+    store.raise_key_floor(ROSTER_FLOOR, keyring.roster.version, keyring.roster.to_json())
+    store.raise_key_floor(EPOCH_FLOOR, keyring.network_key_set[0].epoch)
+
+
+# ------------------------------------------------------------------------------------ GCT key commands
+KEY_COMMANDS = ("roster_update", "rotate_key")
+BROADCAST_REPEATS_S = (0.0, 20.0, 60.0)
+"""A roster update is a broadcast nobody acknowledges: sent again after these delays (a box that missed all
+three gets it from its bundle, or from the next repeat the operator asks for)."""
+
+
+KEY_REPEATS_S = (0.0, 10.0, 30.0)
+"""A NetworkKeyFrame is not acknowledged either; a box ignores an epoch it already holds."""
+
+
+def key_command(node: Node, keys_dir: Path, store: Any, req: ControlRequest, now: float,
+                random_bytes: Any) -> list[Action]:
+    """`nspgw roster broadcast` (a signed roster delta: adopt it here, then broadcast it) and
+    `nspgw roster rotate-key` (GCT only: a new network key to every unrevoked box, sealed to each)."""
+    from nspgw.crypto.keys import NetworkKey
+    from nspgw.crypto.roster import Role, RosterDelta
+    from nspgw.store.keyfiles import apply_network_key, apply_roster_update
+
+    keyring = node.cfg.keyring
+    body = req.body
+    try:
+        if body.get("cmd") == "roster_update":
+            blob = bytes.fromhex(str(body.get("delta", "")))
+            delta = RosterDelta.from_bytes(blob)
+            delta.verify(keyring.authority_public)
+            apply_roster_update(keys_dir, keyring, blob)
+            if keyring.roster.version < delta.new_version:
+                raise NspgwError(f"wijziging naar versie {delta.new_version} past niet op roster "
+                                 f"{keyring.roster.version}")
+            for delay in BROADCAST_REPEATS_S:
+                node.add_ctl(Ctl(RosterUpdateFrame(node.me, blob), Precedence.FLASH, BROADCAST_ADDR,
+                                 tries_left=1), now, delay)
+            record_key_floor(store, keyring)
+            log.warning("rosterwijziging naar versie %d wordt uitgezonden (ingetrokken: %s)", delta.new_version,
+                        ", ".join(str(a) for a in delta.revoked) or "geen")
+            req.reply.put({"ok": True, "version": keyring.roster.version,
+                           "revoked": [int(a) for a in delta.revoked]})
+            return node.handle_timer(now)
+        if keyring.sender(node.me).role != Role.GCT:
+            raise NspgwError("alleen het crisisteam (gct) kan de netwerksleutel vernieuwen")
+        new = NetworkKey(keyring.network_key_set[0].epoch + 1, random_bytes(32))
+        boxes = [e.addr for e in keyring.roster.entries if not e.revoked and e.addr != node.me]
+        for addr in boxes:  # sealed under each pair key: the revoked box has none any more
+            for delay in KEY_REPEATS_S:
+                node.add_ctl(Ctl(NetworkKeyFrame(node.me, addr, new), Precedence.FLASH, tries_left=3), now, delay)
+        apply_network_key(keys_dir, keyring, new)
+        record_key_floor(store, keyring)
+        log.warning("nieuwe netwerksleutel (epoch %d) wordt naar %d kastjes gestuurd", new.epoch, len(boxes))
+        req.reply.put({"ok": True, "epoch": new.epoch, "boxes": [int(a) for a in boxes]})
+        return node.handle_timer(now)
+    except (NspgwError, ValueError) as exc:
+        req.reply.put({"ok": False, "error": str(exc)})
+        return []
+
+
+# ---------------------------------------------------------------------------------------- alerts to the GCT
+ALERT_KINDS = ("clone_suspected",)
+
+
+def relay_alert(store: Any, node: Node, kind: str, text: str) -> bool:
+    """A security alert the crisis team must hear of too (a box seen running twice): accepted as a FLASH text
+    message to the GCT box, so it travels, is stored and confirmed like any message. False on the GCT itself
+    (its operator sees the notice) or when the roster has no GCT."""
+    from nspgw.crypto.roster import Role
+    from nspgw.wire.content import encode_content
+    from nspgw.wire.frames import ContentType
+
+    if kind not in ALERT_KINDS:
+        return False
+    gct = next((e.addr for e in node.cfg.keyring.roster.entries if e.role == Role.GCT and not e.revoked), None)
+    if gct is None or gct == node.me:
+        return False
+    body = encode_content(ContentType.TEXT, f"BEVEILIGING: {text}"[:500])
+    store.accept_message(node.me, gct, Precedence.FLASH, body, content_type=int(ContentType.TEXT))
+    return True

@@ -487,6 +487,7 @@ class Authority:
         if not (self.dir / DRAFT).exists():
             raise UsageError("geen wijzigingen om te tekenen (eerst `nspgw roster add` of `revoke`)")
         roster = Roster(self.roster.version + 1, draft.entries).signed(self.key)
+        self._write_delta(draft)
         new_key = None
         if draft.rotate_network_key:
             current = self.network_keys()[0]
@@ -496,6 +497,21 @@ class Authority:
         (self.dir / DRAFT).unlink()
         self.roster = roster
         return roster, new_key
+
+    def _write_delta(self, draft: Draft) -> None:
+        """The change from the signed roster to the draft as a signed delta (hex, one radio frame), so that a
+        revocation can travel over the air (`nspgw roster broadcast` on the GCT box)."""
+        from nspgw.crypto.roster import RosterDelta
+
+        old = {e.addr: e for e in self.roster.entries}
+        revoked = tuple(e.addr for e in draft.entries if e.revoked and e.addr in old and not old[e.addr].revoked)
+        added = tuple(e for e in draft.entries if e.addr not in old)
+        delta = RosterDelta(self.roster.version, self.roster.version + 1, revoked, added).signed(self.key)
+        write_atomic(self.delta_path(self.roster.version + 1), delta.to_bytes().hex().encode() + b"\n",
+                     mode=0o644)
+
+    def delta_path(self, version: int) -> Path:
+        return self.dir / f"roster-delta-v{version}.hex"
 
     def bundle(self, who: str, out: Path | None = None, *, rng: Any = os.urandom) -> tuple[Any, Path]:
         """Write box `who`'s bundle to `out` (default ./bundle-NAME.json); (roster entry, path)."""

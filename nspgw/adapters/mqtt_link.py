@@ -189,8 +189,9 @@ class MqttLink:
         c = _Client(CallbackAPIVersion.VERSION2, client_id=s.effective_client_id, protocol=mqtt.MQTTv5)
         if s.username is not None:
             c.username_pw_set(s.username, s.password)
-        if s.ca_file is not None:
-            c.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
+        if s.uses_tls:  # without ca_file paho loads the system's CAs: `tls = true` never means plaintext
+            c.tls_set(ca_certs=str(s.ca_file) if s.ca_file is not None else None,
+                      certfile=str(s.cert_file) if s.cert_file else None,
                       keyfile=str(s.key_file) if s.key_file else None, cert_reqs=ssl.CERT_REQUIRED,
                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
         c.max_queued_messages_set(s.max_outbound)

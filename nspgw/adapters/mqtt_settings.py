@@ -18,6 +18,17 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 """How long the broker keeps a box's subscriptions and queued QoS 1 frames while it is away: a week covers a
 long power cut; the core resends anything older anyway (its outbox is the authority)."""
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 _NETWORK_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _ADDR_RE = re.compile(r"^[0-9a-f]{3}$")
 
@@ -60,7 +71,7 @@ class MqttSettings:
     own_addr: int
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # never in a log line or a traceback
-    ca_file: Path | None = None
+    ca_file: Path | None = None  # None with tls: the system's certificate authorities
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive_s: int = KEEPALIVE_S
@@ -73,6 +84,7 @@ class MqttSettings:
     inbound_rate_per_s: float = 50.0
     inbound_burst: int = 500
     client_id: str = ""
+    tls: bool = False  # also on whenever ca_file is given
 
     def __post_init__(self) -> None:
         if not _NETWORK_RE.match(self.network):
@@ -83,6 +95,15 @@ class MqttSettings:
             raise ConfigError(f"ongeldige MQTT-poort {self.port}")
         if (self.cert_file is None) != (self.key_file is None):
             raise ConfigError("MQTT-clientcertificaat en -sleutel horen samen (beide of geen van beide)")
+        if self.password is not None and not self.uses_tls and not _loopback(self.host):
+            # A password in a plaintext CONNECT is readable by anyone on the path (and reusable: the broker
+            # ACL then lets the reader publish as this box). Only a broker on this machine is exempt.
+            raise ConfigError(f"MQTT-wachtwoord zonder TLS naar {self.host}: zet tls = true in [mqtt] (met ca_file, "
+                              "of de certificaten van het systeem) / MQTT password without TLS: set tls = true")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.tls or self.ca_file is not None
 
     @property
     def effective_client_id(self) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from nspgw.core.airtime import MAX_LORA_PAYLOAD_LEN, meshtastic_frame_len, time_on_air_ms
 from nspgw.crypto.enrol import demo_boxes, make_network
+from nspgw.crypto.seal import TAG_LEN
 from nspgw.errors import ConfigError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FIXED_OVERHEAD, FrameCodec
@@ -165,9 +166,15 @@ def _text_chunks(text: str, limit: int) -> list[bytes]:
     return chunks
 
 
-def measure(corpus: list[CorpusMessage], preset: str = "LONG_FAST", receipt_batch: int = 4) -> AirtimeReport:
+def measure(corpus: list[CorpusMessage], preset: str = "LONG_FAST", receipt_batch: int = 4,
+            tag_bytes: int = TAG_LEN) -> AirtimeReport:
+    """`tag_bytes` other than the v1 tag (8) models another AEAD's tag (AES-SIV and AES-GCM-SIV: 16): every
+    frame grows by the difference and carries that much less body (docs/security.md §4, the AEAD choice)."""
     if receipt_batch < 1:
         raise ConfigError("receipt_batch must be ≥ 1")
+    if not TAG_LEN <= tag_bytes <= 32:
+        raise ConfigError(f"tag_bytes must be {TAG_LEN}..32")
+    extra = tag_bytes - TAG_LEN
     net = make_network(demo_boxes(), _BENCH_SEED)
     codecs: dict[int, FrameCodec] = {}
     rows = []
@@ -185,18 +192,18 @@ def measure(corpus: list[CorpusMessage], preset: str = "LONG_FAST", receipt_batc
             frame = codec.sign_bulletin(frame)
         pkc = 0 if broadcast else PKC_OVERHEAD
         n_bytes, n_ms = 0, 0.0
-        parts = fragment(frame, codec.max_body(broadcast=broadcast))
+        parts = fragment(frame, codec.max_body(broadcast=broadcast) - extra)
         for part in parts:
             counter += 1
-            on_air = meshtastic_frame_len(len(codec.encode(part, counter)), NSPGW_PORTNUM) + pkc
+            on_air = meshtastic_frame_len(len(codec.encode(part, counter)) + extra, NSPGW_PORTNUM) + pkc
             n_bytes += on_air
             n_ms += time_on_air_ms(on_air, preset)
         receipt_ms = 0.0
         if not broadcast:
             rcodec = codecs.setdefault(dst, FrameCodec(net.keyring(dst)))
             seqs = tuple(range(FIRST_SEQ + i, FIRST_SEQ + i + receipt_batch))
-            receipt = rcodec.encode(ReceiptFrame(dst, src, seqs), counter)
-            receipt_ms = time_on_air_ms(meshtastic_frame_len(len(receipt), NSPGW_PORTNUM) + PKC_OVERHEAD,
+            receipt = rcodec.encode(ReceiptFrame(dst, src, seqs, tuple(bytes(2) for _ in seqs)), counter)
+            receipt_ms = time_on_air_ms(meshtastic_frame_len(len(receipt) + extra, NSPGW_PORTNUM) + PKC_OVERHEAD,
                                         preset) / receipt_batch
         m_bytes, m_ms, ack_ms = 0, 0.0, 0.0
         chunks = _text_chunks(m.text, text_chunk_limit(pkc=not broadcast))

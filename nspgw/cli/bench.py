@@ -16,6 +16,8 @@ def airtime(
     preset: str = typer.Option("LONG_FAST", "--preset", help="Meshtastic modem-preset."),
     receipt_batch: int = typer.Option(4, "--receipt-batch", min=1,
                                       help="Berichten per ontvangstbevestiging (batching-aanname)."),
+    tag_bytes: int = typer.Option(8, "--tag-bytes", min=8, max=32,
+                                  help="Lengte van de authenticatietag (8 = v1; 16 = AES-SIV/AES-GCM-SIV)."),
     as_json: bool = typer.Option(False, "--json", help="Uitvoer als JSON."),
 ) -> None:
     """Luchttijd van nspgw (draadformaat v1) tegenover gewone Meshtastic-tekst, per bericht en totaal."""
@@ -23,7 +25,7 @@ def airtime(
     from nspgw.core.airtime import preset as lookup_preset
 
     lookup_preset(preset)  # ConfigError for an unknown preset before any work
-    report = measure(load_corpus(corpus), preset, receipt_batch)
+    report = measure(load_corpus(corpus), preset, receipt_batch, tag_bytes)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return

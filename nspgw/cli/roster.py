@@ -3,13 +3,16 @@
 Authority (offline laptop, directory `--authority-dir`, default `$NSPGW_AUTHORITY_DIR` or ./nspgw-authority):
     roster init --network NAME        authority key, network key, radio channel key, empty roster v0
     roster add REQUEST.json           a box into the draft (address assigned, parent CP resolved)
-    roster revoke NAME|ADDR           a box out (in the draft; the network key is renewed at signing)
-    roster sign                       the draft becomes the next signed version
+    roster revoke NAME|ADDR [--sign]  a box out (in the draft; the network key is renewed at signing)
+    roster sign                       the draft becomes the next signed version, plus the signed delta
+                                      (roster-delta-vN.hex) that `roster broadcast` sends over the air
     roster bundle NAME                the box's enrolment bundle (its secrets sealed to its own key)
     roster show [--json]              signed roster + unsigned changes
 Box:
     roster import FILE                a bundle or a newer roster; verified before anything is written
     roster show [--json]              the roster this box uses (without --authority-dir)
+    roster broadcast DELTA            adopt a signed delta and broadcast it (through the running daemon)
+    roster rotate-key                 GCT box: a new network key to every unrevoked box, sealed to each
 The flow logic lives in `nspgw.enrolment`; this module parses options and prints.
 """
 
@@ -72,26 +75,76 @@ def add(request: Path = typer.Argument(..., help="Aanmeldverzoek van de box (enr
 
 @app.command("revoke")
 def revoke(box: str = typer.Argument(..., help="Naam of adres van de box."),
+           sign_now: bool = typer.Option(False, "--sign", help="Meteen tekenen: nieuwe versie en een "
+                                         "ondertekende wijziging om uit te zenden (nspgw roster broadcast)."),
            authority_dir: Path | None = AuthorityOpt, lang: str | None = LangOpt) -> None:
-    """Trek een box in (gestolen, kapot, vervangen). Daarna `nspgw roster sign`."""
+    """Trek een box in (gestolen, kapot, vervangen). Daarna `nspgw roster sign`, of meteen met --sign."""
     from nspgw.cli.texts import t
     from nspgw.enrolment import Authority
 
-    e = Authority(_authority_dir(authority_dir)).revoke(box)
-    typer.echo(t("tech.revoked", lang_of(lang), name=e.name, addr=e.addr))
+    auth = Authority(_authority_dir(authority_dir))
+    e = auth.revoke(box)
+    lg = lang_of(lang)
+    typer.echo(t("tech.revoked", lg, name=e.name, addr=e.addr))
+    if sign_now:
+        _sign(auth, lg)
+
+
+def _sign(auth: Any, lg: str) -> None:
+    from nspgw.cli.texts import t
+
+    roster, new_key = auth.sign()
+    typer.echo(t("tech.signed", lg, version=roster.version, n=sum(not e.revoked for e in roster.entries)))
+    typer.echo(t("tech.delta_written", lg, path=auth.delta_path(roster.version)))
+    if new_key is not None:
+        typer.echo(t("tech.rotated", lg, epoch=new_key.epoch))
+
+
+@app.command("broadcast")
+def broadcast(file: Path = typer.Argument(..., help="Ondertekende rosterwijziging (roster-delta-vN.hex)."),
+              config: Path | None = ConfigOpt, lang: str | None = LangOpt) -> None:
+    """Neem een ondertekende rosterwijziging over en zend haar uit naar alle boxen (via de draaiende dienst)."""
+    from nspgw.cli.texts import t
+    from nspgw.errors import ConfigError
+
+    try:
+        blob = file.read_text(encoding="ascii").strip()
+        bytes.fromhex(blob)
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise ConfigError(f"{file}: geen rosterwijziging (hex) / not a roster change (hex)") from None
+    answer = _ask_daemon(config, {"cmd": "roster_update", "delta": blob}, lang)
+    typer.echo(t("tech.broadcast", lang_of(lang), version=answer["version"]))
+
+
+@app.command("rotate-key")
+def rotate_key(config: Path | None = ConfigOpt, lang: str | None = LangOpt) -> None:
+    """GCT-box: stuur een nieuwe netwerksleutel naar elke niet-ingetrokken box (via de draaiende dienst)."""
+    from nspgw.cli.texts import t
+
+    answer = _ask_daemon(config, {"cmd": "rotate_key"}, lang)
+    typer.echo(t("tech.key_rotated", lang_of(lang), epoch=answer["epoch"], n=len(answer["boxes"])))
+
+
+def _ask_daemon(config: Path | None, body: dict[str, Any], lang: str | None) -> dict[str, Any]:
+    from nspgw.cli.texts import t
+    from nspgw.daemon_io import control_request
+    from nspgw.errors import NspgwError
+
+    answer = control_request(load_box(config).state_dir, body, 30.0)
+    if not answer.get("ok"):
+        class Refused(NspgwError):
+            exit_code = 1
+
+        raise Refused(t("tech.daemon_refused", lang_of(lang), why=answer.get("error", "?")))
+    return answer
 
 
 @app.command("sign")
 def sign(authority_dir: Path | None = AuthorityOpt, lang: str | None = LangOpt) -> None:
     """Teken het concept als nieuwe rosterversie (na een intrekking ook een nieuwe netwerksleutel)."""
-    from nspgw.cli.texts import t
     from nspgw.enrolment import Authority
 
-    lg = lang_of(lang)
-    roster, new_key = Authority(_authority_dir(authority_dir)).sign()
-    typer.echo(t("tech.signed", lg, version=roster.version, n=sum(not e.revoked for e in roster.entries)))
-    if new_key is not None:
-        typer.echo(t("tech.rotated", lg, epoch=new_key.epoch))
+    _sign(Authority(_authority_dir(authority_dir)), lang_of(lang))
 
 
 @app.command("bundle")

@@ -57,6 +57,12 @@ NL: dict[str, str] = {
                   "vergelijk met wat de box toonde. Daarna: nspgw roster sign",
     "tech.revoked": "{name} (adres {addr}) ingetrokken in het concept. Daarna: nspgw roster sign",
     "tech.signed": "Roster versie {version} getekend ({n} boxen).",
+    "tech.delta_written": "Ondertekende rosterwijziging (één radioframe): {path}. Op de GCT-box: "
+                          "nspgw roster broadcast {path}",
+    "tech.broadcast": "Roster versie {version} overgenomen en wordt uitgezonden naar alle boxen.",
+    "tech.key_rotated": "Nieuwe netwerksleutel (epoch {epoch}) wordt naar {n} boxen gestuurd, versleuteld per "
+                        "box; ingetrokken boxen krijgen hem niet.",
+    "tech.daemon_refused": "de dienst weigerde: {why}",
     "tech.rotated": "Netwerksleutel vernieuwd (epoch {epoch}) omdat een box is ingetrokken: geef elke box een "
                     "nieuwe bundel (nspgw roster bundle NAAM) of laat de GCT-box de sleutel verspreiden.",
     "tech.bundled": "Bundel voor {name} (adres {addr}): {path}. Op de box: nspgw roster import {path}",
@@ -156,6 +162,12 @@ EN: dict[str, str] = {
                   "with what the box showed. Next: nspgw roster sign",
     "tech.revoked": "{name} (address {addr}) revoked in the draft. Next: nspgw roster sign",
     "tech.signed": "Roster version {version} signed ({n} boxes).",
+    "tech.delta_written": "Signed roster change (one radio frame): {path}. On the GCT box: "
+                          "nspgw roster broadcast {path}",
+    "tech.broadcast": "Roster version {version} adopted and being broadcast to every box.",
+    "tech.key_rotated": "New network key (epoch {epoch}) being sent to {n} boxes, sealed to each; revoked boxes "
+                        "do not get it.",
+    "tech.daemon_refused": "the service refused: {why}",
     "tech.rotated": "Network key renewed (epoch {epoch}) because a box was revoked: give every box a new "
                     "bundle (nspgw roster bundle NAME) or let the GCT box distribute the key.",
     "tech.bundled": "Bundle for {name} (address {addr}): {path}. On the box: nspgw roster import {path}",

@@ -1,12 +1,16 @@
 """Inbound frames: decode, replay check, custody, delivery, receipts, acknowledgements, expiry reports.
 
-Replay policy. Every frame is authenticated by the codec. Counters feed a per-sender `ReplayWindow`
-(persisted). Frames whose effect is idempotent (messages: deduplicated by MsgId against the inbox; receipts,
-custody acks, expiry reports, fragment requests: re-applying them changes nothing) are processed even when
-the window calls the counter old: a CP may deliver a frame it held for hours, long after the originator's
-counter moved on. Frames whose effect is not idempotent (probes, sync hints, beacons) must be fresh.
-A seen counter arriving straight from its originator that is not a byte-for-byte duplicate means the sender
-restarted from an old counter (backup restored, SD card cloned): it gets a rate-limited SyncFrame.
+Replay policy. Every frame is authenticated by the codec. Byte-for-byte copies of a recent frame are dropped
+whatever hop or link they come by. Counters of pair-key frames feed a per-sender `ReplayWindow` (persisted);
+network-key frames (beacons, roster updates, bulletins) have separate windows (core/netwindow.py), because
+any enrolled box can seal one in another box's name. Frames whose effect is idempotent (messages:
+deduplicated by MsgId against the inbox; receipts, custody acks, expiry reports, fragment requests:
+re-applying them changes nothing, and fragment requests are rate-limited) are processed even when the window
+calls the counter old, provided a relay handed them over with a valid hop tag: a CP may deliver a frame it
+held for hours, long after the originator's counter moved on. Frames whose effect is not idempotent (probes,
+sync hints, beacons) must be fresh. A seen counter arriving straight from its originator that is not a
+byte-for-byte duplicate means the sender restarted from an old counter (backup restored, SD card cloned):
+it gets a rate-limited SyncFrame.
 """
 
 from __future__ import annotations
@@ -31,17 +35,21 @@ from nspgw.core.work import Ctl, Held
 from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
+    RECEIPT_DIGEST_LEN,
     BeaconFrame,
     CustodyAckFrame,
     ExpiredFrame,
     FragmentRequestFrame,
+    Frame,
     FrameRef,
     MessageFrame,
+    MsgId,
     Precedence,
     ProbeFrame,
     ReceiptFrame,
     Received,
     SyncFrame,
+    receipt_digest,
 )
 
 if TYPE_CHECKING:
@@ -49,9 +57,11 @@ if TYPE_CHECKING:
 
 _RECENT_MAX = 1024
 _FRAG_DIGESTS_KEPT = 4096  # fragmented messages whose per-fragment digests we keep (in memory)
-_MAX_RECEIPT_SEQS = 40  # keeps a receipt frame far below one packet
+_MAX_RECEIPT_SEQS = 30  # ≤ 6 bytes each (4-byte delta + 2-byte digest): 180 + 20, within one unicast frame
 _MAX_ACK_REFS = 30  # 2-byte origin + ≤ 5-byte counter each
 _RECEIPT_REPEAT_S = 10.0  # a duplicate message gets its receipt again, at most this often
+_BULLETIN_PARTIAL_S = 6 * 3600.0  # past any duty-cycle wait between fragments; the caps bound memory anyway
+_FRAG_REQUEST_GAP_S = 20.0  # fragments of one message are resent for one requester at most this often
 
 
 def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
@@ -61,43 +71,57 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         node.stats["rejected"] += 1
         return
     hop = rec.hop_src
+    h = rec.header
     digest = hashlib.sha256(ev.data).digest()[:16]
-    exact_dup = digest in node._recent
+    if digest in node._recent:
+        # The same bytes again, whatever link or topic they came by: a copy over the other link, or a replay.
+        # Nothing to act on; a custodian repeating a frame we already took only needs its ack again.
+        node.stats["duplicates"] += 1
+        if h.custody and rec.frame is not None and h.dst != BROADCAST_ADDR:
+            node.queue_ack(hop, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
+        elif rec.frame is None:
+            _take_custody(node, rec, ev, now, acts)
+        return
     node._recent[digest] = None
     if len(node._recent) > _RECENT_MAX:
         node._recent.pop(next(iter(node._recent)))
-    h = rec.header
-    relayed = h.custody or hop != h.src
+    # Only a hop tag proves who handed us a frame: the radio `from` and the MQTT topic are the attacker's
+    # choice. The codec accepts a hop other than `src` only with a valid hop tag from a relay (a CP).
+    relayed = h.custody
     if rec.frame is None:
         _take_custody(node, rec, ev, now, acts)
         return
     frame = rec.frame
+    if h.dst == BROADCAST_ADDR:
+        _network_frame(node, frame, rec, ev, now, acts)
+        return
     window = node.window(h.src)
     fresh = window.accept(h.counter)
     if fresh:
         node.touch_window(h.src)
         if not relayed:
             node.history.record(h.src, h.counter, ev.data)
+            node.net_windows.pair_seen(h.src, h.counter)
         if hop != node.me:  # only a fresh frame says the box is there now (a replay proves nothing)
             node.peer_heard(hop, ev.link, ev.snr, ev.rssi, now, acts)
     elif not relayed:
-        # An old counter straight from its originator: the same bytes again are a replay (or the copy from
-        # the other link) and change nothing; other bytes mean the sender runs from a restored or cloned copy:
-        # it gets a sync hint, and only a message we do not hold yet is taken from it. Old counters are
-        # normal only on frames a custodian delivers late, which carry a hop tag (relayed).
-        if exact_dup or node.history.verdict(h.src, h.counter, ev.data) == "same":
+        # An old counter straight from its originator: the same bytes again are a replay and change nothing;
+        # other bytes mean the sender runs from a restored or cloned copy: it gets a sync hint, and only a
+        # message we do not hold yet is taken from it. Old counters are normal only on frames a custodian
+        # delivers late, which carry a hop tag (relayed).
+        verdict = node.history.verdict(h.src, h.counter, ev.data)
+        if verdict == "same":
             node.stats["duplicates"] += 1
             return
+        if verdict == "different":
+            _clone_alert(node, h.src, h.counter, acts)
         sync_hint(node, h.src, hop, ev.link, window.highest, now)
         if not isinstance(frame, MessageFrame) or (frame.msg in node.delivered and frame.frag_count == 1 and
                                                    node.digests.get(frame.msg) == body_digest(frame.body)):
             node.stats["rejected"] += 1
             return
-    else:
-        if exact_dup:
-            node.stats["duplicates"] += 1
-        if isinstance(frame, ProbeFrame | SyncFrame | BeaconFrame):  # not idempotent: must be fresh
-            return
+    elif isinstance(frame, ProbeFrame | SyncFrame):  # not idempotent: must be fresh
+        return
     if isinstance(frame, MessageFrame):
         _message(node, frame, rec, ev.link, relayed, now, acts)
         return
@@ -110,8 +134,7 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     elif isinstance(frame, ExpiredFrame):
         _expired(node, frame, acts)
     elif isinstance(frame, FragmentRequestFrame):
-        if frame.msg.origin == node.me and frame.msg.seq in node.out:
-            node.resend_fragments(node.out[frame.msg.seq], frame.missing, now, acts)
+        _fragment_request(node, frame, now, acts)
     elif isinstance(frame, SyncFrame):
         sync_received(node, frame, now, acts)
     elif isinstance(frame, ProbeFrame):
@@ -120,17 +143,76 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         else:
             reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
             node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
+
+
+def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> None:
+    """Two different frames, both sealed under `src`'s pair key, with one counter: two copies of that box's
+    keys are speaking (a cloned SD card beside the original, or a restored backup). Only the box itself can
+    seal these, so this is proof, not a claim. Told to the operator once per box and boot; the daemon also
+    reports it to the crisis team (`daemon_control.relay_alert`)."""
+    if src in node.clone_alerted:
+        return
+    node.clone_alerted.add(src)
+    acts.append(Notify("clone_suspected", (
+        f"Post {node._name(src)} zond twee verschillende frames met hetzelfde volgnummer {counter}: er draaien "
+        "twee kopieën van dat kastje (gekloonde SD-kaart of teruggezette back-up). Controleer het kastje; "
+        "trek het in als het gestolen of gekloond is.")))
+
+
+def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
+    """Beacons, roster updates and bulletins: network key only, so `src` is a claim any enrolled box can make.
+    Their counters live in separate, capped windows (core/netwindow.py) and never feed the pair-key window,
+    the frame history or a sync hint: a forged beacon must not be able to silence the box it names."""
+    h = rec.header
+    pair_highest = node.windows[h.src].highest if h.src in node.windows else -1
+    fresh = node.net_windows.accept(h.src, h.counter, pair_highest)
+    if fresh and rec.hop_src != node.me:
+        node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts)
+    if isinstance(frame, MessageFrame):  # a bulletin: deduplicated by message number, signature checked
+        _message(node, frame, rec, ev.link, False, now, acts)
+    elif isinstance(frame, BeaconFrame) and fresh and frame.roster_version > node.roster_warned:
+        mine = node.cfg.keyring.roster.version
+        if frame.roster_version > mine:
+            # Possibly a revocation this box missed. Said once per higher version (a forged beacon can claim
+            # any version, so this is a hint to the operator, never acted on).
+            node.roster_warned = frame.roster_version
+            acts.append(Notify("roster_newer", (
+                f"Post {node._name(h.src)} meldt rosterversie {frame.roster_version}; dit kastje heeft versie "
+                f"{mine}. Mogelijk is een kastje ingetrokken: vraag de GCT de wijziging opnieuw uit te zenden "
+                "of importeer de nieuwe roster (nspgw roster import).")))
     # BeaconFrame: hearing it (peer_heard above) is the whole point. RosterUpdateFrame: applied by the
     # daemon through the key store (a roster change must be persisted with the key files, not here).
+
+
+def _fragment_request(node: Node, frame: FragmentRequestFrame, now: float, acts: list[Action]) -> None:
+    """Resend what a destination misses, at most once per `_FRAG_REQUEST_GAP_S` per message and requester:
+    a request costs us up to a whole message of airtime, so a flood of them (replays re-wrapped by a relay,
+    or a misbehaving box) must not multiply it."""
+    if frame.msg.origin != node.me or frame.msg.seq not in node.out:
+        return
+    key = (frame.src, frame.msg.seq)
+    last = node.frag_requests.get(key)
+    if last is not None and now - last < _FRAG_REQUEST_GAP_S:
+        node.stats["rejected"] += 1
+        return
+    node.frag_requests[key] = now
+    if len(node.frag_requests) > _RECENT_MAX:
+        node.frag_requests.pop(next(iter(node.frag_requests)))
+    node.resend_fragments(node.out[frame.msg.seq], frame.missing, now, acts)
 
 
 def _receipt(node: Node, frame: ReceiptFrame, acts: list[Action]) -> None:
     """Only the destination can confirm a message (each box only itself for a bulletin): any enrolled box can
     seal a ReceiptFrame to us, so one naming a message to someone else is a forgery (silent loss otherwise)."""
-    for seq in frame.seqs:
+    for seq, digest in zip(frame.seqs, frame.digests, strict=True):
         o = node.out.get(seq)
         if o is None:
             node.late_receipt(seq, frame.src, acts)
+            continue
+        if digest != receipt_digest(o.body):
+            # The destination stored other content under this number: a restored or cloned copy of this box
+            # sent it (and the receipt reached both copies, e.g. over the box's MQTT topic). Not ours.
+            node.stats["rejected"] += 1
             continue
         if o.pending is not None:
             if frame.src in o.pending:  # else a repeat from a box that already confirmed
@@ -209,11 +291,15 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
                 node._receipt_sent[frame.msg] = now
                 node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
+        if bulletin and frame.frag_count > 1:
+            _expire_bulletin_partials(node, frame, now)
         try:
-            whole = node.reasm.add(frame) if frame.frag_count > 1 else frame
+            whole = node.reasm.add(frame, newest_wins=bulletin) if frame.frag_count > 1 else frame
         except DecodeError:  # contradicts earlier fragments of the same message: drop, the sender repeats
             node.stats["rejected"] += 1
             return
+        finally:  # partials the caps pushed out leave the store too (else its table grows without bound)
+            acts.extend(DropFragments(m) for m in node.reasm.take_evicted())
         if whole is None:
             # A bulletin fragment is authenticated only by the network key (every box has it); its signature
             # is checked once the bulletin is whole. So it is kept in memory only (bounded by the reassembler)
@@ -243,6 +329,21 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
+def _expire_bulletin_partials(node: Node, frame: MessageFrame, now: float) -> None:
+    """Bulletin partials older than `_BULLETIN_PARTIAL_S` are dropped (checked whenever a bulletin fragment
+    arrives, so no timer is needed): forged ones must not sit in memory for good, and a genuine bulletin is
+    repeated whole by the GCT to every box that did not confirm it."""
+    started = node.bulletin_partials
+    held = set(node.reasm.pending())
+    for msg, t in list(started.items()):
+        if now - t > _BULLETIN_PARTIAL_S or msg not in held:
+            node.reasm.discard(msg)
+            del started[msg]
+    started.setdefault(frame.msg, now)
+    if len(started) > _RECENT_MAX:
+        started.pop(next(iter(started)))
+
+
 def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
     if frame.frag_index == frame.frag_count - 1:  # the last fragment: ask for what is still missing
         missing = node.reasm.missing(frame.msg)
@@ -253,11 +354,12 @@ def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
 
 def _remember_fragments(node: Node, last: MessageFrame, whole: MessageFrame) -> None:
     """Digest of each fragment of a message just delivered, so a later copy can be told apart fragment by
-    fragment (fragment() cuts equal chunks; only the last one is shorter)."""
-    n, body = last.frag_count, whole.body
-    size = len(last.body) if last.frag_index < n - 1 else (len(body) - len(last.body)) // (n - 1)
-    node.frag_digests[last.msg] = (n, tuple(body_digest(body[i * size : (i + 1) * size if i < n - 1 else None])
-                                           for i in range(n)))
+    fragment. Taken from the fragments as they arrived: their sizes cannot be derived from the whole (the
+    last fragment of a bulletin also holds the signature, which can leave it short or even empty)."""
+    parts = node.reasm.completed_parts
+    if len(parts) != last.frag_count or b"".join(parts) != whole.body:
+        return
+    node.frag_digests[last.msg] = (last.frag_count, tuple(body_digest(p) for p in parts))
     if len(node.frag_digests) > _FRAG_DIGESTS_KEPT:
         node.frag_digests.pop(next(iter(node.frag_digests)))
 
@@ -298,7 +400,7 @@ def _seq_conflict(node: Node, frame: MessageFrame, rec: Received, link: str, rel
     node.stats["seq_conflicts"] = node.stats.get("seq_conflicts", 0) + 1
     if relayed and frame.dst != BROADCAST_ADDR:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
-    if not relayed:
+    if not relayed and frame.dst != BROADCAST_ADDR:  # a bulletin's src is not bound to its sender: no hint
         sync_hint(node, frame.src, rec.hop_src, link, node.window(frame.src).highest, now)
     if frame.msg not in node.conflicts:
         node.conflicts.add(frame.msg)
@@ -355,7 +457,7 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
         if isinstance(f, ReceiptFrame) and f.dst == origin and len(f.seqs) < _MAX_RECEIPT_SEQS and todo:
             room = _MAX_RECEIPT_SEQS - len(f.seqs)
             extra = sorted(todo - set(f.seqs))[:room]
-            c.frame = ReceiptFrame(f.src, f.dst, tuple(sorted({*f.seqs, *extra})))
+            c.frame = _receipt_frame(node, origin, tuple(sorted({*f.seqs, *extra})))
             c.precedence = Precedence(min(c.precedence, prec))
             if c.custody_sends:  # a re-send waiting for a relay's ack now carries news: it goes now, and an
                 # ack of the earlier copy no longer makes it redundant
@@ -366,7 +468,13 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
     ordered = sorted(todo)
     for i in range(0, len(ordered), _MAX_RECEIPT_SEQS):
         chunk = tuple(ordered[i : i + _MAX_RECEIPT_SEQS])
-        node.add_ctl(Ctl(ReceiptFrame(node.me, origin, chunk), prec, tries_left=3), now)
+        node.add_ctl(Ctl(_receipt_frame(node, origin, chunk), prec, tries_left=3), now)
+
+
+def _receipt_frame(node: Node, origin: BoxAddr, seqs: tuple[int, ...]) -> ReceiptFrame:
+    """A receipt names each message number with the digest of the content stored under it."""
+    return ReceiptFrame(node.me, origin, seqs, tuple(
+        node.digests.get(MsgId(origin, s), bytes(8))[:RECEIPT_DIGEST_LEN] for s in seqs))
 
 
 def flush_acks(node: Node, hop: BoxAddr, link: str, refs: list[object], now: float) -> None:

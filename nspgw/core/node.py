@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from nspgw.core import inbound, lifecycle, outbound
 from nspgw.core.actions import (
     Action,
+    DropFragments,
     Notify,
     StoreCounter,
     StoreOutboxState,
@@ -30,6 +31,7 @@ from nspgw.core.events import RADIO, Event, FrameIn, LinkState, MessageAccepted,
 from nspgw.core.history import FrameHistory
 from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.core.link_health import LinkHealth
+from nspgw.core.netwindow import NetWindows
 from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
 from nspgw.core.work import Ctl, Held, OutMsg, Sent
@@ -70,6 +72,11 @@ class Node:
         self.expired: dict[int, BoxAddr] = dict(state.expired)  # seq → destination, for a late receipt
         self.frame_hops: dict[int, BoxAddr] = dict(state.frame_hops)
         self.history = FrameHistory(state.frame_digests, state.custody_windows)
+        self.net_windows = NetWindows()  # network-key frames: never the pair-key windows above
+        self.frag_requests: dict[tuple[BoxAddr, int], float] = {}  # (requester, seq) → last honoured at
+        self.bulletin_partials: dict[MsgId, float] = {}  # bulletin partial → first fragment at (expiry)
+        self.clone_alerted: set[BoxAddr] = set()  # boxes seen sending two frames under one counter
+        self.roster_warned = config.keyring.roster.version  # highest roster version a beacon told us about
         self._counter = state.counter_reserved
         self._reserved = state.counter_reserved
         self._state = state
@@ -167,6 +174,7 @@ class Node:
         for f in self._state.fragments:
             with contextlib.suppress(DecodeError):  # inconsistent leftovers: the sender repeats what is missing
                 self.reasm.add(f)
+        acts.extend(DropFragments(m) for m in self.reasm.take_evicted())  # over the caps: gone from disk too
         self._next_beacon = now + self.rng.random() * 30.0
         self._next_checkpoint = now + self.cfg.checkpoint_interval_s
 

@@ -135,11 +135,13 @@ class KeyRing:
         return self._network
 
     def network_keys_after(self, key: NetworkKey) -> tuple[NetworkKey, ...] | None:
-        """The key set after a rotation to `key`: the new key first, the current one kept for opening frames
-        still sealed with it. None when `key` is not a newer epoch (a replay or a duplicate)."""
+        """The key set after a rotation to `key`: the new key alone. The old one is not kept for opening: a
+        rotation exists to lock out a revoked box that still holds it, and frames under it (beacons, bulletin
+        fragments) are re-sealed by their senders at every transmission. None when `key` is not a newer epoch
+        (a replay or a duplicate)."""
         if key.epoch <= self._network[0].epoch:
             return None
-        return (key, self._network[0])
+        return (key,)
 
     def set_network_keys(self, keys: tuple[NetworkKey, ...]) -> None:
         if not keys:

@@ -12,7 +12,8 @@ Writes go to a temporary file created 0600 with O_EXCL in the same directory, ar
 over the target and the directory fsync'ed: after a power cut the old or the new file exists, never half
 of one. Reads use O_NOFOLLOW and fstat the open descriptor (no check-then-open race) and refuse a file that
 is not a regular file, not owned by this user, or readable/writable by group or others (like ssh does
-for private keys). Error messages name the file, never its content.
+for private keys). The public trust anchors (authority.pub, roster.json) get the same checks, except that
+others may read them (`read_trusted`). Error messages name the file, never its content.
 """
 
 from __future__ import annotations
@@ -93,6 +94,35 @@ def read_secret(path: str | Path) -> bytes:
                 f"{p}: anderen kunnen dit sleutelbestand lezen (rechten {stat.S_IMODE(st.st_mode):04o}); "
                 f"herstel met: chmod 600 {p}"
             )
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_trusted(path: str | Path) -> bytes:
+    """Content of a public file the box trusts (authority.pub, roster.json): not secret, but whoever can
+    replace it chooses who belongs to the network (a roster still needs the authority's signature; the
+    authority key is the anchor of that). Refused like a secret file when it is a symbolic link, not a
+    regular file, owned by another user, or writable by group or others."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: ontbreekt") from None
+    except OSError as exc:
+        raise SecurityError(f"{p}: niet te openen ({exc.strerror}; symbolische link?)") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SecurityError(f"{p}: geen gewoon bestand")
+        if st.st_uid != os.getuid():
+            raise SecurityError(f"{p}: eigenaar is niet deze gebruiker (uid {st.st_uid})")
+        if st.st_mode & 0o022:
+            raise SecurityError(f"{p}: anderen kunnen dit bestand wijzigen (rechten {stat.S_IMODE(st.st_mode):04o}); "
+                                f"herstel met: chmod 644 {p}")
         chunks = []
         while chunk := os.read(fd, 65536):
             chunks.append(chunk)
@@ -191,17 +221,15 @@ def load_keyring(directory: str | Path) -> KeyRing:
     addr, identity = load_identity(d / BOX_KEY)
     network_keys = load_network_keys(d / NETWORK_KEY)
     try:
-        authority_public = bytes.fromhex((d / AUTHORITY_PUB).read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        raise ConfigError(f"{d / AUTHORITY_PUB}: ontbreekt") from None
+        authority_public = bytes.fromhex(read_trusted(d / AUTHORITY_PUB).decode("ascii").strip())
     except (ValueError, UnicodeDecodeError):
         raise ConfigError(f"{d / AUTHORITY_PUB}: geen hexadecimale sleutel") from None
     if len(authority_public) != PUBLIC_KEY_LEN:
         raise ConfigError(f"{d / AUTHORITY_PUB}: sleutel moet {PUBLIC_KEY_LEN} bytes zijn")
     try:
-        roster_text = (d / ROSTER).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{d / ROSTER}: ontbreekt") from None
+        roster_text = read_trusted(d / ROSTER).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{d / ROSTER}: geen tekst (UTF-8)") from None
     roster = Roster.from_json(roster_text, authority_public)
     return KeyRing(addr, identity, roster, authority_public, network_keys)
 

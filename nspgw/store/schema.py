@@ -95,6 +95,11 @@ MIGRATIONS: tuple[str, ...] = (
         n INTEGER PRIMARY KEY, hash TEXT NOT NULL, signature TEXT NOT NULL, wall REAL NOT NULL
     );
     """,
+    # 4: the newest roster (with its proof) and network-key epoch this box has used (issue 15): restoring an
+    # older roster.json or network.key from a backup must not un-revoke a stolen box
+    """
+    CREATE TABLE IF NOT EXISTS key_floor (name TEXT PRIMARY KEY, value INTEGER NOT NULL, data TEXT NOT NULL);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

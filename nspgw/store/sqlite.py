@@ -312,6 +312,17 @@ class Store:
     def journal_heads(self, up_to: int | None = None) -> list[dict[str, Any]]:
         return journal.heads(self._db, up_to)
 
+    def key_floor(self) -> dict[str, tuple[int, str]]:
+        """Newest key material this box has used: name → (version or epoch, data), see schema migration 4."""
+        return {n: (int(v), str(d)) for n, v, d in self._db.execute("SELECT name, value, data FROM key_floor")}
+
+    def raise_key_floor(self, name: str, value: int, data: str = "") -> None:
+        """Record `value` for `name` unless a higher one is recorded (the floor never goes down)."""
+        with self._tx() as db:
+            db.execute("INSERT INTO key_floor VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET value = "
+                       "excluded.value, data = excluded.data WHERE excluded.value > key_floor.value",
+                       (name, value, data))
+
     def notices(self, limit: int = 50) -> list[tuple[str, str, float]]:
         return [(k, t, w) for k, t, w in self._db.execute(
             "SELECT kind, text, wall FROM notices ORDER BY id DESC LIMIT ?", (limit,))]

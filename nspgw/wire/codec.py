@@ -31,6 +31,7 @@ from nspgw.wire.frames import (
     MAX_BROADCAST_FRAME,
     MAX_RADIO_PAYLOAD,
     MAX_UNICAST_FRAME,
+    RECEIPT_DIGEST_LEN,
     BeaconFrame,
     CustodyAckFrame,
     ExpiredFrame,
@@ -148,6 +149,18 @@ def _deltas(values: tuple[int, ...]) -> bytes:
     return bytes(out)
 
 
+def _checked(v: int) -> int:
+    if not 0 <= v <= 0xFFFFFFFF:
+        raise ValueError(f"value out of range: {v}")
+    return v
+
+
+def _in_range(v: int) -> int:
+    if not 0 <= v <= 0xFFFFFFFF:
+        raise DecodeError("value out of range")
+    return v
+
+
 def _read_deltas(r: Reader) -> tuple[int, ...]:
     out, prev = [], 0
     while r.remaining:
@@ -180,7 +193,13 @@ def _plaintext(frame: Frame) -> bytes:
             raise ValueError("only the last fragment of a bulletin carries a signature")
         return out + frame.body
     if isinstance(frame, ReceiptFrame):
-        return _deltas(frame.seqs)
+        if len(frame.digests) != len(frame.seqs) or any(len(d) != RECEIPT_DIGEST_LEN for d in frame.digests):
+            raise ValueError("a receipt carries one 2-byte content digest per message number")
+        parts, prev = [], 0
+        for seq, digest in zip(frame.seqs, frame.digests, strict=True):
+            parts.append(varint(zigzag(_checked(seq) - prev)) + digest)
+            prev = seq
+        return b"".join(parts)
     if isinstance(frame, CustodyAckFrame):
         return b"".join(int(r.origin).to_bytes(2, "big") + varint(r.counter) for r in frame.refs)
     if isinstance(frame, FragmentRequestFrame):
@@ -222,7 +241,12 @@ def _parse(kind: Kind, src: BoxAddr, dst: BoxAddr, prec: Precedence, ttl: int | 
         msg = MsgId(src, seq)
         return MessageFrame(src, dst, msg, prec, ttl or 0, body, index, count, sig)
     if kind == Kind.RECEIPT:
-        return ReceiptFrame(src, dst, _read_deltas(r))
+        seqs, digests, prev = [], [], 0
+        while r.remaining:
+            prev += unzigzag(r.varint())
+            seqs.append(_in_range(prev))
+            digests.append(r.take(RECEIPT_DIGEST_LEN))
+        return ReceiptFrame(src, dst, tuple(seqs), tuple(digests))
     if kind == Kind.CUSTODY_ACK:
         refs = []
         while r.remaining:
@@ -341,8 +365,10 @@ class FrameCodec:
         if len(raw) < FIXED_OVERHEAD or raw[0] & _CUSTODY_BIT:
             raise ValueError("forward() takes Received.raw (a sealed frame without hop extension)")
         dst = int.from_bytes(raw[1:4], "big") & 0xFFF
-        if custody_to is None or custody_to == dst:
+        if custody_to is None or dst == BROADCAST_ADDR:
             return raw
+        # Also the last hop, to the destination itself, carries a hop tag: it is what tells the destination
+        # that an old counter comes from a custodian delivering late, not from a replay (security.md §2).
         return self._add_hop(raw, custody_to, MAX_TTL_S if ttl_s is None else ttl_s)
 
     def _add_hop(self, sealed: bytes, custody_to: BoxAddr, ttl_s: int) -> bytes:
@@ -404,6 +430,13 @@ class FrameCodec:
             data = bytes([b0 & ~_CUSTODY_BIT]) + framed[1:-1]
             b0 &= ~_CUSTODY_BIT
         hop = BoxAddr(hop_src if hop_src is not None else src)
+        if hop != src and not broadcast:
+            # Only a relay hands over another box's frame, and only with a hop tag under the pair key of that
+            # hop: a frame under someone else's radio node or MQTT topic without one is a replay.
+            if not custody:
+                raise AuthError(f"frame from box {src} passed on by box {hop} without a hop tag")
+            if self.keyring.sender(hop).role != Role.CP:
+                raise AuthError(f"box {hop} is not a relay and cannot hand over frames of box {src}")
         header_bytes = data[:HEADER_LEN]
         header = FrameHeader(VERSION, int(kind), src, dst, counter, prec, custody, ttl)
         body = data[HEADER_LEN:]

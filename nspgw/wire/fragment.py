@@ -77,6 +77,8 @@ class Reassembler:
         self._partials: OrderedDict[MsgId, _Partial] = OrderedDict()
         self._total = 0
         self._per_sender: dict[int, int] = {}
+        self._evicted: list[MsgId] = []
+        self.completed_parts: tuple[bytes, ...] = ()  # the fragments of the message `add` last completed
 
     @property
     def bytes_held(self) -> int:
@@ -85,30 +87,45 @@ class Reassembler:
     def pending(self) -> tuple[MsgId, ...]:
         return tuple(self._partials)
 
-    def add(self, frame: MessageFrame) -> MessageFrame | None:
+    def add(self, frame: MessageFrame, *, newest_wins: bool = False) -> MessageFrame | None:
         """Add one fragment; the whole message when this completed it, else None.
 
-        DecodeError when the fragment contradicts what was seen of the same message (different count).
+        DecodeError when the fragment contradicts what was seen of the same message (different count or
+        destination, or other bytes at the same index). With `newest_wins` (bulletin fragments: sealed with
+        the network key every box holds, so anyone enrolled can forge one in the GCT's name) the newer
+        fragment replaces what it contradicts instead: a forged partial can then never block the genuine
+        bulletin, whose own fragments overwrite it, and the signature over the whole decides.
         """
         if frame.frag_count == 1:
             return frame
         if not 0 <= frame.frag_index < frame.frag_count <= MAX_FRAGMENTS:
             raise DecodeError("fragment index out of range")
         p = self._partials.get(frame.msg)
+        if p is not None and (p.count != frame.frag_count or p.first.dst != frame.dst or
+                              (newest_wins and p.first.precedence != frame.precedence)):
+            if not newest_wins:
+                raise DecodeError(f"fragment of message {frame.msg} disagrees with earlier fragments")
+            self._drop(frame.msg)
+            p = None
         if p is None:
             p = _Partial(frame, frame.frag_count)
             self._partials[frame.msg] = p
-        elif p.count != frame.frag_count or p.first.dst != frame.dst:
-            raise DecodeError(f"fragment of message {frame.msg} disagrees with earlier fragments")
         self._partials.move_to_end(frame.msg)
         if frame.frag_index in p.parts:
-            return None  # duplicate (a retransmission crossed a fragment request)
+            old = p.parts[frame.frag_index]
+            last = frame.frag_index == p.count - 1
+            if not newest_wins or (old == frame.body and (not last or p.signature == frame.signature)):
+                return None  # duplicate (a retransmission crossed a fragment request)
+            del p.parts[frame.frag_index]
+            self._shrink(frame.msg, p, len(old) + (len(p.signature) if last else 0))
+            if not p.parts:
+                self._shrink(frame.msg, p, PARTIAL_OVERHEAD)
         cost = len(frame.body) + len(frame.signature) + (0 if p.parts else PARTIAL_OVERHEAD)
         self._make_room(frame.msg, cost)
         if frame.msg not in self._partials:  # evicted itself: the fragment alone exceeds a cap
             return None
         p.parts[frame.frag_index] = frame.body
-        if frame.signature:
+        if frame.signature or frame.frag_index == p.count - 1:
             p.signature = frame.signature
         p.size += cost
         self._total += cost
@@ -116,7 +133,8 @@ class Reassembler:
         if len(p.parts) < p.count:
             return None
         self._drop(frame.msg)
-        body = b"".join(p.parts[i] for i in range(p.count))
+        self.completed_parts = tuple(p.parts[i] for i in range(p.count))
+        body = b"".join(self.completed_parts)
         return replace(p.first, body=body, frag_index=0, frag_count=1, signature=p.signature,
                        ttl_s=frame.ttl_s)
 
@@ -130,6 +148,17 @@ class Reassembler:
     def discard(self, msg: MsgId) -> None:
         if msg in self._partials:
             self._drop(msg)
+
+    def take_evicted(self) -> list[MsgId]:
+        """Partial messages dropped to stay within the caps since the last call (the store drops their
+        fragments too, or its table would keep what memory let go)."""
+        out, self._evicted = self._evicted, []
+        return out
+
+    def _shrink(self, msg: MsgId, p: _Partial, n: int) -> None:
+        p.size -= n
+        self._total -= n
+        self._per_sender[msg.origin] = self._per_sender.get(msg.origin, 0) - n
 
     def _drop(self, msg: MsgId) -> None:
         p = self._partials.pop(msg)
@@ -147,13 +176,16 @@ class Reassembler:
             if victim is None:
                 break
             self._drop(victim)
+            self._evicted.append(victim)
         while self._total + cost > self.max_bytes_total:
             victim = next((m for m in self._partials if m != msg), None)
             if victim is None:
                 break
             self._drop(victim)
+            self._evicted.append(victim)
         if self._sender_bytes(origin) + cost > self.max_bytes_per_sender or self._total + cost > self.max_bytes_total:
             self._drop(msg)
+            self._evicted.append(msg)
 
     def _sender_bytes(self, origin: int) -> int:
         return self._per_sender.get(origin, 0)

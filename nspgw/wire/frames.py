@@ -90,11 +90,28 @@ class MessageFrame:
 
 @dataclass(frozen=True, slots=True)
 class ReceiptFrame:
-    """End-to-end receipts from the reader's box `src` to originator `dst`: these seqs of `dst` are stored."""
+    """End-to-end receipts from the reader's box `src` to originator `dst`: these seqs of `dst` are stored.
+
+    `digests[i]` is `receipt_digest` of the body stored under `seqs[i]`: the originator counts a receipt only
+    for the message it sent under that number, not for another one that a restored or cloned copy of it sent
+    under the same number (issue 15, finding 6)."""
 
     src: BoxAddr
     dst: BoxAddr
     seqs: tuple[int, ...]
+    digests: tuple[bytes, ...] = ()
+
+
+RECEIPT_DIGEST_LEN = 2
+
+
+def receipt_digest(body: bytes) -> bytes:
+    """Which content a receipt confirms: the first 2 bytes of SHA-256 of the whole message body (the prefix of
+    the 8-byte digest the core keeps per delivered message, `core.config.body_digest`). It tells a reused
+    message number apart with probability 1 - 2^-16; the receipt itself is authenticated by the pair key."""
+    import hashlib
+
+    return hashlib.sha256(body).digest()[:RECEIPT_DIGEST_LEN]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from nspgw.adapters.mqtt_link import MqttLink, MqttSettings, queue_sink
 from nspgw.adapters.ports import AUTH_FAILED, CONNECTED, DISCONNECTED, TLS_ERROR, Link, LinkDelivered, LinkFrame
-from nspgw.errors import UsageError
+from nspgw.errors import ConfigError, UsageError
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
@@ -318,3 +318,40 @@ def test_mqtt_tls_with_test_ca(mosquitto: Any, boxes: Any, make_tls: Any, tmp_pa
     c = boxes(broker, C, ca_file=other.ca)
     wait(lambda: c.link.state.status == TLS_ERROR, 10, "tls_error")
     assert "certificaat van broker niet vertrouwd" in c.link.state.detail
+
+
+# ------------------------------------------------------------------ issue 15, finding 5: TLS and passwords
+def test_mqtt_tls_without_ca_file_speaks_tls_never_plaintext() -> None:
+    """`tls = true` without `ca_file` used to connect in plaintext, password included. The first bytes the
+    link sends must be a TLS handshake record, and the password must not be among them."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.settimeout(10)
+        port = srv.getsockname()[1]
+        link = MqttLink(MqttSettings("127.0.0.1", port, NET, A, username="0a1", password="geheim-pw-51",
+                                     tls=True), lambda k, p: None)
+        link.start()
+        try:
+            conn, _ = srv.accept()
+            with conn:
+                conn.settimeout(10)
+                first = conn.recv(4096)
+        finally:
+            link.stop()
+    assert first[:1] == b"\x16", first[:16]  # TLS handshake, not an MQTT CONNECT (0x10)
+    assert b"geheim-pw-51" not in first
+
+
+def test_mqtt_tls_without_ca_file_checks_the_broker_against_the_system_cas(mosquitto: Any, boxes: Any) -> None:
+    broker = mosquitto(tls=True)  # its certificate comes from a throwaway CA no system trusts
+    a = boxes(broker, A, tls=True)
+    wait(lambda: a.link.state.status == TLS_ERROR, 10, "tls_error")
+    assert a.link.state.status != CONNECTED
+
+
+def test_mqtt_password_without_tls_to_a_remote_broker_is_refused() -> None:
+    with pytest.raises(ConfigError, match="zonder TLS"):
+        MqttSettings("broker.gemeente.example", 1883, NET, A, username="0a1", password="pw")
+    MqttSettings("broker.gemeente.example", 8883, NET, A, username="0a1", password="pw", tls=True)
+    MqttSettings("127.0.0.1", 1883, NET, A, username="0a1", password="pw")  # a broker on the box itself

@@ -405,3 +405,22 @@ def test_request_with_a_key_in_another_spelling_is_refused(tmp_path: Path) -> No
         with pytest.raises(NspgwError) as exc:
             EnrolRequest.load(p)
         assert exc.value.exit_code == CONFIG and "dh_public" in str(exc.value)
+
+
+def test_revoke_sign_writes_a_signed_delta_that_applies_on_a_box(nspgw, tmp_path: Path) -> None:
+    """Issue 15, finding 4: `roster revoke --sign` gives the one-frame delta the GCT box broadcasts."""
+    from nspgw.crypto.roster import RosterDelta
+    from nspgw.store.keyfiles import apply_roster_update
+
+    enrolled_pair(nspgw, tmp_path)
+    r = nspgw("roster", "revoke", "nsp1", "--sign")
+    assert r.code == 0 and "versie 2" in r.out and "roster-delta-v2.hex" in r.out, r.out
+    blob = bytes.fromhex((tmp_path / "auth" / "roster-delta-v2.hex").read_text().strip())
+    delta = RosterDelta.from_bytes(blob)
+    assert (delta.base_version, delta.new_version, delta.revoked) == (1, 2, (100,))
+    keys = tmp_path / "cp1" / "state" / "keys"
+    ring = load_keyring(keys)
+    assert apply_roster_update(keys, ring, blob) and load_keyring(keys).roster.get(100).revoked
+    # handing it to a daemon that does not run: a clear error, no traceback
+    r = nspgw("roster", "broadcast", "auth/roster-delta-v2.hex", "--config", str(tmp_path / "cp1" / "nspgw.toml"))
+    assert r.code != 0 and "Traceback" not in r.err and r.err.strip()

@@ -15,7 +15,7 @@ from nspgw.ids import BROADCAST_ADDR
 from nspgw.store.sqlite import Store
 from nspgw.wire.codec import Kind, _header, _plaintext
 from nspgw.wire.fragment import fragment
-from nspgw.wire.frames import MAX_UNICAST_FRAME, MessageFrame, MsgId, Precedence, ReceiptFrame
+from nspgw.wire.frames import MAX_UNICAST_FRAME, MessageFrame, MsgId, Precedence, ReceiptFrame, receipt_digest
 
 OTHERS = {e.addr for e in NET.roster.entries if e.addr != GCT and not e.revoked}
 
@@ -27,7 +27,8 @@ def test_bulletin_accepted_while_the_daemon_was_down_waits_for_every_box(tmp_pat
     st.apply(gct.handle_timer(0.0))
     assert gct.out[mid.seq].pending == OTHERS
     # one receipt is one box, not all of them
-    acts = gct.handle(FrameIn("radio", codec(CP).encode(ReceiptFrame(CP, GCT, (mid.seq,)), 5), CP), 1.0)
+    receipt = ReceiptFrame(CP, GCT, (mid.seq,), (receipt_digest(b"Evacuatie wijk Noord"),))
+    acts = gct.handle(FrameIn("radio", codec(CP).encode(receipt, 5), CP), 1.0)
     st.apply(acts)
     assert MsgState.DELIVERED not in [a.state for a in acts if isinstance(a, StoreOutboxState)]
     assert gct.out[mid.seq].pending == OTHERS - {CP}

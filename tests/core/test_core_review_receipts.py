@@ -17,6 +17,7 @@ from nspgw.wire.frames import (
     MsgId,
     Precedence,
     ReceiptFrame,
+    receipt_digest,
 )
 
 
@@ -28,11 +29,11 @@ def test_receipt_from_a_box_that_is_not_the_destination_is_rejected() -> None:
     nsp = node(NSP)
     nsp.handle(MessageAccepted(MsgId(NSP, 5), GCT, Precedence.FLASH, b"brand"), 0.0)
     rejected = nsp.stats["rejected"]
-    forged = codec(NSP2).encode(ReceiptFrame(NSP2, NSP, (5,)), 77)
+    forged = codec(NSP2).encode(ReceiptFrame(NSP2, NSP, (5,), (receipt_digest(b"brand"),)), 77)
     acts = nsp.handle(FrameIn("radio", forged, NSP2), 1.0)
     assert not [a for a in acts if isinstance(a, StoreReceipt | StoreOutboxState)]
     assert 5 in nsp.out and nsp.stats["rejected"] > rejected
-    genuine = codec(GCT).encode(ReceiptFrame(GCT, NSP, (5,)), 78)
+    genuine = codec(GCT).encode(ReceiptFrame(GCT, NSP, (5,), (receipt_digest(b"brand"),)), 78)
     acts = nsp.handle(FrameIn("radio", genuine, GCT), 2.0)
     assert StoreReceipt(5, GCT) in acts and 5 not in nsp.out
     assert [a.state for a in acts if isinstance(a, StoreOutboxState)] == [MsgState.DELIVERED]
@@ -50,7 +51,7 @@ def test_receipt_after_expiry_moves_the_message_to_delivered_with_a_notice() -> 
     nsp = node(NSP)
     nsp.handle(MessageAccepted(MsgId(NSP, 1), GCT, Precedence.FLASH, b"brand", ttl_s=120), 0.0)
     t = _expire(nsp, 1)
-    late = codec(GCT).encode(ReceiptFrame(GCT, NSP, (1,)), 9)
+    late = codec(GCT).encode(ReceiptFrame(GCT, NSP, (1,), (receipt_digest(b"brand"),)), 9)
     acts = nsp.handle(FrameIn("radio", late, GCT), t + 600)
     assert StoreReceipt(1, GCT) in acts
     assert [a.state for a in acts if isinstance(a, StoreOutboxState)] == [MsgState.DELIVERED]
@@ -59,7 +60,7 @@ def test_receipt_after_expiry_moves_the_message_to_delivered_with_a_notice() -> 
     nsp2 = node(NSP)
     nsp2.handle(MessageAccepted(MsgId(NSP, 1), GCT, Precedence.FLASH, b"brand", ttl_s=120), 0.0)
     t2 = _expire(nsp2, 1)
-    forged = codec(NSP2).encode(ReceiptFrame(NSP2, NSP, (1,)), 9)
+    forged = codec(NSP2).encode(ReceiptFrame(NSP2, NSP, (1,), (receipt_digest(b"brand"),)), 9)
     assert not [a for a in nsp2.handle(FrameIn("radio", forged, NSP2), t2 + 600)
                 if isinstance(a, StoreOutboxState | StoreReceipt | Notify)]
 
@@ -111,7 +112,8 @@ def test_finished_messages_leave_no_frame_counters_in_memory() -> None:
     for seq in range(1, 201):
         acts = nsp.handle(MessageAccepted(MsgId(NSP, seq), GCT, Precedence.PRIORITY, b"x" * 30), t)
         assert tx(acts)
-        nsp.handle(FrameIn("radio", rc.encode(ReceiptFrame(GCT, NSP, (seq,)), seq), GCT), t + 1)
+        receipt = ReceiptFrame(GCT, NSP, (seq,), (receipt_digest(b"x" * 30),))
+        nsp.handle(FrameIn("radio", rc.encode(receipt, seq), GCT), t + 1)
         t += 5
     assert not nsp.out
     assert len(nsp.frames_sent) == 0

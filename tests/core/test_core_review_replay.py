@@ -120,7 +120,7 @@ def test_a_replayed_old_frame_gets_no_sync_hint_and_no_receipt_even_after_a_rest
     gct = node(GCT, st.load_state(GCT))
     old = codec(NSP).encode(MessageFrame(NSP, GCT, MsgId(NSP, 1), Precedence.ROUTINE, 0, b"a"), 100)
     st.apply(gct.handle(FrameIn("radio", old, NSP), 0.1))
-    st.apply(gct.handle(FrameIn("radio", codec(NSP).encode(ReceiptFrame(NSP, GCT, (9,)), 300), NSP), 1.0))
+    st.apply(gct.handle(FrameIn("radio", codec(NSP).encode(ReceiptFrame(NSP, GCT, (9,), (bytes(2),)), 300), NSP), 1.0))
     _, t = run(gct, 1.0, 60.0, st)
     gct2 = node(GCT, st.load_state(GCT))  # the GCT restarts: nothing in memory knows the frame any more
     st.apply(gct2.handle_timer(t))

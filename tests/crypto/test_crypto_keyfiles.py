@@ -111,3 +111,26 @@ def test_atomic_replace_keeps_old_or_new(tmp_path: Path) -> None:
     write_atomic(p, b"old")
     write_atomic(p, b"new")
     assert read_secret(p) == b"new"
+
+
+# ------------------------------------------------------------- issue 15, finding 6: trust-anchor file checks
+@pytest.mark.parametrize("name", ["authority.pub", "roster.json"])
+def test_trust_anchors_refused_when_writable_by_others_or_a_symlink(tmp_path: Path, name: str) -> None:
+    from nspgw.crypto.enrol import demo_boxes, make_network
+    from nspgw.errors import SecurityError
+    from nspgw.ids import BoxAddr
+    from nspgw.store.keyfiles import load_keyring, write_bundle
+
+    net = make_network(demo_boxes(), b"t" * 32)
+    d = tmp_path / "keys"
+    write_bundle(d, BoxAddr(10), net.identities[BoxAddr(10)], net.roster, net.authority.public, (net.network_key,))
+    load_keyring(d)
+    (d / name).chmod(0o666)
+    with pytest.raises(SecurityError, match="wijzigen"):
+        load_keyring(d)
+    (d / name).chmod(0o644)
+    real = tmp_path / f"elsewhere-{name}"
+    (d / name).rename(real)
+    (d / name).symlink_to(real)  # e.g. pointing into a directory another user controls
+    with pytest.raises(SecurityError, match="symbolische link"):
+        load_keyring(d)

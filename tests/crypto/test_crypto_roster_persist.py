@@ -108,7 +108,7 @@ def test_keyring_refuses_an_unproven_or_older_roster() -> None:
         ring.set_roster(NET.roster)  # signed, but would un-revoke 102
 
 
-def test_network_key_rotation_persists_and_keeps_the_previous_key_for_opening(tmp_path: Path) -> None:
+def test_network_key_rotation_persists_and_drops_the_previous_key(tmp_path: Path) -> None:
     d = _bundle(tmp_path)
     ring = load_keyring(d)
     old_beacon = FrameCodec(NET.keyring(NSP)).encode(BeaconFrame(NSP, 1), 5)
@@ -117,11 +117,12 @@ def test_network_key_rotation_persists_and_keeps_the_previous_key_for_opening(tm
     assert not apply_network_key(d, ring, NET.network_key)  # older epoch: a replay, ignored
     assert not apply_network_key(d, ring, new)
     again = load_keyring(d)
-    assert [k.epoch for k in again.network_key_set] == [new.epoch, NET.network_key.epoch]
+    assert [k.epoch for k in again.network_key_set] == [new.epoch]
+    with pytest.raises(AuthError):  # the revoked box still holds the old key: what it seals is refused
+        FrameCodec(again).decode(old_beacon)
     rotated = NET.keyring(NSP)
     rotated.set_network_keys((new,))
     FrameCodec(again).decode(FrameCodec(rotated).encode(BeaconFrame(NSP, 1), 6))
     with pytest.raises(AuthError):  # a box without the new key cannot forge network-key frames any more
         FrameCodec(NET.keyring(GCT)).decode(FrameCodec(rotated).encode(BeaconFrame(NSP, 1), 7))
-    FrameCodec(again).decode(old_beacon)  # still opens frames sealed with the previous key
     assert (d / NETWORK_KEY).stat().st_mode & 0o077 == 0

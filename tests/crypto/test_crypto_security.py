@@ -68,7 +68,7 @@ def test_flipped_bit_anywhere_is_rejected(net) -> None:  # type: ignore[no-untyp
         (c[GCT].encode(msg(GCT, BROADCAST_ADDR, b"Bulletin 7: drinkwater"), 1), NSP_A),
         (c[NSP_A].encode(BeaconFrame(NSP_A, 1, 4), 10), NSP_B),
         (c[NSP_A].encode(RosterUpdateFrame(NSP_A, delta), 11), NSP_B),
-        (c[NSP_A].encode(ReceiptFrame(NSP_A, GCT, (1, 2, 3)), 12), GCT),
+        (c[NSP_A].encode(ReceiptFrame(NSP_A, GCT, (1, 2, 3), (bytes(2),) * 3), 12), GCT),
         (c[CP_N].encode(CustodyAckFrame(CP_N, NSP_A, (FrameRef(NSP_A, 8),)), 13), NSP_A),
         (c[NSP_A].encode(SyncFrame(NSP_A, GCT, 99), 14), GCT),
         (c[NSP_A].encode(ProbeFrame(NSP_A, GCT, 5), 15), GCT),
@@ -151,7 +151,7 @@ def test_frame_sealed_for_b_cannot_be_opened_by_c(net) -> None:  # type: ignore[
     hop = c[NSP_A].encode(msg(NSP_A, NSP_B, b"geheim: sleutel kluis 4471"), 2, custody_to=CP_N, ttl_s=60)
     got = c[CP_N].decode(hop)
     assert got.frame is None and b"geheim" not in got.raw
-    assert c[NSP_B].decode(c[CP_N].forward(got.raw, custody_to=None, ttl_s=None), CP_N).frame is not None
+    assert c[NSP_B].decode(c[CP_N].forward(got.raw, custody_to=NSP_B, ttl_s=60), CP_N).frame is not None
 
 
 def test_bulletin_forged_by_an_nsp_claiming_to_be_the_crisis_team_is_rejected(net) -> None:  # type: ignore[no-untyped-def]

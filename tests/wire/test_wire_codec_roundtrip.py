@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nspgw.crypto.enrol import demo_boxes, make_network
+from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import (
     CUSTODY_OVERHEAD,
@@ -68,7 +69,8 @@ def test_message_roundtrip(pair: tuple[BoxAddr, BoxAddr], seq: int, p: Precedenc
 
 
 control_frames = st.one_of(
-    st.builds(lambda s: ReceiptFrame(NSP_A, GCT, s), st.lists(u32, max_size=30).map(tuple)),
+    st.builds(lambda s: ReceiptFrame(NSP_A, GCT, tuple(x for x, _ in s), tuple(d for _, d in s)),
+              st.lists(st.tuples(u32, st.binary(min_size=2, max_size=2)), max_size=30)),
     st.builds(lambda r: CustodyAckFrame(NSP_A, GCT, r),
               st.lists(st.builds(FrameRef, addr, u32), max_size=20).map(tuple)),
     st.builds(lambda o, s, m: FragmentRequestFrame(NSP_A, GCT, MsgId(o, s), m), addr, st.integers(0, MAX_SEQ),
@@ -119,9 +121,13 @@ def test_custody_chain_delivers_unchanged(body: bytes, counter: int, ttl: int) -
     hop2 = CODECS[CP_N].forward(at_cp.raw, custody_to=CP_Z, ttl_s=ttl // 2)
     at_cp2 = CODECS[CP_Z].decode(hop2, hop_src=CP_N)
     assert at_cp2.frame is None and at_cp2.hop_src == CP_N and at_cp2.raw == at_cp.raw
-    last = CODECS[CP_Z].forward(at_cp2.raw, custody_to=None, ttl_s=None)
+    last = CODECS[CP_Z].forward(at_cp2.raw, custody_to=GCT, ttl_s=ttl // 4)
     got = CODECS[GCT].decode(last, hop_src=CP_Z)
-    assert got.frame == frame and got.hop_src == CP_Z
+    assert isinstance(got.frame, MessageFrame) and got.frame.body == frame.body and got.frame.msg == frame.msg
+    assert got.hop_src == CP_Z and got.header.custody  # the last hop is tagged too
+    bare = CODECS[CP_Z].forward(at_cp2.raw, custody_to=None, ttl_s=None)
+    with pytest.raises(AuthError, match="without a hop tag"):  # under another box's name: a replay
+        CODECS[GCT].decode(bare, hop_src=CP_Z)
 
 
 @given(st.integers(0, 10**7))

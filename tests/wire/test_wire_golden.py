@@ -44,7 +44,8 @@ def vectors() -> list[tuple[str, bytes]]:
         ("message_custody_hop", c[NSP_A].encode(m, 1001, custody_to=CP_N, ttl_s=3600)),
         ("message_fragment", c[NSP_A].encode(frag, 1002)),
         ("bulletin", c[GCT].encode(bulletin, 50)),
-        ("receipt", c[GCT].encode(ReceiptFrame(GCT, NSP_A, (300, 301, 305)), 51)),
+        ("receipt", c[GCT].encode(ReceiptFrame(GCT, NSP_A, (300, 301, 305), (b"\x01\x02", b"\x03\x04", b"\x05\x06")),
+                                  51)),
         ("custody_ack", c[CP_N].encode(CustodyAckFrame(CP_N, NSP_A, (FrameRef(NSP_A, 1001),)), 20)),
         ("fragment_request", c[GCT].encode(FragmentRequestFrame(GCT, NSP_A, MsgId(NSP_A, 301), (0, 2)), 52)),
         ("expired", c[CP_N].encode(ExpiredFrame(CP_N, NSP_A, (1001, 1003)), 21)),
@@ -66,7 +67,7 @@ GOLDEN = {
         "0a305e68ac08aa9fb889dbc894c1e083dca977cde89a6885e0f7fba91edbe0eb9e6f8e8aeb8dcac4608f021e611468d2"
         "fa91"
     ),
-    "receipt": "4b0010650000003354fc4a5976bb690474d20f11",
+    "receipt": "4b001065000000338116334f9d4f790e2d4e15cbe9dee37d3cff",
     "custody_ack": "5300a06500000014823bf18b2a2556684b679081",
     "fragment_request": "5b00106500000034adc6e30ed940d49a6a06d0797b67",
     "expired": "6300a065000000156b8a3ce3f2a5c2f8154985",
