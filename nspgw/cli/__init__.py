@@ -26,7 +26,7 @@ app = typer.Typer(
 # Operator commands first (the order `nspgw --help` shows), then technician commands, then tools.
 COMMAND_MODULES = (
     "send", "inbox", "outbox", "status", "ping",
-    "init", "keys", "roster", "radio", "selftest", "run", "service",
+    "init", "keys", "roster", "radio", "operator", "selftest", "run", "service",
     "sim", "bench",
 )
 

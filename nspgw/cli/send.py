@@ -95,7 +95,8 @@ def read_text_source(text: str | None, file: Path | None, lang: str) -> str | No
     if file is None and text != "-":
         return text
     try:
-        raw = sys.stdin.buffer.read(MAX_TEXT_CHARS * 4 + 1) if file is None else file.read_bytes()[:MAX_TEXT_CHARS * 4 + 1]
+        cap = MAX_TEXT_CHARS * 4 + 1  # enough for the limit in any UTF-8; the length check below reports
+        raw = sys.stdin.buffer.read(cap) if file is None else file.read_bytes()[:cap]
     except OSError as exc:
         raise UsageError(t("file_unreadable", lang, path=file, reason=exc.strerror or exc)) from None
     try:
