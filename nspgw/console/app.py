@@ -58,6 +58,7 @@ class Console:
         self.cfg = cfg
         self.lang = lang
         self.sessions: dict[str, Session] = {}
+        self.cookie = f"{COOKIE}_{cfg.console.port}"  # cookies ignore ports: two boxes' consoles on one laptop
         self.stopping = False
         self._store: Any = None
         self._accounts: Any = None
@@ -95,7 +96,7 @@ class Console:
 
     # ------------------------------------------------------------------------------------------ sessions
     def session(self, request: Request) -> Session | None:
-        token = request.cookies.get(COOKIE, "")
+        token = request.cookies.get(self.cookie, "")
         s = self.sessions.get(token)
         if s is None:
             return None
@@ -141,7 +142,7 @@ class Console:
         return sum(1 for i in model.inbox(self.store(), self.roster(), lang) if i["alarm"])
 
 
-def _html(body: str, status: int = 200, cookies: dict[str, str] | None = None) -> HTMLResponse:
+def _html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
 
 
@@ -208,7 +209,7 @@ def build_app(console: Console) -> Starlette:
         c.accounts().record(name, "login", request.client.host if request.client else "")
         token = c.new_session(name, lang if lang in ("nl", "en") else "nl")
         resp = RedirectResponse("/inbox", status_code=303, headers=SECURITY_HEADERS)
-        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=c.cfg.console.tls,
+        resp.set_cookie(c.cookie, token, httponly=True, samesite="strict", secure=c.cfg.console.tls,
                         max_age=c.cfg.console.session_hours * 3600)
         return resp
 
@@ -217,9 +218,9 @@ def build_app(console: Console) -> Starlette:
         form = await _form(request)
         if s is not None and _csrf_ok(s, request, form):
             c.accounts().record(s.operator, "logout", "")
-            c.sessions.pop(request.cookies.get(COOKIE, ""), None)
+            c.sessions.pop(request.cookies.get(c.cookie, ""), None)
         resp = to_login()
-        resp.delete_cookie(COOKIE)
+        resp.delete_cookie(c.cookie)
         return resp
 
     def render_page(page: Page, v: View, request: Request, main: str | None = None) -> Response:
@@ -278,6 +279,12 @@ def build_app(console: Console) -> Starlette:
             prio = parse_priority(form.get("priority", ""), v.lang) if form.get("priority") else None
             ct, body = compose_values(kind, form, v.lang)
             seq, _, to_name, _ = accept(c.cfg, v.roster, form.get("to", ""), ct, body, prio, None, v.lang)
+            target = next((x for x in v.roster.entries if x.name == to_name), None)
+            to_gct = target is None or target.role.value == "gct"
+            if kind == "noodmelding" and form.get("cc_gct") and c.cfg.role != "gct" and not to_gct:
+                # the crisis team's picture of the posts, not a second alarm: IMMEDIATE, below FLASH
+                cc, _, _, _ = accept(c.cfg, v.roster, "gct", ct, body, "IMMEDIATE", None, v.lang)
+                c.accounts().record(s.operator, "send", f"#{cc} {kind} → gct (kopie van #{seq})")
         except NspgwError as exc:
             v.error = str(exc)
             page = next(p for p in PAGES if p.path == "/send")

@@ -74,7 +74,7 @@ def _lines(lines: tuple[tuple[str, str], ...]) -> str:
 def _handling(v: View, h: dict[str, Any] | None) -> str:
     if h is None:
         return f'<p class="handling handling-none">{e(v.t("handle.none"))}</p>'
-    text = v.t("handle.by", state=h["word"], operator=h["operator"])
+    text = v.t("handle.by", state=h["word"].capitalize(), operator=h["operator"])
     note = f' — {e(h["note"])}' if h["note"] else ""
     return (f'<p class="handling handling-{e(h["state"])}"><strong>{e(text)}</strong>{note} '
             f'<small>{e(h["when"])}</small></p>')
@@ -133,7 +133,8 @@ def outbox_page(v: View) -> str:
         receipts = f'<br><small>{e(v.t("outbox.receipt", names=", ".join(o["receipts"])))}</small>' \
             if o["receipts"] else ""
         link = f' · {e(v.t("link." + o["link"]))}' if o["link"] else ""
-        handling = _handling(v, o["handling"]) if o["type"] in ("noodmelding", "aanvraag") else ""
+        show = o["handling"] is not None or (o["type"] == "noodmelding" and o["precedence"] == "flash")
+        handling = _handling(v, o["handling"]) if show else ""
         rows.append(
             f'<article class="msg out msg-{e(o["precedence"])}" id="s{o["seq"]}"><header>{_prio(v, o["precedence"])}'
             f' <strong>#{o["seq"]} → {e(o["to"])}</strong> <small>{e(o["accepted"])}</small></header>'

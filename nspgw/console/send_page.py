@@ -14,7 +14,7 @@ KINDS = ("noodmelding", "sitrap", "aanvraag", "bulletin", "text")
 # The console asks what a meldkamer asks; the two questions without a field of their own in the form
 # (NOODMELDING v1) travel at the front of its remarks.
 EXTRA_NOOD = ("wat", "gevaar")
-TEXTAREA = 160  # text fields longer than this get a text area
+TEXTAREA = 500  # text fields that may be longer than this get a text area (remarks, needs)
 
 
 def frames_for(body_len: int, broadcast: bool) -> int:
@@ -112,6 +112,10 @@ def send_page(v: View, kind: str, form: dict[str, str] | None = None) -> str:
                     fields.append(f'<label class="field">{e(v.t("send." + extra))}<textarea name="{extra}" rows="2" '
                                   f'maxlength="300">{e(form.get(extra, ""))}</textarea></label>')
             fields.append(_field(v, spec, form.get(f"f_{spec.name}", "")))
+        if kind == "noodmelding" and v.role != "gct":
+            checked = " checked" if form.get("cc_gct", "1" if not form else "") else ""
+            fields.append(f'<label class="check"><input type="checkbox" name="cc_gct" value="1"{checked}>'
+                          f'{e(v.t("send.cc_gct"))}</label>')
     return (f'<h1>{e(v.t("send.title"))}</h1><div class="tabs">{tabs}</div>'
             f'<form method="post" action="/send?kind={e(kind)}" class="send" id="send-form" data-kind="{e(kind)}">'
             f'{csrf_field(v)}<div class="row"><label class="field">{e(v.t("send.to"))}<select name="to">{to_opts}'
