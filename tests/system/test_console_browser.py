@@ -19,7 +19,7 @@ import pytest
 from browser import chromium
 from console_client import PASSWORD, Client, add_operator, enable_console
 
-from nspgw.sim.boxes import SimBox, configure_radios, provision_chain
+from nspgw.sim.boxes import configure_radios, provision_chain
 
 pytestmark = pytest.mark.system
 
