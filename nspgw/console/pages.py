@@ -73,7 +73,8 @@ def _lines(lines: tuple[tuple[str, str], ...]) -> str:
 
 def _handling(v: View, h: dict[str, Any] | None) -> str:
     if h is None:
-        return f'<p class="handling handling-none">{e(v.t("handle.none"))}</p>'
+        key = "handle.at_cp" if v.role == "gct" else "handle.none"
+        return f'<p class="handling handling-{"copy" if v.role == "gct" else "none"}">{e(v.t(key))}</p>'
     text = v.t("handle.by", state=h["word"].capitalize(), operator=h["operator"])
     note = f' — {e(h["note"])}' if h["note"] else ""
     return (f'<p class="handling handling-{e(h["state"])}"><strong>{e(text)}</strong>{note} '
@@ -114,7 +115,9 @@ def inbox_page(v: View) -> str:
         read_btn = "" if i["read"] else (
             f'<form method="post" action="/inbox/{i["id"]}/read" class="inline">{csrf_field(v)}'
             f'<button class="btn small">{e(v.t("inbox.mark_read"))}</button></form>')
-        handling = (_handling(v, i["handling"]) + handle_form(v, i)) if i["can_handle"] else ""
+        # the crisis team gets copies of emergency reports for its picture; the CP handles them
+        can_handle = i["can_handle"] and not (v.role == "gct" and i["type"] == "noodmelding")
+        handling = (_handling(v, i["handling"]) + handle_form(v, i)) if can_handle else ""
         title = f'<h2>{e(i["title"])}</h2>' if i["title"] else ""
         cards.append(
             f'<article class="msg {"unread" if not i["read"] else ""} msg-{e(i["precedence"])}" id="m{i["id"]}">'
@@ -206,20 +209,32 @@ def health_page(v: View) -> str:
     rows = [
         ("health.daemon", v.t("health.running") if h["running"] else f'{v.t("health.stopped")} ({h["why"]})',
          "ok" if h["running"] else "bad"),
-        ("health.radio", f'{radio.get("status", "—")} {radio.get("detail", "")} · {h["preset"]} {h["region"]}',
-         "ok" if radio.get("status") == "connected" else "warn"),
-        ("health.ip", f'{mqtt.get("status", "—")} {mqtt.get("detail", "")}',
-         "ok" if mqtt.get("status") == "connected" else "warn"),
+        ("health.radio", f'{_link_word(v, radio)} · {h["preset"]} {h["region"]}', _link_class(radio)),
+        ("health.ip", _link_word(v, mqtt), _link_class(mqtt)),
         ("health.airtime", air, "ok" if h["airtime_pct"] < 80 else "warn"),
         ("health.queue", queue, "ok"),
         ("health.custody", str(h["custody"]), "ok"),
         ("health.store", f'{h["store_bytes"] // 1024} KiB', "ok"),
         ("health.clock", v.t("clock." + h["clock"]), "ok" if h["clock"] == "synced" else "warn"),
     ]
-    body = "".join(f'<div class="hrow h-{cls}"><dt>{e(v.t(k))}</dt><dd>{e(val)}</dd></div>' for k, val, cls in rows)
     pct = min(100, h["airtime_pct"])
-    return (f'<h1>{e(v.t("health.title"))} {e(v.box)}</h1><dl class="health">{body}</dl>'
-            f'<progress class="meter" max="100" value="{pct}">{pct}%</progress>')
+    body = "".join(
+        f'<div class="hrow h-{cls}"><dt>{e(v.t(k))}</dt><dd>{e(val)}'
+        f'{f"<progress max=100 value={pct}></progress>" if k == "health.airtime" else ""}</dd></div>'
+        for k, val, cls in rows)
+    return f'<h1>{e(v.t("health.title"))} {e(v.box)}</h1><dl class="health">{body}</dl>'
+
+
+def _link_word(v: View, state: dict[str, Any]) -> str:
+    status = str(state.get("status", ""))
+    word = v.t("linkstate." + status) if status else "—"
+    word = status if word == "linkstate." + status else word  # a state this version has no word for
+    detail = str(state.get("detail", ""))
+    return f"{word} — {detail}" if detail and status not in ("disabled",) else word
+
+
+def _link_class(state: dict[str, Any]) -> str:
+    return {"connected": "ok", "disabled": "off"}.get(str(state.get("status", "")), "warn")
 
 
 PAGES: tuple[Page, ...] = (
