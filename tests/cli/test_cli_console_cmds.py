@@ -115,3 +115,15 @@ def test_console_off_loads_no_web_code(boxes: dict[str, SimBox]) -> None:
             "or m.startswith('nspgw.console')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_error_prefix_follows_the_language(run, boxes: dict[str, SimBox],  # type: ignore[no-untyped-def]
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = str(boxes["nsp1"].config_path)
+    code, _, err = run("send", "cp", " ", "-c", cfg)
+    assert code == 2 and err.startswith("fout: ")
+    code, _, err = run("send", "cp", " ", "--lang", "en", "-c", cfg)
+    assert code == 2 and err.startswith("error: the message is empty")
+    monkeypatch.setenv("NSPGW_LANG", "en")
+    code, _, err = run("send", "cp", "ab\udcff", "-c", cfg)  # invalid UTF-8 on the command line
+    assert code == 2 and err.startswith("error: ") and "not valid text" in err and "surrogaat" not in err
