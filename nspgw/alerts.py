@@ -51,3 +51,8 @@ class FlashHook:
                                                   stdout=subprocess.DEVNULL, start_new_session=True))
         except OSError as exc:
             log.error("on_flash %r kon niet starten: %s", self.argv[0], exc.strerror)
+
+    def wait(self, timeout_s: float) -> None:
+        """Wait for the hook processes started so far (tests; the daemon never waits for them)."""
+        for p in self._running:
+            p.wait(timeout_s)
