@@ -24,8 +24,8 @@ def _frame(seq: int, ct: ContentType, text: str, prec: Precedence) -> MessageFra
 def test_on_flash_runs_the_command_for_flash_reports_only(tmp_path: Path) -> None:
     out = tmp_path / "hook.jsonl"
     script = tmp_path / "hook.py"
-    script.write_text("import json, os, sys\nwith open(sys.argv[1], 'a') as f:\n"
-                      "    f.write(json.dumps({k: v for k, v in os.environ.items() if k.startswith('NSPGW_')}) + '\\n')\n")
+    script.write_text("import json, os, sys\nwith open(sys.argv[1], 'a') as f:\n    f.write("
+                      "json.dumps({k: v for k, v in os.environ.items() if k.startswith('NSPGW_')}) + '\\n')\n")
     hook = FlashHook(f"{sys.executable} {script} {out}", lambda a: {101: "nsp1"}.get(a, f"#{a}"))
     hook.delivered(_frame(1, ContentType.TEXT, "gewoon", Precedence.ROUTINE))
     status = encode_handling(make_handling(3, HandlingState.IN_BEHANDELING, "jan"))
