@@ -30,14 +30,14 @@ class ConsoleServer:
         self.cfg = cfg
         self.lang = lang
         self._server: Any = None
-        self._thread: threading.Thread | None = None
         self._console: Any = None
+        self._ready = threading.Event()  # the server object exists (or failed to)
+        self._done = threading.Event()
+        self._stop_asked = False
 
     def start(self) -> None:
-        import uvicorn
-
-        from nspgw.console.app import Console, build_app
-
+        """Bind now (a busy port is an error here); import and serve on the console's thread, so that the
+        daemon's READY does not wait for Starlette and uvicorn to load."""
         cc = self.cfg.console
         ssl: dict[str, Any] = {}
         if cc.tls:
@@ -53,29 +53,41 @@ class ConsoleServer:
         except OSError as exc:
             sock.close()
             raise ConfigError(f"console: {cc.host}:{cc.port} niet beschikbaar ({exc.strerror})") from None
-        sock.listen(64)
-        self._console = Console(self.cfg, self.lang)
-        config = uvicorn.Config(build_app(self._console), log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2, server_header=False, **ssl)
-        self._server = uvicorn.Server(config)
-        console = self._console
-
-        def run() -> None:
-            try:
-                self._server.run(sockets=[sock])
-            finally:
-                console.close()
-                sock.close()
-
-        self._thread = threading.Thread(target=run, name="nspgw-console", daemon=True)
-        self._thread.start()
+        sock.listen(64)  # connections wait in the backlog until the server runs
+        self._ready.clear()
+        threading.Thread(target=self._serve, args=(sock, ssl), name="nspgw-console", daemon=True).start()
         log.info("console op %s", console_url(self.cfg))
 
+    def _serve(self, sock: socket.socket, ssl: dict[str, Any]) -> None:
+        try:
+            import uvicorn
+
+            from nspgw.console.app import Console, build_app
+
+            self._console = Console(self.cfg, self.lang)
+            config = uvicorn.Config(build_app(self._console), log_level="warning", access_log=False,
+                                    lifespan="off", timeout_graceful_shutdown=2, server_header=False, **ssl)
+            self._server = uvicorn.Server(config)
+        except Exception:  # never take the daemon down with the web page
+            log.exception("console kon niet starten")
+            sock.close()
+            return
+        finally:
+            self._ready.set()
+        try:
+            if not self._stop_asked:
+                self._server.run(sockets=[sock])
+        finally:
+            self._console.close()
+            sock.close()
+            self._done.set()
+
     def stop(self) -> None:
+        self._stop_asked = True
+        if not self._ready.wait(10.0):
+            return
         if self._console is not None:
             self._console.stopping = True
         if self._server is not None:
             self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(5.0)
-        self._thread = self._server = None
+            self._done.wait(5.0)
