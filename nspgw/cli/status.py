@@ -23,6 +23,22 @@ def _ago(age_s: float | None, lang: str) -> str:
     return f"{s // 3600} {unit[2]}"
 
 
+_REASONS_EN = {
+    "de dienst heeft nog nooit gedraaid": "the service has never run",
+    "de dienst is gestopt": "the service was stopped",
+    "het dienstproces bestaat niet meer": "the service process no longer exists",
+}
+
+
+def reason_in(why: str, lang: str) -> str:
+    """The daemon's reason (nspgw.daemon_status.daemon_running says it in Dutch) in the operator's language."""
+    if lang != "en" or not why:
+        return why
+    if why.startswith("geen hartslag sinds "):
+        return "no heartbeat for " + why.removeprefix("geen hartslag sinds ")
+    return _REASONS_EN.get(why, why)
+
+
 def collect(cfg: Any, lang: str) -> dict[str, Any]:
     from nspgw.cli.context import daemon_record, load_roster, open_store
     from nspgw.daemon_status import age_s
@@ -42,7 +58,7 @@ def collect(cfg: Any, lang: str) -> dict[str, Any]:
                       "link": p.get("link"), "snr": p.get("snr"), "rssi": p.get("rssi"),
                       "last_heard_wall": p.get("wall"), "last_heard_s": age_s(rec, p.get("wall"), p.get("mono"))})
     return {
-        "box": cfg.name, "running": running, "not_running_reason": why, "pid": rec.get("pid"),
+        "box": cfg.name, "running": running, "not_running_reason": reason_in(why, lang), "pid": rec.get("pid"),
         "heartbeat_wall": rec.get("heartbeat_wall"), "radio": rec.get("radio"), "mqtt": rec.get("mqtt"),
         "links": rec.get("links"), "queue": rec.get("queue"), "outbox_open": queued,
         "custody": rec.get("custody", custody), "airtime_used_ms": rec.get("airtime_used_ms"),

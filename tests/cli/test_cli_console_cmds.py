@@ -127,3 +127,11 @@ def test_error_prefix_follows_the_language(run, boxes: dict[str, SimBox],  # typ
     monkeypatch.setenv("NSPGW_LANG", "en")
     code, _, err = run("send", "cp", "ab\udcff", "-c", cfg)  # invalid UTF-8 on the command line
     assert code == 2 and err.startswith("error: ") and "not valid text" in err and "surrogaat" not in err
+
+
+def test_status_json_reason_in_english(run, boxes: dict[str, SimBox]) -> None:  # type: ignore[no-untyped-def]
+    cfg = str(boxes["nsp1"].config_path)
+    _, out, _ = run("status", "--json", "--lang", "en", "-c", cfg)
+    assert json.loads(out)["not_running_reason"] == "the service has never run"
+    _, out, _ = run("status", "--json", "-c", cfg)
+    assert json.loads(out)["not_running_reason"] == "de dienst heeft nog nooit gedraaid"
