@@ -117,10 +117,21 @@ class Page:
                 el.clear()
                 el.send_keys(value)
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, full: bool = False) -> Path:
+        """A screenshot of the window, or with `full` of the whole page (Chromium's DevTools protocol)."""
+        import base64
+
         ARTEFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTEFACTS / f"{name}.png"
-        self.d.save_screenshot(str(path))
+        if not full:
+            self.d.save_screenshot(str(path))
+            return path
+        self.d.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+        size = self.d.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        shot = self.d.execute_cdp_cmd("Page.captureScreenshot", {
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
 
@@ -162,7 +173,7 @@ def test_noodmelding_alarm_acknowledgement_and_board(network: dict[str, Any],
     preview = wait(lambda: "radioframe" in nsp.css("#preview").text and nsp.css("#preview").text, 10, "preview")
     assert "Kost 1 radioframe" in preview
     assert nsp.css("select[name=to]").get_attribute("value") == "cp1"  # the meldkamer first
-    nsp.shot("02-nsp-send-noodmelding")
+    nsp.shot("02-nsp-send-noodmelding", full=True)
     nsp.css("#send-form button[type=submit]").click()
     wait(lambda: "/outbox" in nsp.d.current_url, 10, "noodmelding accepted")
     sent_at = time.monotonic()
