@@ -135,3 +135,13 @@ def test_status_json_reason_in_english(run, boxes: dict[str, SimBox]) -> None:  
     assert json.loads(out)["not_running_reason"] == "the service has never run"
     _, out, _ = run("status", "--json", "-c", cfg)
     assert json.loads(out)["not_running_reason"] == "de dienst heeft nog nooit gedraaid"
+
+
+def test_selftest_details_in_english(run, boxes: dict[str, SimBox]) -> None:  # type: ignore[no-untyped-def]
+    cfg = str(boxes["nsp1"].config_path)
+    _, out, _ = run("selftest", "--json", "--no-radio", "--lang", "en", "-c", cfg)
+    details = {c["name"]: c["detail"] for c in json.loads(out)["checks"]}
+    assert "signature good" in details["roster"] and "match roster entry" in details["keys"]
+    assert details["daemon"].startswith("the service has never run") and details["radio"] == "not tested (--no-radio)"
+    _, out, _ = run("selftest", "--json", "--no-radio", "-c", cfg)
+    assert "handtekening goed" in json.loads(out)["checks"][2]["detail"]
