@@ -336,6 +336,10 @@ def build_app(console: Console) -> Starlette:
                  "afgehandeld": HandlingState.AFGEHANDELD}.get(form.get("state", ""))
         if row is None or state is None:
             return _html("<h1>404</h1>", 404)
+        from nspgw.console.model import HANDLED_TYPES, decode
+
+        if decode(row.body, s.lang).content_type not in HANDLED_TYPES:
+            return _html("<h1>400</h1>", 400)  # only reports and requests get a handling status
         roster = c.roster()
         origin = roster.get(int(row.origin))
         try:

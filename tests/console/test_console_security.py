@@ -122,3 +122,43 @@ def test_password_hash_is_scrypt_and_removal_ends_sessions(boxes: dict[str, SimB
     finally:
         accounts.close()
     assert c.get("/inbox")[0] == 303
+
+
+def test_handling_goes_back_to_the_sender_for_reports_only(boxes: dict[str, SimBox],
+                                                          console: Callable[..., Client]) -> None:
+    from nspgw.core.actions import StoreInbox
+    from nspgw.ids import BoxAddr
+    from nspgw.store.sqlite import Store
+    from nspgw.wire.content import decode_content, encode_content
+    from nspgw.wire.forms_schema import form_from_values
+    from nspgw.wire.frames import ContentType, MessageFrame, MsgId, Precedence
+    from nspgw.wire.handling import HandlingState, decode_handling
+
+    cp = boxes["cp1"]
+    nood = encode_content(ContentType.NOODMELDING, form_from_values(ContentType.NOODMELDING,
+                                                                    {"incident": "brand", "adres": "Kerkpad 3"}))
+    with Store.open(cp.store_path) as s:
+        s.apply([StoreInbox(MessageFrame(BoxAddr(101), cp.addr, MsgId(BoxAddr(101), 7), Precedence.FLASH, 3600,
+                                         nood), "radio"),
+                 StoreInbox(MessageFrame(BoxAddr(101), cp.addr, MsgId(BoxAddr(101), 8), Precedence.ROUTINE, 3600,
+                                         encode_content(ContentType.TEXT, "hallo")), "radio")])
+        ids = {r.seq: r.id for r in s.inbox()}
+    add_operator(cp, "jan")
+    c = console("cp1")
+    assert c.login("jan") == 303
+    _, _, html = c.get("/inbox")
+    assert 'id="alarm-banner"' in html and "Kerkpad 3" in html
+    token = c.csrf()
+    assert c.post(f"/inbox/{ids[7]}/handle", {"state": "afgehandeld", "note": "x"})[0] == 403  # no CSRF token
+    assert c.post(f"/inbox/{ids[8]}/handle", {"state": "afgehandeld", "csrf": token})[0] == 400  # not a report
+    status, _, _ = c.post(f"/inbox/{ids[7]}/handle", {"state": "afgehandeld", "note": "brand meester",
+                                                      "csrf": token})
+    assert status == 303
+    _, _, html = c.get("/inbox")
+    assert 'id="alarm-banner"' not in html and "Afgehandeld door jan" in html
+    with Store.open(cp.store_path) as s:
+        [out] = s.outbox()
+    ct, text = decode_content(out.body)
+    assert out.dst == 101 and ct == ContentType.AFHANDELING and isinstance(text, str)
+    h = decode_handling(text)
+    assert (h.report_seq, h.state, h.operator, h.note) == (7, HandlingState.AFGEHANDELD, "jan", "brand meester")
