@@ -145,3 +145,13 @@ def test_selftest_details_in_english(run, boxes: dict[str, SimBox]) -> None:  # 
     assert details["daemon"].startswith("the service has never run") and details["radio"] == "not tested (--no-radio)"
     _, out, _ = run("selftest", "--json", "--no-radio", "-c", cfg)
     assert "handtekening goed" in json.loads(out)["checks"][2]["detail"]
+
+
+def test_status_radio_line_in_english() -> None:
+    from nspgw.cli.status import detail_in
+
+    assert detail_in("verbonden met tcp:127.0.0.1:4403", "en") == "connected to tcp:127.0.0.1:4403"
+    assert detail_in("radio reageert niet meer; opnieuw verbinden", "en") == \
+        "the radio stopped answering; reconnecting"
+    assert detail_in("verbonden met tcp:x", "nl") == "verbonden met tcp:x"
+    assert detail_in("iets onbekends", "en") == "iets onbekends"
