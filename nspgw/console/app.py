@@ -167,19 +167,9 @@ def build_app(console: Console) -> Starlette:
     c = console
 
     def login_page(lang: str, error: str = "", status: int = 200) -> HTMLResponse:
-        from nspgw.console.pages import View
-
         v = View(lang=lang, operator="", csrf="", box=c.cfg.name, role=c.cfg.role, store=None, roster=None,
                  me=None, record=None, running=False, why="", sent_via={}, error=error)
-        box = t("login.box", lang, box=c.cfg.name, role=c.cfg.role.upper())
-        main = (f'<h1>{e(t("login.title", lang))}</h1><p>{e(box)}'
-                f'</p><form method="post" action="/login" class="login">'
-                f'<label class="field">{e(t("login.name", lang))}<input name="name" autocomplete="username" '
-                f'autocapitalize="none" required autofocus></label>'
-                f'<label class="field">{e(t("login.password", lang))}<input name="password" type="password" '
-                f'autocomplete="current-password" required></label>'
-                f'<button class="btn primary big" type="submit">{e(t("login.submit", lang))}</button></form>')
-        return _html(pages.layout(v, None, main, ""), status)
+        return _html(pages.layout(v, None, pages.login_main(v), ""), status)
 
     def to_login() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303, headers=SECURITY_HEADERS)

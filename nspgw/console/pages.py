@@ -237,6 +237,16 @@ def _link_class(state: dict[str, Any]) -> str:
     return {"connected": "ok", "disabled": "off"}.get(str(state.get("status", "")), "warn")
 
 
+def login_main(v: View) -> str:
+    box = v.t("login.box", box=v.box, role=v.role.upper())
+    return (f'<h1>{e(v.t("login.title"))}</h1><p>{e(box)}</p><form method="post" action="/login" class="login">'
+            f'<label class="field">{e(v.t("login.name"))}<input name="name" autocomplete="username" '
+            f'autocapitalize="none" required autofocus></label>'
+            f'<label class="field">{e(v.t("login.password"))}<input name="password" type="password" '
+            f'autocomplete="current-password" required></label>'
+            f'<button class="btn primary big" type="submit">{e(v.t("login.submit"))}</button></form>')
+
+
 PAGES: tuple[Page, ...] = (
     Page("/inbox", "nav.inbox", ("nsp", "cp", "gct"), inbox_page),
     Page("/send", "nav.send", ("nsp", "cp", "gct"), lambda v: "", live=False),  # see nspgw.console.send_page
