@@ -38,7 +38,7 @@ STATIC_DIR = __file__.rsplit("/", 1)[0] + "/static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
                                "form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
 
@@ -158,6 +158,15 @@ async def _form(request: Request) -> dict[str, str] | None:
         return None
 
 
+def _same_origin(request: Request) -> bool:
+    """A browser names the page a POST comes from; another site's page is refused even before the token
+    check (and the log-in form, which has no session yet, is covered this way)."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":  # no page named (an older browser, a privacy setting): the token decides
+        return True
+    return origin.split("://", 1)[-1] == request.headers.get("host", "")
+
+
 def _csrf_ok(s: Session, request: Request, form: dict[str, str] | None) -> bool:
     given = (form or {}).get("csrf") or request.headers.get("x-csrf-token", "")
     return bool(given) and hmac.compare_digest(given.encode(), s.csrf.encode())
@@ -191,6 +200,8 @@ def build_app(console: Console) -> Starlette:
     async def login_post(request: Request) -> Response:
         form = await _form(request) or {}
         lang = request.cookies.get("nspgw_lang", c.lang)
+        if not _same_origin(request):
+            return _html(f'<h1>403</h1><p>{e(t("error.csrf", lang))}</p>', 403)
         name = c.accounts().login(form.get("name", ""), form.get("password", ""))
         if name is None:
             c.accounts().record(form.get("name", "")[:32] or "-", "login_failed", request.client.host
@@ -250,7 +261,7 @@ def build_app(console: Console) -> Starlette:
         form = await _form(request)
         if form is None:
             return JSONResponse({"error": "form"}, status_code=400, headers=SECURITY_HEADERS)
-        if not _csrf_ok(s, request, form):
+        if not (_same_origin(request) and _csrf_ok(s, request, form)):
             return _html(f'<h1>403</h1><p>{e(t("error.csrf", s.lang))}</p>', 403)
         return s, form
 

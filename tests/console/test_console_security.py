@@ -43,7 +43,12 @@ def test_csrf_token_is_required_for_every_action(boxes: dict[str, SimBox], conso
     other = Client(c.port)
     assert other.login("anna") == 303
     assert c.post("/send?kind=text", dict(form, csrf=other.csrf()))[0] == 403
-    status, headers, _ = c.post("/send?kind=text", dict(form, csrf=token))
+    # another site's page: refused even with the right token, and its log-in form too
+    evil = {"Origin": "https://evil.example"}
+    assert c.post("/send?kind=text", dict(form, csrf=token), headers=evil)[0] == 403
+    assert Client(c.port).post("/login", {"name": "anna", "password": PASSWORD}, headers=evil)[0] == 403
+    status, headers, _ = c.post("/send?kind=text", dict(form, csrf=token),
+                                headers={"Origin": f"https://127.0.0.1:{c.port}"})
     assert status == 303 and headers["location"].startswith("/outbox?ok=")
     _, _, html = c.get("/outbox")
     assert "Graag 20 veldbedden" in html and "cp1" in html
