@@ -214,4 +214,9 @@ def test_noodmelding_alarm_acknowledgement_and_board(network: dict[str, Any],
     cp.shot("08-cp-health")
     gct.open("/inbox")
     gct.shot("09-gct-inbox")
+    cp.open("/inbox?lang=en")  # English for this operator from now on
+    assert "Being handled by jan-meldkamer" in cp.text() and not cp.all("#alarm-banner")
+    cp.shot("10-cp-inbox-en")
+    cp.open("/board")
+    assert "Posts" in cp.text() and "Open reports and requests" in cp.text()
     print(f"alarm at the CP {alarm_s:.1f} s after the NSP's submit")
