@@ -167,3 +167,16 @@ def test_handling_goes_back_to_the_sender_for_reports_only(boxes: dict[str, SimB
     assert out.dst == 101 and ct == ContentType.AFHANDELING and isinstance(text, str)
     h = decode_handling(text)
     assert (h.report_seq, h.state, h.operator, h.note) == (7, HandlingState.AFGEHANDELD, "jan", "brand meester")
+
+
+def test_a_busy_port_is_one_clear_error(boxes: dict[str, SimBox], console: Callable[..., Client]) -> None:
+    import pytest
+
+    from nspgw.config import load_config
+    from nspgw.console.server import ConsoleServer
+    from nspgw.errors import ConfigError
+
+    c = console("cp1")  # holds the port
+    with pytest.raises(ConfigError, match="niet beschikbaar"):
+        ConsoleServer(load_config(boxes["cp1"].config_path)).start()
+    assert c.get("/login")[0] == 200

@@ -104,7 +104,7 @@ class Page:
         self.css("input[name=name]").send_keys(operator)
         self.css("input[name=password]").send_keys(PASSWORD)
         self.css("form.login button").click()
-        wait(lambda: self.d.current_url.endswith("/inbox"), 10, f"{self.name} logged in")
+        wait(lambda: self.d.current_url.endswith("/inbox"), 20, f"{self.name} logged in")
 
     def fill(self, values: dict[str, str]) -> None:
         from selenium.webdriver.support.ui import Select
