@@ -229,8 +229,14 @@ def _link_word(v: View, state: dict[str, Any]) -> str:
     status = str(state.get("status", ""))
     word = v.t("linkstate." + status) if status else "—"
     word = status if word == "linkstate." + status else word  # a state this version has no word for
-    detail = str(state.get("detail", ""))
-    return f"{word} — {detail}" if detail and status not in ("disabled",) else word
+    from nspgw.cli.status import detail_in
+
+    detail = detail_in(str(state.get("detail", "")), v.lang)
+    if not detail or status == "disabled":
+        return word
+    if detail.casefold().startswith(word.casefold()):
+        return detail  # "verbonden met tcp:…" says the state already
+    return f"{word} — {detail}"
 
 
 def _link_class(state: dict[str, Any]) -> str:
