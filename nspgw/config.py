@@ -49,6 +49,22 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The operators' web console (nspgw.console), served by the daemon."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"  # localhost only; the post's LAN address (or 0.0.0.0) to serve phones and tablets
+    port: int = 8443
+    tls: bool = True  # HTTPS with the box's own certificate (state_dir/console/cert.pem)
+    session_hours: int = 12  # one shift; then log in again
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    on_flash: str = ""  # command run (no shell) with the message as NSPGW_* variables when a FLASH report arrives
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     name: str
@@ -58,6 +74,8 @@ class Config:
     parent: str = ""
     radio: RadioConfig = field(default_factory=RadioConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def store_path(self) -> Path:
@@ -120,7 +138,7 @@ def _reject_unknown(table: dict[str, Any], known: set[str], where: str) -> None:
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:
-    _reject_unknown(data, {"box", "radio", "mqtt"}, "config")
+    _reject_unknown(data, {"box", "radio", "mqtt", "console", "alerts"}, "config")
     box = data.get("box")
     if not isinstance(box, dict):
         raise ConfigError("box: sectie [box] ontbreekt / missing [box] section")
@@ -172,8 +190,24 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         raise ConfigError("mqtt.port: moet 1..65535 zijn")
     if not 5 <= mqtt.keepalive_s <= 60:
         raise ConfigError("mqtt.keepalive_s: moet 5..60 zijn (uitval binnen 30 s merken)")
+    console = _section(data, "console", ConsoleConfig)
+    if not 1 <= console.port <= 65535:
+        raise ConfigError("console.port: moet 1..65535 zijn")
+    if not 1 <= console.session_hours <= 48:
+        raise ConfigError("console.session_hours: moet 1..48 zijn")
+    alerts = _section(data, "alerts", AlertsConfig)
     return Config(path=path, name=name, role=role, network=network, state_dir=state_dir, parent=parent,
-                  radio=radio, mqtt=mqtt)
+                  radio=radio, mqtt=mqtt, console=console, alerts=alerts)
+
+
+def _section(data: dict[str, Any], name: str, cls: type[Any]) -> Any:
+    """A table whose keys are exactly the dataclass fields, each of its default's type."""
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{name}: moet een tabel zijn")
+    _reject_unknown(table, set(cls.__dataclass_fields__), name)
+    d = cls()
+    return cls(**{k: _take(table, k, type(getattr(d, k)), name, getattr(d, k)) for k in cls.__dataclass_fields__})
 
 
 def render_config(cfg: Config) -> str:
@@ -190,7 +224,8 @@ def render_config(cfg: Config) -> str:
     for k in ("name", "role", "network", "parent"):
         lines.append(f"{k} = {val(getattr(cfg, k))}")
     lines.append(f"state_dir = {val(str(cfg.state_dir))}")
-    for section, obj in (("radio", cfg.radio), ("mqtt", cfg.mqtt)):
+    for section, obj in (("radio", cfg.radio), ("mqtt", cfg.mqtt), ("console", cfg.console),
+                         ("alerts", cfg.alerts)):
         lines += ["", f"[{section}]"]
         lines += [f"{k} = {val(getattr(obj, k))}" for k in obj.__dataclass_fields__]
     return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from nspgw.config import Config
-from nspgw.core.actions import Action, Notify, StoreFrameSent, StorePeer, Transmit
+from nspgw.core.actions import Action, Notify, StoreFrameSent, StoreInbox, StorePeer, Transmit
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendResult
@@ -86,6 +86,8 @@ class Daemon:
                                              "node_id": ""}
         self._mqtt_state: dict[str, Any] = {"status": "disabled", "detail": "MQTT uitgeschakeld in config"}
         self._telemetry: dict[str, Any] = {}
+        self._console: Any = None  # nspgw.console.server.ConsoleServer when [console] enabled
+        self._flash_hook: Any = None  # nspgw.alerts.FlashHook when [alerts] on_flash is set
         self._peers: dict[int, dict[str, Any]] = {}
         self._sent_via: dict[int, str] = {}  # our message seq → link of its last frame (for `nspgw outbox`)
         self._last_status: dict[str, Any] | None = None
@@ -126,7 +128,26 @@ class Daemon:
             self._start_radio()
         if cfg.mqtt.enabled:
             self._start_mqtt(me)
+        self._start_operator_side(keyring)
         log.info("nspgw gestart: kastje %s (adres %d), %d in wachtrij", cfg.name, me, self.node.queued())
+
+    def _start_operator_side(self, keyring: Any) -> None:
+        """The on_flash hook and the web console: imported only when configured (a plain box loads neither)."""
+        if self.cfg.alerts.on_flash:
+            from nspgw.alerts import FlashHook
+
+            self._flash_hook = FlashHook(self.cfg.alerts.on_flash,
+                                         lambda a: getattr(keyring.roster.get(a), "name", f"#{a}"))
+        if self.cfg.console.enabled:
+            from nspgw.cli.texts import default_lang
+            from nspgw.console.server import ConsoleServer
+
+            console = ConsoleServer(self.cfg, default_lang())
+            try:
+                console.start()
+                self._console = console
+            except NspgwError as exc:  # the radio matters more than the web page: log and go on
+                log.error("%s", exc)
 
     def _start_radio(self) -> None:
         from nspgw.adapters.meshtastic_radio import MeshtasticRadio
@@ -173,6 +194,9 @@ class Daemon:
         self.q.put(("stop", None))
 
     def close(self) -> None:
+        if self._console is not None:
+            self._console.stop()
+            self._console = None
         for name in ("radio", "mqtt"):
             link = getattr(self, name)
             if link is not None:
@@ -293,6 +317,8 @@ class Daemon:
                 log.warning("melding (%s): %s", a.kind, a.text)
                 if relay_alert(self.store, self.node, a.kind, a.text):
                     alerts = True
+            elif isinstance(a, StoreInbox) and self._flash_hook is not None:
+                self._flash_hook.delivered(a.frame)
             elif isinstance(a, StorePeer):
                 self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi,
                                             "wall": time.time(), "mono": time.monotonic()}

@@ -52,6 +52,20 @@ from nspgw.wire.frames import MAX_RADIO_PAYLOAD, MAX_UNICAST_FRAME, NSPGW_PORTNU
 log = logging.getLogger("nspgw.radio")
 
 
+class _UnplugIsExpected(logging.Filter):
+    """meshtastic's StreamInterface.__reader logs an unplugged radio (OSError on read) at ERROR as
+    "Unexpected OSError, terminating meshtastic reader"; this adapter expects it and reconnects, and says so
+    itself at WARNING. The library's line stays, demoted to INFO, so that an operator is not alarmed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith("Unexpected OSError, terminating"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("meshtastic.stream_interface").addFilter(_UnplugIsExpected())
+
+
 def max_payload_on_port(portnum: int) -> int:
     """The largest payload the firmware puts on air for `portnum`.
 

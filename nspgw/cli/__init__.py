@@ -26,7 +26,7 @@ app = typer.Typer(
 # Operator commands first (the order `nspgw --help` shows), then technician commands, then tools.
 COMMAND_MODULES = (
     "send", "inbox", "outbox", "status", "ping", "journaal",
-    "init", "keys", "roster", "radio", "selftest", "run", "service",
+    "init", "keys", "roster", "radio", "operator", "selftest", "run", "service",
     "sim", "bench",
 )
 
@@ -34,12 +34,22 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"nspgw.cli.{_name}").register(app)
 
 
+def _error_word() -> str:
+    """'fout', or 'error' when English was asked (`--lang en` on the line, or NSPGW_LANG/the locale)."""
+    from nspgw.cli.texts import default_lang
+
+    args = sys.argv[1:]
+    asked = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--lang"), None)
+    asked = asked or next((a.split("=", 1)[1] for a in args if a.startswith("--lang=")), None)
+    return "error" if (asked or default_lang()) == "en" else "fout"
+
+
 def main() -> None:
     """Console-script entry point: the single place where domain errors become exit codes."""
     try:
         app()
     except NspgwError as exc:
-        typer.secho(f"fout: {exc}", err=True, fg="red")
+        typer.secho(f"{_error_word()}: {exc}", err=True, fg="red")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

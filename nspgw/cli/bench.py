@@ -56,12 +56,13 @@ def airtime(
 def daemon(
     seconds: float = typer.Option(60.0, "--seconds", min=1.0, help="Lengte van het rustvenster (CPU-meting)."),
     preset: str = typer.Option("LONG_FAST", "--preset", help="Meshtastic modem-preset van de virtuele radio."),
+    console: bool = typer.Option(False, "--console", help="Met de webconsole aan (na één keer inloggen)."),
     as_json: bool = typer.Option(False, "--json", help="Uitvoer als JSON."),
 ) -> None:
     """Tijd tot READY, geheugen en CPU van een echte `nspgw run` in rust (tegen een virtuele radio)."""
     from nspgw.bench.daemon import measure, report
 
-    figures = measure(seconds, preset)
+    figures = measure(seconds, preset, console)
     typer.echo(json.dumps(figures.to_dict(), indent=2) if as_json else report(figures))
 
 

@@ -11,6 +11,23 @@ import typer
 from nspgw.cli.context import ConfigOpt, JsonOpt, LangOpt, emit_json, lang_of, load_box
 
 FOLLOW_INTERVAL_S = 1.0
+BELL = "\a"  # the terminal bell: a FLASH report is heard, not only seen
+
+
+def new_lines(store: Any, roster: Any, seen: set[int], *, unread: bool, as_json: bool, lang: str) -> list[str]:
+    """Lines for the inbox rows not in `seen` (added to it); a FLASH report is followed by the bell.
+
+    Handling statuses (answers to our own reports) never ring, whatever their precedence."""
+    out = []
+    for r in store.inbox(unread_only=unread):
+        if r.id in seen:
+            continue
+        seen.add(r.id)
+        d = row_dict(r, roster, lang)
+        out.append(json_line(d) if as_json else _line(d, lang))
+        if d["precedence"] == "flash" and d["type"] != "afhandeling" and not as_json:
+            out.append(BELL)
+    return out
 
 
 def _render(body: bytes, lang: str) -> tuple[str, str]:
@@ -78,11 +95,8 @@ def register(app: typer.Typer) -> None:
             try:
                 while True:
                     time.sleep(FOLLOW_INTERVAL_S)  # an operator's terminal refresh, not a test wait
-                    for r in store.inbox(unread_only=unread):
-                        if r.id not in seen:
-                            seen.add(r.id)
-                            d = row_dict(r, roster, lg)
-                            typer.echo(json_line(d) if as_json else _line(d, lg))
+                    for line in new_lines(store, roster, seen, unread=unread, as_json=as_json, lang=lg):
+                        typer.echo(line, nl=not line.endswith(BELL))
             except KeyboardInterrupt:
                 return
 

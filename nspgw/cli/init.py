@@ -32,6 +32,8 @@ def register(app: typer.Typer) -> None:
         radio_host: str = typer.Option("", "--radio-host", help="Radio via TCP: host:poort."),
         node_id: str | None = typer.Option(None, "--node-id", help="Node-id van de radio (!xxxxxxxx), als bekend."),
         no_radio: bool = typer.Option(False, "--no-radio", help="Box zonder radio (alleen IP)."),
+        preset: str = typer.Option("LONG_FAST", "--preset", help="LoRa-preset van het netwerk (alle boxen gelijk), "
+                                   "bijv. LONG_FAST, MEDIUM_FAST, SHORT_FAST."),
         force: bool = typer.Option(False, "--force", help="Bestaande configuratie en sleutels vervangen "
                                    "(oude sleutels worden bewaard in keys/retired-N)."),
         qr: bool = typer.Option(True, "--qr/--no-qr", help="Aanmeldverzoek als QR-code tonen."),
@@ -39,7 +41,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Richt deze box in: configuratie, eigen sleutels en het aanmeldverzoek voor de netwerkautoriteit."""
         from nspgw.cli.texts import t
-        from nspgw.config import DEFAULT_CONFIG_PATH, ROLES, Config, RadioConfig, config_path_from_env, render_config
+        from nspgw.config import (
+            DEFAULT_CONFIG_PATH,
+            PRESETS,
+            ROLES,
+            Config,
+            RadioConfig,
+            config_path_from_env,
+            render_config,
+        )
         from nspgw.enrolment import (
             EnrolRequest,
             existing_key_files,
@@ -59,13 +69,17 @@ def register(app: typer.Typer) -> None:
             raise UsageError(t("tech.nsp_needs_parent", lg))
         if role != "nsp" and parent:
             raise UsageError(t("tech.parent_only_nsp", lg))
+        preset = preset.strip().upper()
+        if preset not in PRESETS:
+            raise UsageError(f"--preset: {'onbekend preset' if lg == 'nl' else 'unknown preset'} {preset!r} "
+                             f"({', '.join(PRESETS)})")
         node_num = parse_node_num(node_id)
         path = config_path_from_env(config).absolute()
         if state_dir is None:
             state_dir = SYSTEM_STATE_DIR if path == DEFAULT_CONFIG_PATH else path.parent / "state"
         cfg = Config(path=path, name=name, role=role, network=network, state_dir=state_dir.absolute(),
                      parent=parent, radio=RadioConfig(enabled=not no_radio, port=radio_port, host=radio_host,
-                                                      profile=role))
+                                                      profile=role, preset=preset))
         text = render_config(cfg)
         _validate(text, path)  # the same name/network rules as loading the file later
 

@@ -106,6 +106,13 @@ def _control(control: Path | None) -> Path:
     return control
 
 
+def _say(nl: str, en: str) -> None:
+    """One line in the operator's language (NSPGW_LANG or the locale; Dutch first)."""
+    from nspgw.cli.texts import default_lang
+
+    typer.echo(en if default_lang() == "en" else nl)
+
+
 def _send(control: Path | None, command: dict[str, Any]) -> dict[str, Any]:
     from nspgw.sim.control import send_command
 
@@ -116,28 +123,28 @@ def _send(control: Path | None, command: dict[str, Any]) -> dict[str, Any]:
 def link_down(a: str, b: str, control: Path | None = ControlOpt) -> None:
     """Verbreek de radioverbinding tussen A en B."""
     _send(control, {"cmd": "link", "a": a, "b": b, "up": False})
-    typer.echo(f"verbinding {a} - {b} verbroken")
+    _say(f"verbinding {a} - {b} verbroken", f"link {a} - {b} cut")
 
 
 @link_app.command("up")
 def link_up(a: str, b: str, control: Path | None = ControlOpt) -> None:
     """Herstel de radioverbinding tussen A en B."""
     _send(control, {"cmd": "link", "a": a, "b": b, "up": True})
-    typer.echo(f"verbinding {a} - {b} hersteld")
+    _say(f"verbinding {a} - {b} hersteld", f"link {a} - {b} restored")
 
 
 @node_app.command("down")
 def node_down(name: str, control: Path | None = ControlOpt) -> None:
     """Zet radio NAME uit: uit de lucht, TCP en pty weg."""
     _send(control, {"cmd": "node", "node": name, "up": False})
-    typer.echo(f"radio {name} uit")
+    _say(f"radio {name} uit", f"radio {name} off")
 
 
 @node_app.command("up")
 def node_up(name: str, control: Path | None = ControlOpt) -> None:
     """Zet radio NAME weer aan (zelfde TCP-poort; het pty-pad kan veranderen)."""
     _send(control, {"cmd": "node", "node": name, "up": True})
-    typer.echo(f"radio {name} aan")
+    _say(f"radio {name} aan", f"radio {name} on")
 
 
 @radio_app.command("unplug")
@@ -148,14 +155,15 @@ def radio_unplug(name: str, for_s: float | None = typer.Option(None, "--for", he
     if for_s is not None:
         cmd["for_s"] = for_s
     _send(control, cmd)
-    typer.echo(f"radio {name} losgekoppeld" + (f" voor {for_s:g} s" if for_s is not None else ""))
+    extra = f" {{}} {for_s:g} s" if for_s is not None else ""
+    _say(f"radio {name} losgekoppeld" + extra.format("voor"), f"radio {name} unplugged" + extra.format("for"))
 
 
 @radio_app.command("replug")
 def radio_replug(name: str, control: Path | None = ControlOpt) -> None:
     """Steek de kabel van radio NAME terug."""
     _send(control, {"cmd": "radio", "node": name, "plugged": True})
-    typer.echo(f"radio {name} weer aangesloten")
+    _say(f"radio {name} weer aangesloten", f"radio {name} plugged in again")
 
 
 @app.command("status")

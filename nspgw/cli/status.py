@@ -23,6 +23,48 @@ def _ago(age_s: float | None, lang: str) -> str:
     return f"{s // 3600} {unit[2]}"
 
 
+_REASONS_EN = {
+    "de dienst heeft nog nooit gedraaid": "the service has never run",
+    "de dienst is gestopt": "the service was stopped",
+    "het dienstproces bestaat niet meer": "the service process no longer exists",
+}
+
+
+# The radio and MQTT adapters describe their state in Dutch (the daemon's log language); the beginnings
+# an operator sees in `nspgw status`, in English. An unknown detail is shown as it is.
+_DETAILS_EN = (
+    ("verbonden met ", "connected to "), ("verbinden met ", "connecting to "), ("nog niet gestart", "not started yet"),
+    ("dienst gestopt", "service stopped"), ("gestopt", "stopped"), ("starten", "starting"),
+    ("radio uitgeschakeld in config", "radio disabled in the configuration"),
+    ("MQTT uitgeschakeld in config", "MQTT disabled in the configuration"),
+    ("radio gaf geen geldige configuratie: ", "the radio gave no valid configuration: "),
+    ("verbinding met de radio verbroken", "connection to the radio lost"),
+    ("radio reageert niet meer", "the radio stopped answering"),
+    ("hartslag naar de radio mislukt", "heartbeat to the radio failed"), ("verzenden mislukt", "sending failed"),
+    ("verbinding verbroken tijdens verzenden", "connection lost while sending"),
+    ("MQTT-broker weigert inlog", "the MQTT broker refuses the login"),
+)
+
+
+def detail_in(detail: str, lang: str) -> str:
+    if lang != "en":
+        return detail
+    for nl, en in _DETAILS_EN:
+        if detail.startswith(nl):
+            detail = en + detail[len(nl):]
+            break
+    return detail.replace("; opnieuw verbinden", "; reconnecting")
+
+
+def reason_in(why: str, lang: str) -> str:
+    """The daemon's reason (nspgw.daemon_status.daemon_running says it in Dutch) in the operator's language."""
+    if lang != "en" or not why:
+        return why
+    if why.startswith("geen hartslag sinds "):
+        return "no heartbeat for " + why.removeprefix("geen hartslag sinds ")
+    return _REASONS_EN.get(why, why)
+
+
 def collect(cfg: Any, lang: str) -> dict[str, Any]:
     from nspgw.cli.context import daemon_record, load_roster, open_store
     from nspgw.daemon_status import age_s
@@ -42,7 +84,7 @@ def collect(cfg: Any, lang: str) -> dict[str, Any]:
                       "link": p.get("link"), "snr": p.get("snr"), "rssi": p.get("rssi"),
                       "last_heard_wall": p.get("wall"), "last_heard_s": age_s(rec, p.get("wall"), p.get("mono"))})
     return {
-        "box": cfg.name, "running": running, "not_running_reason": why, "pid": rec.get("pid"),
+        "box": cfg.name, "running": running, "not_running_reason": reason_in(why, lang), "pid": rec.get("pid"),
         "heartbeat_wall": rec.get("heartbeat_wall"), "radio": rec.get("radio"), "mqtt": rec.get("mqtt"),
         "links": rec.get("links"), "queue": rec.get("queue"), "outbox_open": queued,
         "custody": rec.get("custody", custody), "airtime_used_ms": rec.get("airtime_used_ms"),
@@ -74,11 +116,11 @@ def register(app: typer.Typer) -> None:
         radio = s["radio"] or {}
         if radio:
             typer.echo(t("status_radio", lg, state=t("radio." + str(radio.get("status")), lg),
-                         detail=radio.get("detail", "")))
+                         detail=detail_in(str(radio.get("detail", "")), lg)))
         mqtt = s["mqtt"] or {}
         if mqtt:
             typer.echo(t("status_ip", lg, state=t("radio." + str(mqtt.get("status")), lg),
-                         detail=mqtt.get("detail", "")))
+                         detail=detail_in(str(mqtt.get("detail", "")), lg)))
         q = s["queue"] or {}
         parts = ", ".join(f"{t('prio.' + k, lg)} {v}" for k, v in q.items() if v)
         typer.echo(t("status_queue", lg, n=s["outbox_open"], parts=parts or "-", custody=s["custody"] or 0))

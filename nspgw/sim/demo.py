@@ -30,6 +30,7 @@ from typing import Any
 
 from rich.console import Console
 
+from nspgw.sim.demo_console import DEMO_OPERATOR, DEMO_PASSWORD, enable_consoles
 from nspgw.sim.demo_net import DEMO_BOXES, configure_verified, provision, topology_toml
 from nspgw.sim.demo_procs import DemoError, Processes
 from nspgw.sim.demo_summary import Summary, by_phase, summarize, table
@@ -213,6 +214,7 @@ def _start(console: Console, procs: Processes, workdir: Path, broker: Mosquitto 
     redone = configure_verified(boxes)
     if redone:
         console.print(f"[dim]profiel opnieuw toegepast op {redone} radio('s) na controle[/]")
+    consoles = enable_consoles(boxes)
     for b in boxes:
         Store.open(b.store_path, create=True).close()  # created here, so the monitor can read it at once
         procs.start_daemon(b.name, b.config_path)
@@ -224,6 +226,10 @@ def _start(console: Console, procs: Processes, workdir: Path, broker: Mosquitto 
         raise DemoError(f"niet alle posten kwamen op / not every box came up: {monitor.status}")
     console.print(f"{len(boxes)} posten draaien (nspgw run): radio verbonden"
                   + (", IP verbonden" if broker else "") + f" [dim](opstarten {time.monotonic() - t0:.1f} s)[/]")
+    console.print("Webconsole van elke post (HTTPS, eigen certificaat: de browser waarschuwt; doorgaan), "
+                  f"inloggen als [bold]{DEMO_OPERATOR}[/] / [bold]{DEMO_PASSWORD}[/]:")
+    for name, url in consoles:
+        console.print(f"  {name:<8} {url}")
     return monitor, view
 
 

@@ -107,7 +107,8 @@ def check_text(text: str, what: str = "tekst") -> bytes:
     try:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:
-        raise UsageError(f"{what}: bevat een ongeldig teken (los surrogaat-codepunt)") from None
+        raise UsageError(f"{what}: bevat tekens die geen geldige tekst zijn (verkeerde tekencodering? gebruik "
+                         "UTF-8) / contains characters that are not valid text (wrong encoding? use UTF-8)") from None
     if len(raw) > MAX_TEXT_BYTES:
         raise UsageError(f"{what}: te lang ({len(raw)} bytes, maximaal {MAX_TEXT_BYTES})")
     return raw

@@ -1,7 +1,7 @@
 """Message content: the self-describing, compressed body of a message (wire format v1).
 
 ```
-byte 0: ccc mmmmm    ccc = ContentType (0..4), mmmmm = encoding
+byte 0: ccc mmmmm    ccc = ContentType (0..5), mmmmm = encoding
         mmmmm 0..15  free text, text method (compress.TextMethod): 0 raw UTF-8, 1 DEFLATE+dict v1, 2 PPM v1
         mmmmm 16     form layout v1 (forms_codec); only for NOODMELDING, SITRAP, AANVRAAG, BULLETIN
         others       reserved: a newer nspgw; DecodeError asks the operator to update this box
@@ -65,6 +65,13 @@ def decode_content(data: bytes) -> tuple[ContentType, str | Form]:
 def render(content_type: ContentType, value: str | Form, lang: str = "nl") -> str:
     """Readable text of a content value: the text itself, or the form laid out in Dutch ("nl") or English."""
     if isinstance(value, str):
+        if content_type == ContentType.AFHANDELING:
+            from nspgw.wire.handling import decode_handling, render_handling
+
+            try:
+                return render_handling(decode_handling(value), lang)
+            except DecodeError:
+                return value
         return value
     validate(value)
     return render_form(value, lang)

@@ -57,6 +57,7 @@ class ContentType(enum.IntEnum):
     SITRAP = 2  # situation report
     AANVRAAG = 3  # resource request
     BULLETIN = 4  # crisis team bulletin to all boxes
+    AFHANDELING = 5  # handling status of a received report, back to its sender (wire.handling)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,9 @@ def test_quick_demo_shows_failover_and_summary_and_leaves_no_process(tmp_path: P
     assert took < 180, took
     # The live view: the broker dies, the links notice, radio carries, the broker returns, IP carries again.
     assert "SHORT_TURBO" in out
+    # where to open each post's console, and the demo login
+    flat = " ".join(out.split())  # rich wraps lines at the terminal width
+    assert "Webconsole" in flat and "demo / demo-wachtwoord" in flat and flat.count("https://localhost:") == 7
     assert out.index("storing: telecom uitgevallen") < out.index("hersteld: telecom terug")
     assert "IP-link" in out and "weg" in out and "verbonden" in out
     assert "via radio" in out and "via IP" in out

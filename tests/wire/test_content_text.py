@@ -88,7 +88,7 @@ def test_cap_is_enforced_in_utf8_bytes() -> None:
 
 
 def test_lone_surrogate_is_a_usage_error_not_a_traceback() -> None:
-    with pytest.raises(UsageError, match="ongeldig teken"):
+    with pytest.raises(UsageError, match="geen geldige tekst"):
         encode_content(ContentType.TEXT, "ab\ud800")
 
 
