@@ -134,8 +134,9 @@ def compose(form: str | None, text: str | None, values: dict[str, object] | None
 
 
 def accept(cfg: object, roster: object, to: str, ct: object, body: bytes, prec_word: str | None,
-           ttl_s: int | None, lang: str) -> tuple[int, str, str, bool]:
-    """Commit the message to the outbox and wake the daemon: (seq, precedence, recipient name, daemon woke)."""
+           ttl_s: int | None, lang: str, actor: str | None = None) -> tuple[int, str, str, bool]:
+    """Commit the message to the outbox and wake the daemon: (seq, precedence, recipient name, daemon woke).
+    `actor` is the console operator who sent it (the journal's 'who'); None for the CLI's own account."""
     from nspgw.cli.context import daemon_record, my_entry, open_store, resolve_box
     from nspgw.ids import BROADCAST_ADDR, BoxAddr
     from nspgw.store.wake import notify_daemon
@@ -147,7 +148,7 @@ def accept(cfg: object, roster: object, to: str, ct: object, body: bytes, prec_w
     prec = Precedence[prec_word or DEFAULT_PRECEDENCE[ct.name]]  # type: ignore[attr-defined]
     with open_store(cfg, create=True) as store:  # type: ignore[arg-type]
         msg = store.accept_message(BoxAddr(me.addr), BoxAddr(dst), prec, body, ttl_s=ttl_s,
-                                   content_type=int(ct))  # type: ignore[call-overload]
+                                   content_type=int(ct), actor=actor)  # type: ignore[call-overload]
         _, running, _ = daemon_record(store)
     woke = notify_daemon(cfg.store_path)  # type: ignore[attr-defined]
     return msg.seq, prec.name, entry.name if entry is not None else "alle posten", running and woke

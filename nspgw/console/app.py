@@ -279,12 +279,14 @@ def build_app(console: Console) -> Starlette:
         try:
             prio = parse_priority(form.get("priority", ""), v.lang) if form.get("priority") else None
             ct, body = compose_values(kind, form, v.lang)
-            seq, _, to_name, _ = accept(c.cfg, v.roster, form.get("to", ""), ct, body, prio, None, v.lang)
+            seq, _, to_name, _ = accept(c.cfg, v.roster, form.get("to", ""), ct, body, prio, None, v.lang,
+                                         actor=s.operator)
             target = next((x for x in v.roster.entries if x.name == to_name), None)
             to_gct = target is None or target.role.value == "gct"
             if kind == "noodmelding" and form.get("cc_gct") and c.cfg.role != "gct" and not to_gct:
                 # the crisis team's picture of the posts, not a second alarm: IMMEDIATE, below FLASH
-                cc, _, _, _ = accept(c.cfg, v.roster, "gct", ct, body, "IMMEDIATE", None, v.lang)
+                cc, _, _, _ = accept(c.cfg, v.roster, "gct", ct, body, "IMMEDIATE", None, v.lang,
+                                       actor=s.operator)
                 c.accounts().record(s.operator, "send", f"#{cc} {kind} → gct (kopie van #{seq})")
         except NspgwError as exc:
             v.error = str(exc)
@@ -317,7 +319,7 @@ def build_app(console: Console) -> Starlette:
             return got
         s, _ = got
         msg_id = int(request.path_params["msg_id"])
-        if c.store().mark_read(msg_id):
+        if c.store().mark_read(msg_id, actor=s.operator):
             c.accounts().record(s.operator, "read", f"inbox {msg_id}")
         return RedirectResponse(f"/inbox#m{msg_id}", status_code=303, headers=SECURITY_HEADERS)
 
@@ -349,13 +351,13 @@ def build_app(console: Console) -> Starlette:
             if origin is None:
                 raise NspgwError(f"afzender {int(row.origin)} niet in de roster")
             seq, _, _, _ = accept(c.cfg, roster, origin.name, ContentType.AFHANDELING, body, "IMMEDIATE", None,
-                                  s.lang)
+                                  s.lang, actor=s.operator)
         except NspgwError as exc:
             v = c.view(s, request)
             v.error = str(exc)
             page = next(p for p in PAGES if p.path == "/inbox")
             return render_page(page, v, request)
-        c.store().mark_read(msg_id)
+        c.store().mark_read(msg_id, actor=s.operator)
         c.accounts().record(s.operator, "handle", f"inbox {msg_id} ({origin.name} #{row.seq}) {state.name.lower()}"
                             f" → #{seq}")
         return RedirectResponse(f"/inbox#m{msg_id}", status_code=303, headers=SECURITY_HEADERS)

@@ -52,12 +52,17 @@ def test_csrf_token_is_required_for_every_action(boxes: dict[str, SimBox], conso
     assert status == 303 and headers["location"].startswith("/outbox?ok=")
     _, _, html = c.get("/outbox")
     assert "Graag 20 veldbedden" in html and "cp1" in html
-    # attributed to the operator
+    # attributed to the operator, in the console's log and in the box's journal (the same transaction as the send)
     accounts = Accounts(boxes["nsp1"].state_dir)
     try:
         assert any(op == "anna" and action == "send" for op, action, _, _ in accounts.log())
     finally:
         accounts.close()
+    from nspgw.store.sqlite import Store
+
+    with Store.open(boxes["nsp1"].store_path) as store:
+        sent = [e for e in store.journal_entries() if e.kind == "msg_out"]
+    assert [e.actor for e in sent] == ["anna"], sent
 
 
 def test_wrong_passwords_lock_the_account(boxes: dict[str, SimBox], console: Callable[..., Client]) -> None:
