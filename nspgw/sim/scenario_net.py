@@ -13,7 +13,16 @@ from pathlib import Path
 
 from nspgw.core.actions import Action, Notify, StoreInbox, StoreOutboxState, Transmit
 from nspgw.core.config import NodeConfig
-from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, MessageAccepted, RadioSendResult
+from nspgw.core.events import (
+    IP,
+    RADIO,
+    Event,
+    FrameIn,
+    LinkState,
+    MessageAccepted,
+    PeerPresence,
+    RadioSendResult,
+)
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
@@ -26,6 +35,9 @@ from nspgw.wire.frames import NSPGW_PORTNUM, MsgId, Precedence
 
 _ERRORS = {MAX_RETRANSMIT: "MAX_RETRANSMIT", TOO_LARGE: "TOO_LARGE", DUTY_CYCLE_LIMIT: "DUTY_CYCLE_LIMIT"}
 IP_LATENCY_S = 0.2
+# A box that drops off the broker is announced by its Last Will when the broker's keep-alive timer runs out:
+# 1.5 × the keep-alive (MQTT 3.1.1 §3.1.2.10; ours is 10 s, adapters/mqtt_settings.py).
+PRESENCE_EXPIRY_S = 15.0
 NSPGW_CHANNEL = 1
 
 
@@ -51,8 +63,10 @@ class SimNet:
 
     def __init__(self, boxes: list[BoxSpec], workdir: Path, *, seed: int = 1, preset: str = "LONG_FAST",
                  config: dict[str, object] | None = None, key_seed: bytes = b"nspgw simulated network keys",
-                 positions: dict[int, tuple[float, float]] | None = None, firmware_acks: str = "all") -> None:
+                 positions: dict[int, tuple[float, float]] | None = None, firmware_acks: str = "all",
+                 presence: bool = True) -> None:
         self.seed = seed
+        self.presence = presence  # the broker relays presence (retained status, Last Will); False: older boxes
         self.firmware_acks = firmware_acks  # "all" unicast frames, or "nspgw": as the daemon asks (Transmit)
         self.workdir = workdir
         # Keys come from their own seed: a restarted run (new mesh seed) must find the same enrolment.
@@ -62,7 +76,7 @@ class SimNet:
         self.config_overrides = dict(config or {})
         self.boxes: dict[int, SimBox] = {}
         self._pending: list[tuple[int, Event]] = []
-        self._ip_queue: list[tuple[float, int, FrameIn]] = []
+        self._ip_queue: list[tuple[float, int, Event]] = []
         self._packet_id = 1000
         self._tx_refs: dict[tuple[int, int], int] = {}  # (node_num, packet_id) → tx_ref
         self.deliveries: list[tuple[float, int, int, int]] = []  # (t, reader box, origin, seq)
@@ -114,18 +128,46 @@ class SimNet:
         self._pending = [(a, e) for a, e in self._pending if a != addr or isinstance(e, MessageAccepted)]
         if box.ip_up:
             self._pending.append((addr, LinkState(IP, True)))
+            self._presence(addr, True)
 
     def set_up(self, addr: int, up: bool) -> None:
         """Box and radio lose power (up=False) or come back (a reboot: state from the store only)."""
         box = self.boxes[addr]
         self.mesh.set_node_up(box.name, up)
+        was_up = box.up
         if up and not box.up:
             self.restart(addr)
         self.boxes[addr].up = up
+        if not up and was_up and box.ip_up:
+            self._presence(addr, False)
 
     def set_ip(self, addr: int, up: bool) -> None:
-        self.boxes[addr].ip_up = up
+        box = self.boxes[addr]
+        changed = box.ip_up != up and box.up
+        box.ip_up = up
         self._pending.append((addr, LinkState(IP, up)))
+        if changed:
+            self._presence(addr, up)
+
+    def _presence(self, addr: int, online: bool) -> None:
+        """What the broker tells the others (and, on joining, the box itself) about presence: a box that
+        joins publishes its retained status at once; one that vanishes is announced by its Last Will after
+        the keep-alive expiry. A box joining receives every box's retained status (all were on the broker
+        once, at enrolment)."""
+        if not self.presence:
+            return
+        delay = IP_LATENCY_S if online else PRESENCE_EXPIRY_S
+        if online:  # back before the keep-alive ran out: the new session's status follows any will
+            self._ip_queue = [q for q in self._ip_queue
+                              if not (isinstance(q[2], PeerPresence) and q[2].addr == addr and not q[2].online)]
+        for b in self.boxes.values():
+            if b.spec.addr != addr and b.up and b.ip_up:
+                self._ip_queue.append((self.now + delay, b.spec.addr, PeerPresence(BoxAddr(addr), online)))
+        if online:
+            for b in self.boxes.values():
+                if b.spec.addr != addr:
+                    self._ip_queue.append((self.now + IP_LATENCY_S, addr,
+                                           PeerPresence(b.spec.addr, b.up and b.ip_up)))
 
     @property
     def now(self) -> float:
