@@ -55,3 +55,14 @@ class AuthError(NspgwError):
     """A frame that decoded but failed authentication, replay or roster checks."""
 
     exit_code = 8
+
+
+class SimulationError(NspgwError):
+    """A drill (`nspgw sim run`) stopped on an internal error: which box, at what scenario time, in what state.
+    A defect in nspgw, never the scenario's fault; the CLI prints it as one line."""
+
+    exit_code = 9
+
+    def __init__(self, t_s: float, box: int | None, state: str, cause: str) -> None:
+        super().__init__(f"t={t_s:.1f} s, box {box if box is not None else '-'}: {cause}; {state}")
+        self.t_s, self.box, self.state, self.cause = t_s, box, state, cause

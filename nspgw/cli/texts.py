@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 
 NL: dict[str, str] = {
+    "sim.internal_error": "interne fout in de oefening op t={t:.0f} s bij post {box}: {cause} (toestand: {state}). "
+                          "Dit is een fout in nspgw, niet in het scenario; meld het met dit scenario en zijn seed.",
     "accepted": "Bericht {id} geaccepteerd ({priority}) voor {to}. Het blijft bewaard tot het is afgeleverd.",
     "daemon_down_hint": "Let op: de nspgw-dienst draait niet; het bericht wacht tot de dienst start.",
     "unknown_recipient": "onbekende ontvanger {to!r}; bekend zijn: {known}",
@@ -108,6 +110,8 @@ NL: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "sim.internal_error": "internal error in the drill at t={t:.0f} s on box {box}: {cause} (state: {state}). "
+                          "This is a defect in nspgw, not in the scenario; report it with this scenario and seed.",
     "accepted": "Message {id} accepted ({priority}) for {to}. It is kept until delivered.",
     "daemon_down_hint": "Note: the nspgw service is not running; the message waits until it starts.",
     "unknown_recipient": "unknown recipient {to!r}; known are: {known}",

@@ -337,10 +337,11 @@ def run_scenario(sc: Scenario, workdir: Path | None = None) -> ScenarioResult:
         for a, b, loss, snr in sc.links:
             net.mesh.set_link(f"box{a}", f"box{b}", loss=loss, snr=snr)
         sent: dict[str, tuple[SendSpec, int, float]] = {}
-        for ev in sc.events:
-            net.run_until(ev.at_s)
-            _apply(net, ev, sent)
-        net.run_until(sc.duration_s)
+        with net.internal_errors():
+            for ev in sc.events:
+                net.run_until(ev.at_s)
+                _apply(net, ev, sent)
+            net.run_until(sc.duration_s)
         return _result(sc, net, sent, time.perf_counter() - t_wall)
     finally:
         net.close()

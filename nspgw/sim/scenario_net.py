@@ -7,7 +7,9 @@ scenario runner use it; nothing sleeps, the whole run is deterministic for a see
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from nspgw.core.lifecycle import FINAL
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
 from nspgw.crypto.roster import Role
+from nspgw.errors import NspgwError, SimulationError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.sim.mesh import BROADCAST, DUTY_CYCLE_LIMIT, MAX_RETRANSMIT, TOO_LARGE, Mesh, RadioPacket, Reception
 from nspgw.sim.mesh import RoutingEvent as MeshRouting
@@ -84,6 +87,7 @@ class SimNet:
         # Node.next_deadline() only changes when the node handles something: cache it per box (the driver
         # loop asked every box on every step, the hot spot of a 56-box day).
         self._deadlines: dict[int, float | None] = {}
+        self.current: int | None = None  # the box handling an event right now (named by an internal error)
         self.mesh.on_deliver = self._on_deliver
         self.mesh.on_routing = self._on_routing
         for spec in boxes:
@@ -219,13 +223,30 @@ class SimNet:
             for b in list(self.boxes.values()):
                 d = self._deadline(b) if b.up else None
                 if d is not None and d <= t:
+                    self.current = b.spec.addr
                     self._execute(b, b.node.handle_timer(t))
                     fired = True
             guard = guard + 1 if fired and t == self.now else 0
             if guard > 10_000:
-                raise RuntimeError(f"node timers do not advance at t={t}")
+                stuck = [b for b in self.boxes.values() if b.up and (self._deadline(b) or t + 1) <= t]
+                box = stuck[0] if stuck else None
+                raise SimulationError(t, box.spec.addr if box else None, stuck_state(box.node, t) if box else "",
+                                      "node timers do not advance")
         self.mesh.run_until(t_end)
         self._drain()
+
+    @contextlib.contextmanager
+    def internal_errors(self) -> Iterator[None]:
+        """Turn any internal exception of a box into a `SimulationError`: the scenario time, the box that was
+        handling something and its state, in one line (a drill never ends in a traceback)."""
+        try:
+            yield
+        except NspgwError:
+            raise
+        except Exception as exc:  # the one boundary of a drill: reported, never swallowed
+            box = self.boxes.get(self.current) if self.current is not None else None
+            state = stuck_state(box.node, self.now) if box is not None else ""
+            raise SimulationError(self.now, self.current, state, f"{type(exc).__name__}: {exc}") from exc
 
     def _deadline(self, b: SimBox) -> float | None:
         a = b.spec.addr
@@ -247,6 +268,7 @@ class SimNet:
             addr, ev = self._pending.pop(0)
             box = self.boxes[addr]
             if box.up:
+                self.current = addr
                 self._execute(box, box.node.handle(ev, self.now))
 
     def _execute(self, box: SimBox, acts: list[Action]) -> None:
@@ -309,6 +331,15 @@ class SimNet:
         ok = ev.error_reason == 0
         reason = None if ok else _ERRORS.get(ev.error_reason, f"ERROR_{ev.error_reason}")
         self._pending.append((me.addr, RadioSendResult(tx_ref, ok, reason)))
+
+
+def stuck_state(node: Node, now: float) -> str:
+    """What a box was doing, for an internal-error line: its deadline, queues, links and radio budget."""
+    d = node.next_deadline()
+    links = ",".join(f"{k} {'up' if v['up'] else 'down'}" for k, v in node.links.snapshot().items())
+    return (f"deadline {'-' if d is None else f'{d:.1f}'}, outbox {len(node.out)}, custody {len(node.held)}, "
+            f"jobs {len(node.sched)}, waiting on the radio {len(node.gates)}, {links}, "
+            f"airtime {node.ledger.used_ms(now) / 1000:.1f}/{node.ledger.limit_ms / 1000:.0f} s")
 
 
 def _mesh_priority(p: Precedence) -> int:
