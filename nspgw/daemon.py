@@ -30,7 +30,7 @@ from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendRes
 from nspgw.core.node import Node
 from nspgw.daemon_control import Pings, inspect
 from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
-from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, build_record, stamp, summary_nl
+from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, STUCK_BACKOFF_S, LoopStats, build_record, stamp, summary_nl
 from nspgw.errors import NspgwError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 
@@ -82,6 +82,10 @@ class Daemon:
         self._sent_via: dict[int, str] = {}  # our message seq → link of its last frame (for `nspgw outbox`)
         self._last_status: dict[str, Any] | None = None
         self._last_status_at = 0.0
+        # Loop accounting (`nspgw bench daemon`, the status record's "loop"): every return from the one wait
+        # is a wake-up; a timer run that produced nothing is an empty wake-up. A healthy loop has a handful
+        # per minute idle; hundreds per second would be a spin.
+        self.loop = LoopStats()
         self._started_wall = time.time()
         self._rng = random.Random(os.urandom(16))
         self._pings = Pings(self._rng)
@@ -208,10 +212,15 @@ class Daemon:
                 ping_at = self._pings.next_deadline()
                 if ping_at is not None:
                     wake_at = min(wake_at, ping_at)
+                if deadline is not None and deadline <= now and self.loop.stuck_at == deadline:
+                    # The core promises a deadline in the future or one handle_timer consumes; if a defect
+                    # broke that promise, wait a second instead of spinning a core (and say so once).
+                    wake_at = max(wake_at, now + STUCK_BACKOFF_S)
                 try:
                     item = self.q.get(timeout=max(0.0, wake_at - now))
                 except queue.Empty:
                     item = None
+                self.loop.wakeups += 1
                 while item is not None:  # a burst of events is handled before the timers
                     self._dispatch(*item)
                     try:
@@ -221,7 +230,18 @@ class Daemon:
                 now = time.monotonic()
                 deadline = self.node.next_deadline()
                 if deadline is not None and deadline <= now:
-                    self._step(self.node.handle_timer(now))
+                    acts = self.node.handle_timer(now)
+                    self.loop.timer_runs += 1
+                    self.loop.empty_timer_runs += not acts
+                    after = self.node.next_deadline()
+                    if after is not None and after <= now and not acts:
+                        if self.loop.stuck_at is None:
+                            log.error("kerntimer schuift niet op (deadline %.3f, nu %.3f): defect, 1 s pauze",
+                                      after, now)
+                        self.loop.stuck_at = after
+                    else:
+                        self.loop.stuck_at = None
+                    self._step(acts)
                 if now >= next_reread:
                     next_reread = now + OUTBOX_REREAD_S
                     self._feed_outbox()
@@ -387,7 +407,8 @@ class Daemon:
         if not (force or (changed and since >= _STATUS_MIN_INTERVAL_S) or since >= HEARTBEAT_S):
             return False
         self._last_status, self._last_status_at = record, now
-        self.store.set_status(STATUS_KEY, dict(record, **stamp()))
+        # The loop counters ride with the heartbeat, outside the compared record (they change every wake-up).
+        self.store.set_status(STATUS_KEY, dict(record, **stamp(), loop=self.loop.snapshot()))
         return changed
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from nspgw.wire.frames import Precedence
@@ -25,6 +26,22 @@ STALE_S = 4 * HEARTBEAT_S  # three missed heartbeats: the daemon is stuck or gon
 
 
 _BOOT_ID: str | None = None
+STUCK_BACKOFF_S = 1.0  # the loop's floor when the core's deadline did not move (a defect; never busy-wait)
+
+
+@dataclass
+class LoopStats:
+    """Wake-ups of the daemon's one wait, since start (monotonic seconds `since_mono`)."""
+
+    wakeups: int = 0
+    timer_runs: int = 0
+    empty_timer_runs: int = 0
+    since_mono: float = field(default_factory=time.monotonic)
+    stuck_at: float | None = None  # a core deadline that handle_timer did not consume (defect guard)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"wakeups": self.wakeups, "timer_runs": self.timer_runs, "empty_timer_runs": self.empty_timer_runs,
+                "since_mono": self.since_mono, "stuck": self.stuck_at is not None}
 
 
 def boot_id() -> str:
