@@ -26,10 +26,11 @@ from nspgw.config import Config
 from nspgw.core.actions import Action, Notify, StoreFrameSent, StorePeer, Transmit
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
-from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendResult
+from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, PeerPresence, RadioSendResult
 from nspgw.core.node import Node
 from nspgw.daemon_control import Pings, inspect
 from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
+from nspgw.daemon_presence import PresenceBook
 from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, STUCK_BACKOFF_S, LoopStats, build_record, stamp, summary_nl
 from nspgw.errors import NspgwError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
@@ -86,6 +87,7 @@ class Daemon:
         # is a wake-up; a timer run that produced nothing is an empty wake-up. A healthy loop has a handful
         # per minute idle; hundreds per second would be a spin.
         self.loop = LoopStats()
+        self._presence = PresenceBook(cfg.network.lower())
         self._started_wall = time.time()
         self._rng = random.Random(os.urandom(16))
         self._pings = Pings(self._rng)
@@ -141,7 +143,9 @@ class Daemon:
             cert_file=_path(m.cert_file) if m.tls else None, key_file=_path(m.key_file) if m.tls else None,
             keepalive_s=m.keepalive_s)
         self._mqtt_state = {"status": "connecting", "detail": "starten"}
-        self.mqtt = MqttLink(settings, self._sink("mqtt"))
+        assert self.node is not None
+        signer = self._presence.signer(self.store, self.node.cfg.keyring)  # reserves sequence numbers first
+        self.mqtt = MqttLink(settings, self._sink("mqtt"), presence=signer)
         self.mqtt.start()
 
     def _sink(self, source: str) -> Any:
@@ -363,7 +367,12 @@ class Daemon:
                                "air_util_tx": ev.air_util_tx}
 
     def _mqtt_event(self, kind: str, ev: Any) -> None:
-        if kind == "frame":
+        if kind == "presence":
+            assert self.node is not None
+            p = self._presence.accept(self.node.cfg.keyring, ev, self.store)
+            if p is not None:
+                self._handle(PeerPresence(BoxAddr(p.addr), p.online))
+        elif kind == "frame":
             self._inspect(IP, ev.data, BoxAddr(ev.src_addr), None, None)
             self._handle(FrameIn(IP, ev.data, BoxAddr(ev.src_addr)))
         elif kind == "state":
@@ -394,7 +403,7 @@ class Daemon:
         return build_record(self.node, time.monotonic(), running=running, box=self.cfg.name,
                             started_wall=self._started_wall, radio=dict(self._radio_state, telemetry=self._telemetry),
                             mqtt=dict(self._mqtt_state), preset=self.cfg.radio.preset, region=self.cfg.radio.region,
-                            peers=self._peers, sent_via=self._sent_via)
+                            peers=self._peers, sent_via=self._sent_via, presence=self._presence.view())
 
     def _write_status(self, *, force: bool = False, running: bool = True) -> bool:
         """Write the status record when it changed or the heartbeat is due; True when it changed."""

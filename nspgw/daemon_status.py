@@ -111,7 +111,7 @@ def summary_nl(radio: dict[str, Any], queued: int) -> str:
 
 def build_record(node: Any, now: float, *, running: bool, box: str, started_wall: float, radio: dict[str, Any],
                  mqtt: dict[str, Any], preset: str, region: str, peers: dict[int, dict[str, Any]],
-                 sent_via: dict[int, str]) -> dict[str, Any]:
+                 sent_via: dict[int, str], presence: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The status record (without the heartbeat time, so that an unchanged record compares equal)."""
     queue = {p.name.lower(): 0 for p in Precedence}  # FLASH first
     for o in node.out.values():
@@ -127,4 +127,5 @@ def build_record(node: Any, now: float, *, running: bool, box: str, started_wall
         "preset": preset, "region": region,
         "peers": {str(k): v for k, v in sorted(peers.items())},
         "sent_via": {str(k): v for k, v in sent_via.items()},
+        "presence": presence or {},  # per box: what the MQTT broker last said (verified, newest only)
     }
