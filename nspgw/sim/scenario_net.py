@@ -33,6 +33,7 @@ from nspgw.errors import NspgwError, SimulationError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.sim.mesh import BROADCAST, DUTY_CYCLE_LIMIT, MAX_RETRANSMIT, TOO_LARGE, Mesh, RadioPacket, Reception
 from nspgw.sim.mesh import RoutingEvent as MeshRouting
+from nspgw.sim.scenario_links import LinkLog
 from nspgw.store.sqlite import Store
 from nspgw.wire.frames import NSPGW_PORTNUM, MsgId, Precedence
 
@@ -88,6 +89,7 @@ class SimNet:
         # loop asked every box on every step, the hot spot of a 56-box day).
         self._deadlines: dict[int, float | None] = {}
         self.current: int | None = None  # the box handling an event right now (named by an internal error)
+        self.link_log = LinkLog()  # which link each message took (report: sim/scenario_links.py)
         self.mesh.on_deliver = self._on_deliver
         self.mesh.on_routing = self._on_routing
         for spec in boxes:
@@ -187,6 +189,7 @@ class SimNet:
         """`nspgw send` on box `src`: commit the outbox row, then wake the daemon."""
         box = self.boxes[src]
         msg = box.store.accept_message(BoxAddr(src), BoxAddr(dst), precedence, body, ttl_s=ttl_s)
+        self.link_log.note_accept(src, msg.seq, self._on_broker(src), self._on_broker(dst))
         if box.up:
             self._pending.append((src, MessageAccepted(msg, BoxAddr(dst), precedence, body, ttl_s)))
         return msg
@@ -235,6 +238,10 @@ class SimNet:
         self.mesh.run_until(t_end)
         self._drain()
 
+    def _on_broker(self, addr: int) -> bool:
+        b = self.boxes.get(addr)
+        return b is not None and b.up and b.ip_up
+
     @contextlib.contextmanager
     def internal_errors(self) -> Iterator[None]:
         """Turn any internal exception of a box into a `SimulationError`: the scenario time, the box that was
@@ -274,6 +281,7 @@ class SimNet:
     def _execute(self, box: SimBox, acts: list[Action]) -> None:
         self._deadlines.pop(box.spec.addr, None)  # the node just handled something
         box.store.apply(acts)  # persist before acknowledging: one transaction, then the transmits
+        self.link_log.note(box.spec.addr, self.now, acts, self._on_broker)
         for a in acts:
             if isinstance(a, StoreInbox):
                 self.deliveries.append((self.now, box.spec.addr, int(a.frame.msg.origin), a.frame.msg.seq))
