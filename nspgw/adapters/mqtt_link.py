@@ -92,11 +92,15 @@ class _Client(mqtt.Client):
     last_connect_error: OSError | None = None
     connect_attempts = 0
     before_connect: Callable[[], None] | None = None  # presence: a fresh will for every connection
+    _armed = False
 
     def reconnect(self) -> MQTTErrorCode:
         self.connect_attempts += 1
-        if self.before_connect is not None:
+        # A new will (two presence numbers) only when the last CONNECT may have reached a broker: an attempt
+        # that failed at TCP level sent nothing, so a broker that is down for days uses up no numbers.
+        if self.before_connect is not None and (self.last_connect_error is None or not self._armed):
             self.before_connect()
+            self._armed = True
         try:
             rc = super().reconnect()
         except OSError as exc:

@@ -196,3 +196,20 @@ def test_presence_payload_is_verified() -> None:
     seen = SeenSeqs()
     assert seen.fresh(Presence(NSP, True, 5)) and not seen.fresh(Presence(NSP, True, 5))
     assert seen.fresh(Presence(NSP, False, 6)) and not seen.fresh(Presence(NSP, True, 5))
+
+
+def test_a_broker_that_is_down_uses_up_no_presence_numbers() -> None:
+    """Reconnecting every second to a dead port sends no CONNECT: the will armed for the first attempt is
+    kept, so days without a broker do not exhaust the block reserved in the store."""
+    from nspgw.sim.mosquitto import free_port
+
+    store = MemStore()
+    signer = PresenceBook(NETWORK).signer(store, NET.keyring(CP))
+    link = MqttLink(MqttSettings("127.0.0.1", free_port(), NETWORK, CP, backoff_min_s=1, backoff_max_s=1),
+                    queue_sink(queue.Queue()), presence=signer)
+    try:
+        link.start()
+        wait(lambda: link.connect_attempts >= 3, 20, "three connection attempts")
+    finally:
+        link.stop()
+    assert signer.seqs.take_pair() == 2  # only the first pair (0, 1) was taken
