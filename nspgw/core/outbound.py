@@ -60,13 +60,15 @@ def plan(node: Node, key: Hashable, now: float) -> Route | None:
     ip = node.links.ip_up
     if kind == "out":
         o = node.out[key[1]]
-        if o.round and o.via is not None:
-            return o.via
-        if o.bulletin:
+        if o.bulletin:  # before `via`: each repeat of a round has its own box, and so its own link
             box = _next_bulletin_box(o)
             if box is not None:
                 return Route(bulletin_link(node, o, box), box, False)
+            if o.round and o.via is not None:
+                return o.via
             return Route(IP if ip else RADIO, BROADCAST_ADDR, False)
+        if o.round and o.via is not None:
+            return o.via
         # A new round after an unanswered direct one counts that failure first (serve_out does): plan with it,
         # so the gate `pump` checks is the gate of the link the frame will really take.
         failed = int(not o.round and o.state == MsgState.IN_FLIGHT and o.via is not None and not o.via.custody)

@@ -37,6 +37,10 @@ class Wire:
         self.now = 0.0
 
     def run(self, a: BoxAddr, acts: list[Action]) -> None:
+        # No budget bypass: one frame at a time goes to the radio, and never past the duty-cycle ledger.
+        n = self.nodes[a]
+        assert sum(1 for x in acts if isinstance(x, Transmit) and x.link == RADIO) <= 1
+        assert n.ledger.used_ms(self.now) <= n.ledger.limit_ms + 1e-6
         for act in acts:
             if isinstance(act, Transmit) and (act.link == RADIO or self.ip[a]):
                 self.air.append((a, act))
@@ -156,3 +160,24 @@ def test_switch_from_ip_to_radio_respects_the_duty_cycle_budget() -> None:
     messages = [t for t in sent if t.data[0] >> 3 & 7 == 0]
     assert [t.link for t in messages].count(IP) >= 2
     assert not [t for t in sent if t.link == RADIO], "nothing on air while the budget is spent"
+
+
+def test_bulletin_repeats_check_the_gate_of_each_boxs_own_link() -> None:
+    """A bulletin repeat round mixes links: boxes on the broker get it over IP, one that left by radio. Each
+    repeat is gated by its own link (a round planned by its first box's IP route once sent radio frames past
+    a spent budget)."""
+    w = Wire()
+    gct = w.nodes[GCT]
+    w.ip[GCT] = True
+    w.run(GCT, gct.handle(LinkState(IP, True), 0.0))
+    w.run(GCT, gct.handle(PeerPresence(NSP, False), 0.0))  # the NSP left the broker; the others are on it
+    gct.ledger.record(0.0, gct.ledger.limit_ms)  # the hour's airtime is spent
+    w.run(GCT, gct.handle(MessageAccepted(MsgId(GCT, 1), BROADCAST_ADDR, Precedence.PRIORITY, b"b" * 80), 0.0))
+    while w.now < 1800.0:
+        d = gct.next_deadline()
+        assert d is not None and d > w.now
+        w.now = d
+        w.run(GCT, gct.handle_timer(w.now))  # `run` asserts the ledger is never exceeded
+    repeats = [t for _, t in w.air if t.data[0] >> 3 & 7 == 0 and t.hop_dst not in (None, BROADCAST_ADDR)]
+    to_nsp = {t.link for t in repeats if t.hop_dst == NSP}
+    assert IP in {t.link for t in repeats if t.hop_dst != NSP} and to_nsp == {RADIO}  # radio once budget freed
