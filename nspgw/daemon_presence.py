@@ -63,10 +63,12 @@ class PresenceBook:
             self.rejected += 1
             log.debug("aanwezigheid van %03x genegeerd: %s", ev.addr, exc)
             return None
+        changed = self._seen.newer(p)
         if not self._seen.fresh(p):
             self.stale += 1
             return None
-        store.set_status(SEEN_KEY, self._seen.snapshot())
+        if changed:
+            store.set_status(SEEN_KEY, self._seen.snapshot())
         self._view[p.addr] = {"online": p.online, "seq": p.seq, "wall": time.time(), "mono": time.monotonic()}
         log.info("kastje %03x %s op de MQTT-broker", p.addr, "aanwezig" if p.online else "AFWEZIG")
         return p

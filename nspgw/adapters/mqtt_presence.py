@@ -16,8 +16,9 @@ The signature covers a domain label, the network name and the first 14 bytes. **
 strictly increases per box across restarts (blocks reserved in the box's store before use, like frame
 counters; a crash skips numbers, never reuses them). Each connection takes two numbers: `n` for its "online"
 and `n + 1` for its will, so a will always outranks the "online" of its own session and every status of an
-older one. A receiver accepts a status only with a `seq` higher than any it accepted from that box (kept in
-its store across restarts), so an old "online" that a broker or an attacker replays after the box's will
+older one. A receiver accepts a status only with a `seq` not lower than any it accepted from that box
+(kept in its store across restarts; the newest itself comes again with every subscription), so an old
+"online" that a broker or an attacker replays after the box's will
 cannot mark it online again. What this cannot stop: a broker that withholds the newest status (it can
 drop any traffic, like jamming); then the box is tried over IP and the core falls back to the radio after
 its unanswered rounds, as without presence.
@@ -124,11 +125,17 @@ class SeenSeqs:
         self._seen = dict(seen or {})
 
     def fresh(self, p: Presence) -> bool:
-        """True (and remembered) when `p` is newer than anything accepted from that box."""
-        if p.seq <= self._seen.get(p.addr, -1):
+        """True (and remembered) unless something newer was accepted from that box. The newest status itself
+        may come again (the broker re-sends retained statuses on every subscription, also after our restart,
+        when the core has to learn them anew); only an older one is a replay."""
+        if p.seq < self._seen.get(p.addr, -1):
             return False
         self._seen[p.addr] = p.seq
         return True
+
+    def newer(self, p: Presence) -> bool:
+        """`p` is strictly newer than what was accepted (the store needs writing)."""
+        return p.seq > self._seen.get(p.addr, -1)
 
     def snapshot(self) -> dict[str, int]:
         return {str(k): v for k, v in sorted(self._seen.items())}
