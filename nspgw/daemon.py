@@ -26,7 +26,7 @@ from nspgw.config import Config
 from nspgw.core.actions import Action, Notify, StoreFrameSent, StoreInbox, StorePeer, Transmit
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
-from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendResult
+from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, PeerPresence, RadioSendResult
 from nspgw.core.node import Node
 from nspgw.daemon_control import (
     KEY_COMMANDS,
@@ -38,7 +38,8 @@ from nspgw.daemon_control import (
     relay_alert,
 )
 from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
-from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, build_record, stamp, summary_nl
+from nspgw.daemon_presence import PresenceBook
+from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, STUCK_BACKOFF_S, LoopStats, build_record, stamp, summary_nl
 from nspgw.errors import NspgwError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 
@@ -92,6 +93,11 @@ class Daemon:
         self._sent_via: dict[int, str] = {}  # our message seq → link of its last frame (for `nspgw outbox`)
         self._last_status: dict[str, Any] | None = None
         self._last_status_at = 0.0
+        # Loop accounting (`nspgw bench daemon`, the status record's "loop"): every return from the one wait
+        # is a wake-up; a timer run that produced nothing is an empty wake-up. A healthy loop has a handful
+        # per minute idle; hundreds per second would be a spin.
+        self.loop = LoopStats()
+        self._presence = PresenceBook(cfg.network.lower())
         self._started_wall = time.time()
         self._journal: Any = None  # ServiceJournal, once the store is open
         self._rng = random.Random(os.urandom(16))
@@ -173,7 +179,9 @@ class Daemon:
             cert_file=_path(m.cert_file) if m.tls else None, key_file=_path(m.key_file) if m.tls else None,
             keepalive_s=m.keepalive_s, tls=m.tls)
         self._mqtt_state = {"status": "connecting", "detail": "starten"}
-        self.mqtt = MqttLink(settings, self._sink("mqtt"))
+        assert self.node is not None
+        signer = self._presence.signer(self.store, self.node.cfg.keyring)  # reserves sequence numbers first
+        self.mqtt = MqttLink(settings, self._sink("mqtt"), presence=signer)
         self.mqtt.start()
 
     def _sink(self, source: str) -> Any:
@@ -249,10 +257,15 @@ class Daemon:
                 ping_at = self._pings.next_deadline()
                 if ping_at is not None:
                     wake_at = min(wake_at, ping_at)
+                if deadline is not None and deadline <= now and self.loop.stuck_at == deadline:
+                    # The core promises a deadline in the future or one handle_timer consumes; if a defect
+                    # broke that promise, wait a second instead of spinning a core (and say so once).
+                    wake_at = max(wake_at, now + STUCK_BACKOFF_S)
                 try:
                     item = self.q.get(timeout=max(0.0, wake_at - now))
                 except queue.Empty:
                     item = None
+                self.loop.wakeups += 1
                 while item is not None:  # a burst of events is handled before the timers
                     self._dispatch(*item)
                     try:
@@ -262,7 +275,18 @@ class Daemon:
                 now = time.monotonic()
                 deadline = self.node.next_deadline()
                 if deadline is not None and deadline <= now:
-                    self._step(self.node.handle_timer(now))
+                    acts = self.node.handle_timer(now)
+                    self.loop.timer_runs += 1
+                    self.loop.empty_timer_runs += not acts
+                    after = self.node.next_deadline()
+                    if after is not None and after <= now and not acts:
+                        if self.loop.stuck_at is None:
+                            log.error("kerntimer schuift niet op (deadline %.3f, nu %.3f): defect, 1 s pauze",
+                                      after, now)
+                        self.loop.stuck_at = after
+                    else:
+                        self.loop.stuck_at = None
+                    self._step(acts)
                 if now >= next_reread:
                     next_reread = now + OUTBOX_REREAD_S
                     self._feed_outbox()
@@ -393,7 +417,12 @@ class Daemon:
                                "air_util_tx": ev.air_util_tx}
 
     def _mqtt_event(self, kind: str, ev: Any) -> None:
-        if kind == "frame":
+        if kind == "presence":
+            assert self.node is not None
+            p = self._presence.accept(self.node.cfg.keyring, ev, self.store)
+            if p is not None:
+                self._handle(PeerPresence(BoxAddr(p.addr), p.online))
+        elif kind == "frame":
             self._inspect(IP, ev.data, BoxAddr(ev.src_addr), None, None)
             self._handle(FrameIn(IP, ev.data, BoxAddr(ev.src_addr)))
         elif kind == "state":
@@ -429,7 +458,7 @@ class Daemon:
         return build_record(self.node, time.monotonic(), running=running, box=self.cfg.name,
                             started_wall=self._started_wall, radio=dict(self._radio_state, telemetry=self._telemetry),
                             mqtt=dict(self._mqtt_state), preset=self.cfg.radio.preset, region=self.cfg.radio.region,
-                            peers=self._peers, sent_via=self._sent_via)
+                            peers=self._peers, sent_via=self._sent_via, presence=self._presence.view())
 
     def _write_status(self, *, force: bool = False, running: bool = True) -> bool:
         """Write the status record when it changed or the heartbeat is due; True when it changed."""
@@ -442,7 +471,8 @@ class Daemon:
         if not (force or (changed and since >= _STATUS_MIN_INTERVAL_S) or since >= HEARTBEAT_S):
             return False
         self._last_status, self._last_status_at = record, now
-        self.store.set_status(STATUS_KEY, dict(record, **stamp()))
+        # The loop counters ride with the heartbeat, outside the compared record (they change every wake-up).
+        self.store.set_status(STATUS_KEY, dict(record, **stamp(), loop=self.loop.snapshot()))
         return changed
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from nspgw.wire.frames import Precedence
@@ -25,6 +26,22 @@ STALE_S = 4 * HEARTBEAT_S  # three missed heartbeats: the daemon is stuck or gon
 
 
 _BOOT_ID: str | None = None
+STUCK_BACKOFF_S = 1.0  # the loop's floor when the core's deadline did not move (a defect; never busy-wait)
+
+
+@dataclass
+class LoopStats:
+    """Wake-ups of the daemon's one wait, since start (monotonic seconds `since_mono`)."""
+
+    wakeups: int = 0
+    timer_runs: int = 0
+    empty_timer_runs: int = 0
+    since_mono: float = field(default_factory=time.monotonic)
+    stuck_at: float | None = None  # a core deadline that handle_timer did not consume (defect guard)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"wakeups": self.wakeups, "timer_runs": self.timer_runs, "empty_timer_runs": self.empty_timer_runs,
+                "since_mono": self.since_mono, "stuck": self.stuck_at is not None}
 
 
 def boot_id() -> str:
@@ -94,7 +111,7 @@ def summary_nl(radio: dict[str, Any], queued: int) -> str:
 
 def build_record(node: Any, now: float, *, running: bool, box: str, started_wall: float, radio: dict[str, Any],
                  mqtt: dict[str, Any], preset: str, region: str, peers: dict[int, dict[str, Any]],
-                 sent_via: dict[int, str]) -> dict[str, Any]:
+                 sent_via: dict[int, str], presence: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The status record (without the heartbeat time, so that an unchanged record compares equal)."""
     queue = {p.name.lower(): 0 for p in Precedence}  # FLASH first
     for o in node.out.values():
@@ -110,4 +127,5 @@ def build_record(node: Any, now: float, *, running: bool, box: str, started_wall
         "preset": preset, "region": region,
         "peers": {str(k): v for k, v in sorted(peers.items())},
         "sent_via": {str(k): v for k, v in sent_via.items()},
+        "presence": presence or {},  # per box: what the MQTT broker last said (verified, newest only)
     }

@@ -61,3 +61,14 @@ class JournalError(NspgwError):
     """A journal (or an exported one) whose chain or signatures do not hold: it has been altered."""
 
     exit_code = 9
+
+
+class SimulationError(NspgwError):
+    """A drill (`nspgw sim run`) stopped on an internal error: which box, at what scenario time, in what state.
+    A defect in nspgw, never the scenario's fault; the CLI prints it as one line."""
+
+    exit_code = 10
+
+    def __init__(self, t_s: float, box: int | None, state: str, cause: str) -> None:
+        super().__init__(f"t={t_s:.1f} s, box {box if box is not None else '-'}: {cause}; {state}")
+        self.t_s, self.box, self.state, self.cause = t_s, box, state, cause

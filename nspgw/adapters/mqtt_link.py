@@ -24,10 +24,12 @@ plus paho's 1 s select tick: < 22 s, inside the 30 s budget. A killed broker on 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from nspgw.adapters.mqtt_presence import LinkPresence, PresenceSigner, presence_topic
 from nspgw.adapters.mqtt_settings import (
     MAX_PAYLOAD,
     TOPIC_ROOT,
@@ -88,9 +91,16 @@ class _Client(mqtt.Client):
 
     last_connect_error: OSError | None = None
     connect_attempts = 0
+    before_connect: Callable[[], None] | None = None  # presence: a fresh will for every connection
+    _armed = False
 
     def reconnect(self) -> MQTTErrorCode:
         self.connect_attempts += 1
+        # A new will (two presence numbers) only when the last CONNECT may have reached a broker: an attempt
+        # that failed at TCP level sent nothing, so a broker that is down for days uses up no numbers.
+        if self.before_connect is not None and (self.last_connect_error is None or not self._armed):
+            self.before_connect()
+            self._armed = True
         try:
             rc = super().reconnect()
         except OSError as exc:
@@ -105,8 +115,11 @@ class MqttLink:
 
     name = "mqtt"
 
-    def __init__(self, settings: MqttSettings, sink: EventSink) -> None:
+    def __init__(self, settings: MqttSettings, sink: EventSink, presence: PresenceSigner | None = None) -> None:
         self.settings = settings
+        self._presence = presence
+        self._online: bytes | None = None  # this connection's signed "online" (its will is the "offline")
+        self._offline: bytes | None = None
         self._sink = sink
         self.stats = MqttStats()
         self._lock = threading.Lock()
@@ -119,7 +132,11 @@ class MqttLink:
         net, own = settings.network, addr_level(settings.own_addr)
         self._prefix = f"{TOPIC_ROOT}/{net}/"
         self._subscriptions = [(f"{TOPIC_ROOT}/{net}/+/{own}", 1), (f"{TOPIC_ROOT}/{net}/+/all", 1)]
+        if presence is not None:
+            self._subscriptions.append((f"{self._prefix}presence/+", 1))
         self._client = self._make_client()
+        if presence is not None:
+            self._client.before_connect = self._arm_presence
 
     # ---- public API (any thread) -------------------------------------------------------------------------
 
@@ -155,6 +172,7 @@ class MqttLink:
         if not self._started:
             return
         self._started = False
+        self._publish_offline()
         self._client.disconnect()
         self._client.loop_stop()
         self._set_state(STOPPED, "gestopt")
@@ -213,6 +231,7 @@ class MqttLink:
             # Always (re)subscribe: cheap, and correct even when the broker lost the session (no persistence).
             # The link reports `connected` on the SUBACK, when it can really receive.
             client.subscribe(self._subscriptions)
+            self._publish_online()
             return
         if code in _BAD_CREDENTIALS:
             detail = "MQTT-broker weigert inlog (verkeerde gebruikersnaam/wachtwoord)"
@@ -270,6 +289,15 @@ class MqttLink:
             self.stats.dropped_bad_topic += 1
             return
         parts = topic[len(self._prefix):].split("/")
+        if parts[0] == "presence" and self._presence is not None:
+            self._handle_presence(parts, bytes(payload))
+            return
+        if msg.retain:
+            # Only presence is retained. A retained frame (a box may publish one under its own address now
+            # that the broker keeps retained messages) would greet every new subscriber: drop it. It could
+            # not be replayed anyway (replay windows); this keeps it from costing a decode.
+            self.stats.extra["dropped_retained"] = self.stats.extra.get("dropped_retained", 0) + 1
+            return
         src = parse_addr_level(parts[0]) if len(parts) == 2 else None
         dst = parse_addr_level(parts[1]) if len(parts) == 2 else None
         if src is None or dst is None or src == BROADCAST_ADDR or src == self.settings.own_addr:
@@ -310,6 +338,51 @@ class MqttLink:
             return False
         bucket[0] -= 1.0
         return True
+
+    # ---- presence (adapters/mqtt_presence.py; paho's thread except stop) -----------------------------------
+
+    def _arm_presence(self) -> None:
+        """Before every connection: two fresh sequence numbers, the "online" to publish once connected and the
+        "offline" the broker publishes as our Last Will if we drop off without a clean disconnect."""
+        assert self._presence is not None
+        pair = self._presence.seqs.take_pair()
+        topic = presence_topic(self._prefix, self.settings.own_addr)
+        if pair is None:
+            self._online = self._offline = None
+            self._client.will_clear()
+            return
+        self._online = self._presence.payload(True, pair)
+        self._offline = self._presence.payload(False, pair + 1)
+        self._client.will_set(topic, self._offline, qos=1, retain=True)
+
+    def _publish_online(self) -> None:
+        if self._online is not None:
+            topic = presence_topic(self._prefix, self.settings.own_addr)
+            self._client.publish(topic, self._online, qos=1, retain=True)
+
+    def _publish_offline(self) -> None:
+        """A clean stop sends no will (MQTT 5.0 §3.14.4): say "offline" ourselves, briefly waiting for it."""
+        self._online = None  # our own "offline" coming back must not be "healed" into "online" again
+        if self._offline is None or self._state.status != CONNECTED:
+            return
+        info = self._client.publish(presence_topic(self._prefix, self.settings.own_addr), self._offline, qos=1,
+                                    retain=True)
+        with contextlib.suppress(RuntimeError, ValueError):
+            info.wait_for_publish(timeout=2.0)
+
+    def _handle_presence(self, parts: list[str], payload: bytes) -> None:
+        addr = parse_addr_level(parts[1]) if len(parts) == 2 else None
+        if addr is None or len(payload) > MAX_PAYLOAD:
+            self.stats.dropped_bad_topic += 1
+            return
+        if addr == self.settings.own_addr:
+            # Our own retained status. A will of an older connection that the broker published late (it
+            # noticed the dead connection after we were back) would leave us "offline" for every box that
+            # subscribes later: publish this connection's "online" again.
+            if self._online is not None and payload != self._online and self._state.status == CONNECTED:
+                self._publish_online()
+            return
+        self._emit("presence", LinkPresence(self.name, addr, payload))
 
     # ---- helpers -----------------------------------------------------------------------------------------
 

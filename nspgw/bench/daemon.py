@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from nspgw.errors import NspgwError
 
@@ -39,6 +40,7 @@ class DaemonFigures:
     rss_mb: float
     cpu_pct: float
     idle_window_s: float
+    wakeups_per_min: float
     preset: str
     console: bool
     machine: str
@@ -128,6 +130,9 @@ def measure(seconds: float = 60.0, preset: str = "LONG_FAST", console: bool = Fa
             notify.settimeout(max(0.01, settle_until - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 notify.recv(4096)
+        from nspgw.bench.daemon_radio import _fresh_status, loop_rates
+
+        first = _fresh_status(box.store_path, time.monotonic())
         cpu0, w0 = _cpu_s(daemon.pid), time.monotonic()
         end = w0 + seconds
         while time.monotonic() < end:  # drain notifications (as systemd would) until the window ends
@@ -136,19 +141,15 @@ def measure(seconds: float = 60.0, preset: str = "LONG_FAST", console: bool = Fa
                 notify.recv(4096)
         cpu1, w1 = _cpu_s(daemon.pid), time.monotonic()
         rss = _rss_mb(daemon.pid)
+        wakeups, _ = loop_rates(first, _fresh_status(box.store_path, w1))
         return DaemonFigures(ready_s=round(ready_s, 2), rss_mb=round(rss, 1),
                              cpu_pct=round(100.0 * (cpu1 - cpu0) / (w1 - w0), 2), idle_window_s=round(w1 - w0, 1),
-                             preset=preset, console=console, machine=_machine(), python=platform.python_version(),
+                             wakeups_per_min=round(wakeups, 1), preset=preset, console=console,
+                             machine=_machine(), python=platform.python_version(),
                              date=time.strftime("%Y-%m-%d"))
     finally:
-        for proc in (daemon, sim):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        _stop(daemon)
+        _stop(sim)
         notify.close()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -181,6 +182,16 @@ def _visit_console(url: str) -> None:
             time.sleep(0.2)  # the server thread may still be binding
 
 
+def _stop(proc: subprocess.Popen[Any] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def report(f: DaemonFigures) -> str:
     ok = {True: "ok", False: "BOVEN DOEL"}
     target = RSS_CONSOLE_TARGET_MB if f.console else RSS_TARGET_MB
@@ -189,4 +200,5 @@ def report(f: DaemonFigures) -> str:
             f"  tijd tot READY:   {f.ready_s:.2f} s   "
             f"(doel ≤ {READY_TARGET_S:.0f} s: {ok[f.ready_s <= READY_TARGET_S]})\n"
             f"  geheugen (RSS):   {f.rss_mb:.1f} MB (doel ≤ {target:.0f} MB: {ok[f.rss_mb <= target]})\n"
-            f"  CPU in rust:      {f.cpu_pct:.2f} % over {f.idle_window_s:.0f} s")
+            f"  CPU in rust:      {f.cpu_pct:.2f} % over {f.idle_window_s:.0f} s, "
+            f"{f.wakeups_per_min:.1f} wake-ups per minuut")

@@ -58,12 +58,24 @@ def daemon(
     preset: str = typer.Option("LONG_FAST", "--preset", help="Meshtastic modem-preset van de virtuele radio."),
     console: bool = typer.Option(False, "--console", help="Met de webconsole aan (na één keer inloggen)."),
     as_json: bool = typer.Option(False, "--json", help="Uitvoer als JSON."),
+    saturated_seconds: float = typer.Option(
+        600.0, "--saturated-seconds", min=0.0,
+        help="Lengte van het venster met verzadigde radio en IP aan (0: overslaan)."),
 ) -> None:
-    """Tijd tot READY, geheugen en CPU van een echte `nspgw run` in rust (tegen een virtuele radio)."""
+    """Tijd tot READY, geheugen, CPU en wake-ups van een echte `nspgw run`: in rust, en met de radio verzadigd
+    terwijl IP werkt (tegen een virtuele radio en een eigen Mosquitto)."""
     from nspgw.bench.daemon import measure, report
+    from nspgw.bench.daemon_radio import measure_saturated, report_saturated
 
     figures = measure(seconds, preset, console)
-    typer.echo(json.dumps(figures.to_dict(), indent=2) if as_json else report(figures))
+    saturated = measure_saturated(saturated_seconds, preset) if saturated_seconds > 0 else None
+    if as_json:
+        typer.echo(json.dumps({**figures.to_dict(), "saturated": saturated.to_dict() if saturated else None},
+                              indent=2))
+    else:
+        typer.echo(report(figures))
+        if saturated is not None:
+            typer.echo(report_saturated(saturated))
 
 
 @app.command("scenarios")

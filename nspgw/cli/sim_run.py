@@ -2,7 +2,9 @@
 
 Registered by `nspgw/cli/sim.py` as `run(scenario, json_out)`; `duration` ("2h", seconds) shortens or stretches
 the run (generated traffic and faults scale with it). Exit status 0 when every `[[expect]]` holds,
-1 when one does not (the report says which), 3 for a bad scenario file (ConfigError, via the CLI boundary).
+1 when one does not (the report says which), 3 for a bad scenario file (ConfigError, via the CLI boundary),
+9 for an internal error of the drill (`SimulationError`: one line with the scenario time, the box and its
+state, never a traceback).
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ _STATE_NL = {"delivered": "afgeleverd", "expired": "verlopen", "held_by_relay": 
 
 
 def run(scenario: Path, json_out: bool, duration: str | None = None) -> None:
+    from nspgw.cli.texts import default_lang, t
+    from nspgw.errors import SimulationError
     from nspgw.sim.scenario import load_scenario, parse_duration, run_scenario
 
     sc = load_scenario(scenario)
     if duration is not None:
         sc = sc.with_duration(parse_duration(duration, "--duration"))
-    result = run_scenario(sc)
+    try:
+        result = run_scenario(sc)
+    except SimulationError as exc:  # one line, never a traceback (the CLI boundary prints it, exit status 10)
+        line = t("sim.internal_error", default_lang(), t=exc.t_s, box=exc.box if exc.box is not None else "-",
+                 cause=exc.cause, state=exc.state)
+        typer.secho(f"fout: {line}", err=True, fg="red")
+        raise typer.Exit(exc.exit_code) from None
     if json_out:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:

@@ -78,11 +78,16 @@ def collect(cfg: Any, lang: str) -> dict[str, Any]:
     rec = record or {}
     queued = sum(1 for r in outbox if r.state.value not in ("delivered", "expired"))
     peers = []
-    for addr, p in (rec.get("peers") or {}).items():
+    heard, presence = rec.get("peers") or {}, rec.get("presence") or {}
+    for addr in sorted({*heard, *presence}, key=int):
         e = roster.get(int(addr))
+        p, pr = heard.get(addr) or {}, presence.get(addr)
         peers.append({"addr": int(addr), "name": e.name if e else f"#{addr}", "role": e.role.value if e else "",
                       "link": p.get("link"), "snr": p.get("snr"), "rssi": p.get("rssi"),
-                      "last_heard_wall": p.get("wall"), "last_heard_s": age_s(rec, p.get("wall"), p.get("mono"))})
+                      "last_heard_wall": p.get("wall"), "last_heard_s": age_s(rec, p.get("wall"), p.get("mono")),
+                      # what the MQTT broker last said about the box (signed by it; docs/broker.md)
+                      "presence": None if pr is None else ("online" if pr.get("online") else "offline"),
+                      "presence_s": None if pr is None else age_s(rec, pr.get("wall"), pr.get("mono"))})
     return {
         "box": cfg.name, "running": running, "not_running_reason": reason_in(why, lang), "pid": rec.get("pid"),
         "heartbeat_wall": rec.get("heartbeat_wall"), "radio": rec.get("radio"), "mqtt": rec.get("mqtt"),
@@ -151,5 +156,7 @@ def register(app: typer.Typer) -> None:
         for p in s["peers"]:
             snr = f"SNR {p['snr']:.1f} dB" if p["snr"] is not None else ""
             rssi = f"RSSI {p['rssi']} dBm" if p["rssi"] is not None else ""
-            typer.echo(f"{p['name']:<20} {p['role']:<4} {t('via.' + str(p['link']), lg):<10} "
-                       f"{t('heard_ago', lg, ago=_ago(p['last_heard_s'], lg)):<20} {snr}  {rssi}".rstrip())
+            via = t("via." + str(p["link"]), lg) if p["link"] else "-"
+            heard = t("heard_ago", lg, ago=_ago(p["last_heard_s"], lg)) if p["link"] else ""
+            broker = t("presence." + p["presence"], lg, ago=_ago(p["presence_s"], lg)) if p["presence"] else ""
+            typer.echo(f"{p['name']:<20} {p['role']:<4} {via:<10} {heard:<20} {broker:<28} {snr}  {rssi}".rstrip())

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 
 NL: dict[str, str] = {
+    "sim.internal_error": "interne fout in de oefening op t={t:.0f} s bij post {box}: {cause} (toestand: {state}). "
+                          "Dit is een fout in nspgw, niet in het scenario; meld het met dit scenario en zijn seed.",
     "accepted": "Bericht {id} geaccepteerd ({priority}) voor {to}. Het blijft bewaard tot het is afgeleverd.",
     "daemon_down_hint": "Let op: de nspgw-dienst draait niet; het bericht wacht tot de dienst start.",
     "unknown_recipient": "onbekende ontvanger {to!r}; bekend zijn: {known}",
@@ -84,6 +86,8 @@ NL: dict[str, str] = {
     "field_without_form": "--veld hoort bij --form",
     "read_header": "Bericht {id} van {sender}, ontvangen {received}, {priority}, {via}",
     "no_peers": "Nog geen andere kastjes gehoord.",
+    "presence.online": "broker: aanwezig (gemeld {ago} geleden)",
+    "presence.offline": "broker: AFWEZIG (gemeld {ago} geleden)",
     "heard_ago": "gehoord {ago} geleden",
     "status_running": "Dienst draait op {box} (pid {pid}).",
     "status_not_running": "Dienst draait NIET op {box}: {why}. Berichten wachten in de wachtrij.",
@@ -117,6 +121,8 @@ NL: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "sim.internal_error": "internal error in the drill at t={t:.0f} s on box {box}: {cause} (state: {state}). "
+                          "This is a defect in nspgw, not in the scenario; report it with this scenario and seed.",
     "accepted": "Message {id} accepted ({priority}) for {to}. It is kept until delivered.",
     "daemon_down_hint": "Note: the nspgw service is not running; the message waits until it starts.",
     "unknown_recipient": "unknown recipient {to!r}; known are: {known}",
@@ -192,6 +198,8 @@ EN: dict[str, str] = {
     "field_without_form": "--veld needs --form",
     "read_header": "Message {id} from {sender}, received {received}, {priority}, {via}",
     "no_peers": "No other boxes heard yet.",
+    "presence.online": "broker: online (reported {ago} ago)",
+    "presence.offline": "broker: OFFLINE (reported {ago} ago)",
     "heard_ago": "heard {ago} ago",
     "status_running": "Service running on {box} (pid {pid}).",
     "status_not_running": "Service NOT running on {box}: {why}. Messages wait in the queue.",

@@ -62,4 +62,13 @@ class PeerHeard:
     link: str = RADIO
 
 
-Event = MessageAccepted | FrameIn | RadioSendResult | LinkState | PeerHeard
+@dataclass(frozen=True, slots=True)
+class PeerPresence:
+    """The broker says box `addr` is on it (its retained status) or gone (its Last Will). The driver feeds
+    only verified reports (see adapters/mqtt_presence.py)."""
+
+    addr: BoxAddr
+    online: bool
+
+
+Event = MessageAccepted | FrameIn | RadioSendResult | LinkState | PeerHeard | PeerPresence

@@ -11,6 +11,7 @@ inbound frames are handled by `core/inbound.py`.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Hashable
 
 from nspgw.core import inbound, lifecycle, outbound
@@ -27,11 +28,21 @@ from nspgw.core.actions import (
 )
 from nspgw.core.airtime import DutyCycleLedger
 from nspgw.core.config import NodeConfig, NodeState
-from nspgw.core.events import RADIO, Event, FrameIn, LinkState, MessageAccepted, PeerHeard, RadioSendResult
+from nspgw.core.events import (
+    RADIO,
+    Event,
+    FrameIn,
+    LinkState,
+    MessageAccepted,
+    PeerHeard,
+    PeerPresence,
+    RadioSendResult,
+)
 from nspgw.core.history import FrameHistory
 from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.core.link_health import LinkHealth
 from nspgw.core.netwindow import NetWindows
+from nspgw.core.peer_links import PeerLinks
 from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
 from nspgw.core.work import Ctl, Held, OutMsg, Sent
@@ -55,6 +66,11 @@ class Node:
         self.codec = FrameCodec(config.keyring)
         self.ledger = DutyCycleLedger.for_region(config.region, config.duty_window_s)
         self.links = LinkHealth()
+        self.peers = PeerLinks()
+        # Ready jobs the last `pump` could not serve → the earliest time their link lets them go (radio busy,
+        # blocked, out of duty-cycle budget). `next_deadline` waits for these, never for a job's ready time.
+        self.gates: dict[Hashable, float] = {}
+        self.pumped_at = 0.0
         self.sched = Scheduler()
         self.reasm = Reassembler()
         self.out: dict[int, OutMsg] = {}
@@ -87,7 +103,6 @@ class Node:
         self._naks: dict[Hashable, int] = {}
         self._radio_free_at = 0.0
         self._radio_blocked_until = 0.0
-        self._budget_wait = 0.0
         self._next_beacon = 0.0
         self._next_checkpoint = 0.0
         self._dirty_windows: set[int] = set()
@@ -117,6 +132,8 @@ class Node:
                 self._wake_all(now)
         elif isinstance(event, PeerHeard):
             self.peer_heard(event.addr, event.link, event.snr, event.rssi, now, acts)
+        elif isinstance(event, PeerPresence):
+            self.peer_presence(event.addr, event.online, now)
         self._timers(now, acts)
         outbound.pump(self, now, acts)
         self._flush_windows(acts)
@@ -134,15 +151,26 @@ class Node:
         if not self._started:
             return 0.0
         times: list[float] = [self._next_checkpoint, self._next_beacon]
-        ready = self.sched.next_ready()
-        if ready is not None:
-            gate = max(self._radio_free_at, self._radio_blocked_until, self._budget_wait)
-            times.append(ready if self.links.ip_up else max(ready, gate))
+        # Per job, the link it can really use: a job the last pump found ready but could not serve waits for
+        # its gate (radio free, unblocked, budget), a job ready later for its ready time. Every job that is
+        # ready now was looked at by that pump (it is the last step of every call), so no deadline stays in
+        # the past: a driver never spins on work it cannot do.
+        gates = self.gates
+        for key, ready in self.sched.items():
+            times.append(max(ready, gates[key]) if ready <= self.pumped_at and key in gates else ready)
         times += [o.deadline for o in self.out.values()]
         times += [h.deadline for h in self.held.values()]
         times += [t for _, _, t in self._receipts.values()]
         times += [t for _, t in self._acks.values()]
-        return min(times)
+        return min(t for t in times if t != math.inf) if any(t != math.inf for t in times) else None
+
+    def ip_reaches(self, addr: BoxAddr, now: float) -> bool:
+        """IP is up here and the broker did not say that `addr` left it."""
+        return self.links.ip_up and self.peers.ip_reaches(addr)
+
+    def ip_confirmed(self, addr: BoxAddr) -> bool:
+        """IP is up here and the broker says `addr` is on it: a relay may be handed frames over IP."""
+        return self.links.ip_up and self.peers.ip_confirmed(addr)
 
     def queued(self) -> int:
         return len(self.out) + len(self.held)
@@ -298,18 +326,32 @@ class Node:
         from nspgw.core.actions import StorePeer
 
         was_fresh = self.is_fresh(addr, now)
+        was_ip = self.peers.ip_reaches(addr)
         if link == RADIO:
             self.heard[addr] = now
+        self.peers.heard(addr, link, now)
+        if not was_ip and self.peers.ip_reaches(addr):
+            self._wake_for(addr, now)
         acts.append(StorePeer(addr, link, snr, rssi))
         if not was_fresh:  # push what waits for this box (or for this relay) as soon as it is heard again
-            roster = self.cfg.keyring.roster
-            for o in self.out.values():
-                waiting = o.state == MsgState.QUEUED or (o.state == MsgState.IN_FLIGHT and not o.round)
-                if waiting and (o.dst == addr or relay_for(roster, self.me, o.dst) == addr):
-                    self.sched.put(("out", o.msg.seq), o.precedence, now)
-            for h in self.held.values():
-                if h.dst == addr:
-                    self.sched.put(("held", h.origin, h.counter), h.precedence, now)
+            self._wake_for(addr, now)
+
+    def peer_presence(self, addr: BoxAddr, online: bool, now: float) -> None:
+        """The broker says `addr` joined or left. Left: what waits for its receipt over IP is tried again at
+        once (the next round counts the IP round as failed and takes the radio), not after the receipt
+        timeout. Joined: what waits for it goes again, now over IP."""
+        if addr != self.me and self.peers.presence(addr, online, now):
+            self._wake_for(addr, now)
+
+    def _wake_for(self, addr: BoxAddr, now: float) -> None:
+        roster = self.cfg.keyring.roster
+        for o in self.out.values():
+            waiting = o.state == MsgState.QUEUED or (o.state == MsgState.IN_FLIGHT and not o.round)
+            if waiting and (o.dst == addr or relay_for(roster, self.me, o.dst) == addr):
+                self.sched.put(("out", o.msg.seq), o.precedence, now)
+        for h in self.held.values():
+            if h.dst == addr:
+                self.sched.put(("held", h.origin, h.counter), h.precedence, now)
 
     def is_fresh(self, addr: BoxAddr, now: float) -> bool:
         t = self.heard.get(addr)
@@ -359,6 +401,7 @@ class Node:
                 tuple((h.origin, h.counter, max(h.deadline - now, 0.0)) for h in self.held.values())))
         acts.append(StoreStatus("core", {
             "outbox": len(self.out), "custody": len(self.held), "links": self.links.snapshot(),
+            "peer_links": self.peers.snapshot(now),
             "airtime_used_ms": round(self.ledger.used_ms(now)), "airtime_limit_ms": round(self.ledger.limit_ms),
             **self.stats}))
 

@@ -6,6 +6,7 @@ scheduler picks by precedence, `plan` routes each job, the duty-cycle ledger gat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -59,24 +60,50 @@ def plan(node: Node, key: Hashable, now: float) -> Route | None:
     ip = node.links.ip_up
     if kind == "out":
         o = node.out[key[1]]
+        if o.bulletin:  # before `via`: each repeat of a round has its own box, and so its own link
+            box = _next_bulletin_box(o)
+            if box is not None:
+                return Route(bulletin_link(node, o, box), box, False)
+            if o.round and o.via is not None:
+                return o.via
+            return Route(IP if ip else RADIO, BROADCAST_ADDR, False)
         if o.round and o.via is not None:
             return o.via
-        if o.bulletin:
-            return Route(IP if ip else RADIO, BROADCAST_ADDR, False)
-        return route(node.cfg.keyring.roster, node.me, o.dst, heard_fresh=node.is_fresh(o.dst, now), ip_up=ip,
-                     direct_failures=o.direct_failures, direct_limit=node.cfg.direct_attempts_before_relay)
+        # A new round after an unanswered direct one counts that failure first (serve_out does): plan with it,
+        # so the gate `pump` checks is the gate of the link the frame will really take.
+        failed = int(not o.round and o.state == MsgState.IN_FLIGHT and o.via is not None and not o.via.custody)
+        return route(node.cfg.keyring.roster, node.me, o.dst, heard_fresh=node.is_fresh(o.dst, now),
+                     ip_up=node.ip_reaches(o.dst, now),
+                     direct_failures=o.direct_failures + failed, direct_limit=node.cfg.direct_attempts_before_relay,
+                     relay_on_ip=lambda hop: node.ip_confirmed(hop))
     if kind == "held":
         h = node.held[(key[1], key[2])]
-        return route(node.cfg.keyring.roster, node.me, h.dst, heard_fresh=node.is_fresh(h.dst, now), ip_up=ip,
-                     direct_failures=h.direct_failures, direct_limit=node.cfg.direct_attempts_before_relay,
-                     holding=True, exclude=h.from_hop)
+        failed = int(h.attempts > 0 and h.last_direct)
+        return route(node.cfg.keyring.roster, node.me, h.dst, heard_fresh=node.is_fresh(h.dst, now),
+                     ip_up=node.ip_reaches(h.dst, now),
+                     direct_failures=h.direct_failures + failed, direct_limit=node.cfg.direct_attempts_before_relay,
+                     holding=True, exclude=h.from_hop, relay_on_ip=lambda hop: node.ip_confirmed(hop))
     c = node.ctl[key[1]]
     if c.hop is not None:
         return Route(c.link or (IP if ip else RADIO), c.hop, False)
     dst = getattr(c.frame, "dst", BROADCAST_ADDR)
-    r = route(node.cfg.keyring.roster, node.me, dst, heard_fresh=node.is_fresh(dst, now), ip_up=ip,
-              direct_failures=0, direct_limit=1)
+    r = route(node.cfg.keyring.roster, node.me, dst, heard_fresh=node.is_fresh(dst, now),
+              ip_up=node.ip_reaches(dst, now), direct_failures=0, direct_limit=1)
     return r
+
+def _next_bulletin_box(o: OutMsg) -> BoxAddr | None:
+    """The box the next frame of a bulletin repeat goes to (None: the first, broadcast round)."""
+    if o.round:
+        return o.round[0][1]
+    if o.attempts > 0 and o.pending:
+        return min(o.pending)
+    return None
+
+def bulletin_link(node: Node, o: OutMsg, box: BoxAddr) -> str:
+    """A bulletin repeated to one box that did not confirm: over IP while the broker has it, by radio once
+    presence says it left, and by radio from the third round on whatever presence says (an older box
+    publishes none, and a box that never confirms over IP is not reading there)."""
+    return IP if node.ip_reaches(box, 0.0) and o.attempts < 2 else RADIO
 
 def airtime_ms(data_len: int, preset: str) -> float:
     return time_on_air_ms(meshtastic_frame_len(data_len, NSPGW_PORTNUM), preset)
@@ -93,12 +120,28 @@ def estimate_len(node: Node, key: Hashable) -> int:
         return len(node.held[(key[1], key[2])].raw) + 4
     return 40
 
-def pump(node: Node, now: float, acts: list[Action]) -> None:
-    node._budget_wait = 0.0
-    for _ in range(10_000):
-        blocked: list[float] = []
+def radio_gate(node: Node, key: Hashable, prec: Precedence, now: float) -> float:
+    """Earliest time a radio job could go: `now` when it may go now, else when the radio is free, no longer
+    blocked by the firmware, and the duty-cycle ledger has room for its frame (inf: radio reported down)."""
+    if not node.links.healthy(RADIO):
+        return math.inf
+    gate = max(node._radio_free_at, node._radio_blocked_until, now)
+    est = airtime_ms(estimate_len(node, key), node.cfg.preset)
+    reserve = node.ledger.limit_ms * node.cfg.reserve_fraction if prec == Precedence.ROUTINE else 0.0
+    # A frame that could never fit (a budget smaller than one frame) is tried again after the longest backoff
+    # rather than never: the driver then still reports it expired when its time to live runs out.
+    return max(gate, min(node.ledger.next_time_available(now, est, reserve), now + node.cfg.max_backoff_s))
 
-        def fits(key: Hashable, prec: Precedence, blocked: list[float] = blocked) -> bool:
+def pump(node: Node, now: float, acts: list[Action]) -> None:
+    """Serve every job that can go now. A ready job that cannot (radio busy, blocked or out of budget) is
+    left in place and its gate noted in `node.gates`: `Node.next_deadline()` then waits for that gate, not for
+    the job's ready time, so a driver is never woken for work it cannot do (no busy loop)."""
+    node.gates.clear()
+    node.pumped_at = now
+    for _ in range(10_000):
+        gates: dict[Hashable, float] = {}
+
+        def fits(key: Hashable, prec: Precedence, gates: dict[Hashable, float] = gates) -> bool:
             r = plan(node, key, now)
             if r is None:  # a custodian holds until the destination is heard (or a slow re-probe)
                 node.sched.put(key, prec, now + node.cfg.max_backoff_s)
@@ -110,21 +153,18 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
                 # with a counter and airtime booked for nothing. Wait; LinkState up wakes every job.
                 node.sched.put(key, prec, now + node.cfg.max_backoff_s)
                 return False
-            if now < node._radio_free_at or now < node._radio_blocked_until:
-                return False
-            est = airtime_ms(estimate_len(node, key), node.cfg.preset)
-            reserve = node.ledger.limit_ms * node.cfg.reserve_fraction if prec == Precedence.ROUTINE else 0.0
-            if node.ledger.can_send(now, est, reserve):
+            gate = radio_gate(node, key, prec, now)
+            if gate <= now:
                 return True
-            blocked.append(node.ledger.next_time_available(now, est, reserve))
+            gates[key] = gate
             return False
 
         key = node.sched.pick(now, fits)
         if key is None:
-            if blocked:
-                node._budget_wait = min(blocked)
+            node.gates.update(gates)
             return
         serve(node, key, now, acts)
+    raise RuntimeError(f"outbound pump did not settle at t={now:.3f}: {len(node.sched)} jobs")
 
 def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: Sent | None,
               now: float, acts: list[Action], want_ack: bool = False) -> None:
@@ -211,13 +251,10 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
             o.acked.clear()
             o.attempts = max(o.attempts, 1)
         if o.state == MsgState.IN_FLIGHT:
+            # `r` was planned with this failure counted already (see `plan`), and `pump` checked its gate.
             if o.via is not None and not o.via.custody:
                 o.direct_failures += 1
             node._move(o, "retry", acts)
-            r_new = plan(node, key, now)
-            if r_new is None:
-                return
-            r = r_new
         if o.bulletin and o.attempts > 0:
             if o.pending is None:
                 o.pending = node.bulletin_addressees()
@@ -242,16 +279,18 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
     node.history.note_sent(counter, o.dst, hop if hop is not None else BROADCAST_ADDR)
     if hop is not None:
         node.frame_hops[counter] = hop
-    if box is not None:  # bulletin repeated to one box that did not confirm
-        link = IP if node.links.ip_up else RADIO
+    if box is not None:  # bulletin repeated to one box that did not confirm (`plan` chose the same link)
         data = node.codec.encode(frame, counter)
-        transmit(node, link, box, data, o.precedence, Sent(key, i, None), now, acts)
+        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, Sent(key, i, None), now, acts)
     else:
         custody_to = via.hop if via.custody else None
         data = node.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
         transmit(node, via.link, hop, data, o.precedence, Sent(key, i, None), now, acts)
         if via.link == IP:
-            also_radio(node, o.precedence, data, hop, now, acts)
+            # FLASH goes on both links; a bulletin too while presence says some addressee is off the broker
+            # (a radio broadcast reaches them all at once instead of one repeat per box later).
+            off_ip = o.bulletin and any(not node.ip_reaches(b, now) for b in o.pending or ())
+            also_radio(node, Precedence.FLASH if off_ip else o.precedence, data, hop, now, acts)
     if o.state != MsgState.IN_FLIGHT:
         node._move(o, "transmit", acts)
     if o.round:
@@ -265,11 +304,7 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
 def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) -> None:
     key = ("held", h.origin, h.counter)
     if h.attempts > 0 and h.last_direct:
-        h.direct_failures += 1
-        r_new = plan(node, key, now)
-        if r_new is None:
-            return
-        r = r_new
+        h.direct_failures += 1  # already counted in `r` (see `plan`)
     remaining = max(int(h.deadline - now), 1)
     data = node.codec.forward(h.raw, custody_to=r.hop, ttl_s=remaining)
     h.attempts += 1

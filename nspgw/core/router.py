@@ -6,6 +6,7 @@ heard again; it hands over to the destination's CP when that is another one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nspgw.core.events import IP, RADIO
@@ -49,6 +50,7 @@ def route(
     direct_limit: int,
     holding: bool = False,
     exclude: BoxAddr | None = None,
+    relay_on_ip: Callable[[BoxAddr], bool] | None = None,
 ) -> Route | None:
     """Where the next attempt goes; None = hold (a custodian waits until the destination is heard).
 
@@ -63,7 +65,9 @@ def route(
     if heard_fresh and (direct_failures < direct_limit or relay is None):
         return Route(RADIO, dst, False)
     if relay is not None:
-        return Route(RADIO, relay, True)
+        # The destination is off the broker but its CP is on it (fibre at the town hall, 4G gone at the
+        # sports hall): hand over with custody by IP, the CP spends its own radio on the last hop.
+        return Route(IP if relay_on_ip is not None and relay_on_ip(relay) else RADIO, relay, True)
     if holding and not heard_fresh and direct_failures >= 1:
         return None  # tried once without having heard it: now wait until it is heard (saves airtime)
     return Route(RADIO, dst, False)  # no relay to hand to: try directly, the mesh may still carry it

@@ -68,6 +68,10 @@ class Scheduler:
     def next_ready(self) -> float | None:
         return min((j.ready_at for j in self._jobs.values()), default=None)
 
+    def items(self) -> list[tuple[Hashable, float]]:
+        """(key, ready time) of every job."""
+        return [(k, j.ready_at) for k, j in self._jobs.items()]
+
     def job_keys(self) -> list[Hashable]:
         return list(self._jobs)
 

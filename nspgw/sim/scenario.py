@@ -105,12 +105,14 @@ class Scenario:
     # "all": every unicast frame asks the firmware for an ack (the model the figures were first taken with);
     # "nspgw": only the frames the daemon sends with want_ack (receipts straight to their reader).
     firmware_acks: str = "all"
+    # The simulated broker relays presence (retained status, Last Will); false: boxes that publish none.
+    presence: bool = True
 
     def with_duration(self, duration_s: float) -> Scenario:
         """The same scenario shortened or stretched: generated traffic and faults scale with the duration,
         the drain keeps its share; hand-written events after the new end are dropped."""
         again = parse_scenario(self.raw, self.name, self.base_dir, duration_s=duration_s)
-        return replace(again, firmware_acks=self.firmware_acks)
+        return replace(again, firmware_acks=self.firmware_acks, presence=self.presence)
 
 
 def parse_duration(value: object, where: str) -> float:
@@ -242,7 +244,7 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
     events.sort(key=lambda e: e.at_s)
     return Scenario(name, seed, preset, duration, boxes, tuple(links), tuple(events), tuple(expects),
                     traffic_from_s=t_from, drain_s=drain, raw=data, base_dir=base_dir, positions=_positions(data),
-                    firmware_acks=firmware_acks)
+                    firmware_acks=firmware_acks, presence=_get(head, "presence", "scenario", bool, True))
 
 
 def _positions(data: dict[str, Any]) -> tuple[tuple[int, tuple[float, float]], ...]:
@@ -332,15 +334,16 @@ def run_scenario(sc: Scenario, workdir: Path | None = None) -> ScenarioResult:
             return run_scenario(sc, Path(tmp))
     t_wall = time.perf_counter()
     net = SimNet(list(sc.boxes), workdir, seed=sc.seed, preset=sc.preset, positions=dict(sc.positions),
-                 firmware_acks=sc.firmware_acks)
+                 firmware_acks=sc.firmware_acks, presence=sc.presence)
     try:
         for a, b, loss, snr in sc.links:
             net.mesh.set_link(f"box{a}", f"box{b}", loss=loss, snr=snr)
         sent: dict[str, tuple[SendSpec, int, float]] = {}
-        for ev in sc.events:
-            net.run_until(ev.at_s)
-            _apply(net, ev, sent)
-        net.run_until(sc.duration_s)
+        with net.internal_errors():
+            for ev in sc.events:
+                net.run_until(ev.at_s)
+                _apply(net, ev, sent)
+            net.run_until(sc.duration_s)
         return _result(sc, net, sent, time.perf_counter() - t_wall)
     finally:
         net.close()

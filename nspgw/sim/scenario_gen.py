@@ -32,9 +32,11 @@ link = [1, 10]
 at = "2h"
 for = "3h"
 [[fault]]
-ip = 1                     # IP (MQTT) is available on box 1 during this window
+ip = 1                     # IP (MQTT) is available on box 1 during this window (also: [1, 10], "all")
 at = "0s"
 for = "2h"
+flap_every = "5m"          # optional: inside the window IP drops for flap_down once every flap_every
+flap_down = "1m"
 
 [faults]
 power_cuts_per_day = 20    # per box, random times (seeded), each lasting power_cut_s (default 1..10 min)
@@ -242,8 +244,7 @@ def faults(specs: list[Any], power_cuts_per_day: float, cut_s: tuple[float, floa
             b = box(f["power_off"], f"{w}.power_off")
             out += [(at, "box_down", b)] + ([(end, "box_up", b)] if end is not None else [])
         elif "ip" in f:
-            b = box(f["ip"], f"{w}.ip")
-            out += [(at, "ip_up", b)] + ([(end, "ip_down", b)] if end is not None else [])
+            out += _ip_windows(f, w, at, end, sorted(addrs), box, parse_duration, duration_s)
         elif "partition" in f or "link" in f:
             key = "partition" if "partition" in f else "link"
             group = f[key]
@@ -272,3 +273,30 @@ def faults(specs: list[Any], power_cuts_per_day: float, cut_s: tuple[float, floa
                 out += [(t, "box_down", int(b.addr)), (min(t + d, duration_s), "box_up", int(b.addr))]
                 t += d
     return out
+
+
+def _ip_windows(f: dict[str, Any], w: str, at: float, end: float | None, addrs: list[int], box: Any,
+                parse_duration: Any, duration_s: float) -> list[tuple[float, str, Any]]:
+    """An IP window for one box, a list of boxes or "all"; with `flap_every` and `flap_down`, IP drops for
+    `flap_down` once every `flap_every` inside the window (a 4G link that comes and goes)."""
+    v = f["ip"]
+    if v == "all":
+        targets = addrs
+    elif isinstance(v, list) and v:
+        targets = [box(x, f"{w}.ip") for x in v]
+    else:
+        targets = [box(v, f"{w}.ip")]
+    stop = end if end is not None else duration_s
+    times: list[tuple[float, str]] = [(at, "ip_up")]
+    if "flap_every" in f or "flap_down" in f:
+        every = parse_duration(f.get("flap_every"), f"{w}.flap_every")
+        down = parse_duration(f.get("flap_down"), f"{w}.flap_down")
+        if not 0 < down < every:
+            raise ConfigError(f"{w}: flap_down must be > 0 and shorter than flap_every")
+        t = at + every - down
+        while t + down < stop:
+            times += [(t, "ip_down"), (t + down, "ip_up")]
+            t += every
+    if end is not None:
+        times.append((end, "ip_down"))
+    return [(t, action, b) for t, action in times for b in targets]

@@ -7,20 +7,33 @@ scenario runner use it; nothing sleeps, the whole run is deterministic for a see
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nspgw.core.actions import Action, Notify, StoreInbox, StoreOutboxState, Transmit
 from nspgw.core.config import NodeConfig
-from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, MessageAccepted, RadioSendResult
+from nspgw.core.events import (
+    IP,
+    RADIO,
+    Event,
+    FrameIn,
+    LinkState,
+    MessageAccepted,
+    PeerPresence,
+    RadioSendResult,
+)
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
 from nspgw.crypto.roster import Role
+from nspgw.errors import NspgwError, SimulationError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.sim.mesh import BROADCAST, DUTY_CYCLE_LIMIT, MAX_RETRANSMIT, TOO_LARGE, Mesh, RadioPacket, Reception
 from nspgw.sim.mesh import RoutingEvent as MeshRouting
+from nspgw.sim.scenario_links import LinkLog
 from nspgw.store.sqlite import Store
 from nspgw.wire.frames import NSPGW_PORTNUM, MsgId, Precedence
 
@@ -29,6 +42,9 @@ IP_LATENCY_S = 0.2
 # Wall time of a simulated run's t = 0 in its journals (2026-11-14 07:00 UTC, a drill morning): a day of
 # traffic then reads as a day, not the few seconds of real time it took.
 SIM_EPOCH = 1_794_639_600.0
+# A box that drops off the broker is announced by its Last Will when the broker's keep-alive timer runs out:
+# 1.5 × the keep-alive (MQTT 3.1.1 §3.1.2.10; ours is 10 s, adapters/mqtt_settings.py).
+PRESENCE_EXPIRY_S = 15.0
 NSPGW_CHANNEL = 1
 
 
@@ -54,8 +70,10 @@ class SimNet:
 
     def __init__(self, boxes: list[BoxSpec], workdir: Path, *, seed: int = 1, preset: str = "LONG_FAST",
                  config: dict[str, object] | None = None, key_seed: bytes = b"nspgw simulated network keys",
-                 positions: dict[int, tuple[float, float]] | None = None, firmware_acks: str = "all") -> None:
+                 positions: dict[int, tuple[float, float]] | None = None, firmware_acks: str = "all",
+                 presence: bool = True) -> None:
         self.seed = seed
+        self.presence = presence  # the broker relays presence (retained status, Last Will); False: older boxes
         self.firmware_acks = firmware_acks  # "all" unicast frames, or "nspgw": as the daemon asks (Transmit)
         self.workdir = workdir
         # Keys come from their own seed: a restarted run (new mesh seed) must find the same enrolment.
@@ -65,7 +83,7 @@ class SimNet:
         self.config_overrides = dict(config or {})
         self.boxes: dict[int, SimBox] = {}
         self._pending: list[tuple[int, Event]] = []
-        self._ip_queue: list[tuple[float, int, FrameIn]] = []
+        self._ip_queue: list[tuple[float, int, Event]] = []
         self._packet_id = 1000
         self._tx_refs: dict[tuple[int, int], int] = {}  # (node_num, packet_id) → tx_ref
         self.deliveries: list[tuple[float, int, int, int]] = []  # (t, reader box, origin, seq)
@@ -73,6 +91,8 @@ class SimNet:
         # Node.next_deadline() only changes when the node handles something: cache it per box (the driver
         # loop asked every box on every step, the hot spot of a 56-box day).
         self._deadlines: dict[int, float | None] = {}
+        self.current: int | None = None  # the box handling an event right now (named by an internal error)
+        self.link_log = LinkLog()  # which link each message took (report: sim/scenario_links.py)
         self.mesh.on_deliver = self._on_deliver
         self.mesh.on_routing = self._on_routing
         for spec in boxes:
@@ -121,18 +141,46 @@ class SimNet:
         self._pending = [(a, e) for a, e in self._pending if a != addr or isinstance(e, MessageAccepted)]
         if box.ip_up:
             self._pending.append((addr, LinkState(IP, True)))
+            self._presence(addr, True)
 
     def set_up(self, addr: int, up: bool) -> None:
         """Box and radio lose power (up=False) or come back (a reboot: state from the store only)."""
         box = self.boxes[addr]
         self.mesh.set_node_up(box.name, up)
+        was_up = box.up
         if up and not box.up:
             self.restart(addr)
         self.boxes[addr].up = up
+        if not up and was_up and box.ip_up:
+            self._presence(addr, False)
 
     def set_ip(self, addr: int, up: bool) -> None:
-        self.boxes[addr].ip_up = up
+        box = self.boxes[addr]
+        changed = box.ip_up != up and box.up
+        box.ip_up = up
         self._pending.append((addr, LinkState(IP, up)))
+        if changed:
+            self._presence(addr, up)
+
+    def _presence(self, addr: int, online: bool) -> None:
+        """What the broker tells the others (and, on joining, the box itself) about presence: a box that
+        joins publishes its retained status at once; one that vanishes is announced by its Last Will after
+        the keep-alive expiry. A box joining receives every box's retained status (all were on the broker
+        once, at enrolment)."""
+        if not self.presence:
+            return
+        delay = IP_LATENCY_S if online else PRESENCE_EXPIRY_S
+        if online:  # back before the keep-alive ran out: the new session's status follows any will
+            self._ip_queue = [q for q in self._ip_queue
+                              if not (isinstance(q[2], PeerPresence) and q[2].addr == addr and not q[2].online)]
+        for b in self.boxes.values():
+            if b.spec.addr != addr and b.up and b.ip_up:
+                self._ip_queue.append((self.now + delay, b.spec.addr, PeerPresence(BoxAddr(addr), online)))
+        if online:
+            for b in self.boxes.values():
+                if b.spec.addr != addr:
+                    self._ip_queue.append((self.now + IP_LATENCY_S, addr,
+                                           PeerPresence(b.spec.addr, b.up and b.ip_up)))
 
     @property
     def now(self) -> float:
@@ -148,6 +196,7 @@ class SimNet:
         """`nspgw send` on box `src`: commit the outbox row, then wake the daemon."""
         box = self.boxes[src]
         msg = box.store.accept_message(BoxAddr(src), BoxAddr(dst), precedence, body, ttl_s=ttl_s)
+        self.link_log.note_accept(src, msg.seq, self._on_broker(src), self._on_broker(dst))
         if box.up:
             self._pending.append((src, MessageAccepted(msg, BoxAddr(dst), precedence, body, ttl_s)))
         return msg
@@ -184,13 +233,34 @@ class SimNet:
             for b in list(self.boxes.values()):
                 d = self._deadline(b) if b.up else None
                 if d is not None and d <= t:
+                    self.current = b.spec.addr
                     self._execute(b, b.node.handle_timer(t))
                     fired = True
             guard = guard + 1 if fired and t == self.now else 0
             if guard > 10_000:
-                raise RuntimeError(f"node timers do not advance at t={t}")
+                stuck = [b for b in self.boxes.values() if b.up and (self._deadline(b) or t + 1) <= t]
+                box = stuck[0] if stuck else None
+                raise SimulationError(t, box.spec.addr if box else None, stuck_state(box.node, t) if box else "",
+                                      "node timers do not advance")
         self.mesh.run_until(t_end)
         self._drain()
+
+    def _on_broker(self, addr: int) -> bool:
+        b = self.boxes.get(addr)
+        return b is not None and b.up and b.ip_up
+
+    @contextlib.contextmanager
+    def internal_errors(self) -> Iterator[None]:
+        """Turn any internal exception of a box into a `SimulationError`: the scenario time, the box that was
+        handling something and its state, in one line (a drill never ends in a traceback)."""
+        try:
+            yield
+        except NspgwError:
+            raise
+        except Exception as exc:  # the one boundary of a drill: reported, never swallowed
+            box = self.boxes.get(self.current) if self.current is not None else None
+            state = stuck_state(box.node, self.now) if box is not None else ""
+            raise SimulationError(self.now, self.current, state, f"{type(exc).__name__}: {exc}") from exc
 
     def _deadline(self, b: SimBox) -> float | None:
         a = b.spec.addr
@@ -212,11 +282,13 @@ class SimNet:
             addr, ev = self._pending.pop(0)
             box = self.boxes[addr]
             if box.up:
+                self.current = addr
                 self._execute(box, box.node.handle(ev, self.now))
 
     def _execute(self, box: SimBox, acts: list[Action]) -> None:
         self._deadlines.pop(box.spec.addr, None)  # the node just handled something
         box.store.apply(acts)  # persist before acknowledging: one transaction, then the transmits
+        self.link_log.note(box.spec.addr, self.now, acts, self._on_broker)
         for a in acts:
             if isinstance(a, StoreInbox):
                 self.deliveries.append((self.now, box.spec.addr, int(a.frame.msg.origin), a.frame.msg.seq))
@@ -274,6 +346,15 @@ class SimNet:
         ok = ev.error_reason == 0
         reason = None if ok else _ERRORS.get(ev.error_reason, f"ERROR_{ev.error_reason}")
         self._pending.append((me.addr, RadioSendResult(tx_ref, ok, reason)))
+
+
+def stuck_state(node: Node, now: float) -> str:
+    """What a box was doing, for an internal-error line: its deadline, queues, links and radio budget."""
+    d = node.next_deadline()
+    links = ",".join(f"{k} {'up' if v['up'] else 'down'}" for k, v in node.links.snapshot().items())
+    return (f"deadline {'-' if d is None else f'{d:.1f}'}, outbox {len(node.out)}, custody {len(node.held)}, "
+            f"jobs {len(node.sched)}, waiting on the radio {len(node.gates)}, {links}, "
+            f"airtime {node.ledger.used_ms(now) / 1000:.1f}/{node.ledger.limit_ms / 1000:.0f} s")
 
 
 def _mesh_priority(p: Precedence) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 
 from nspgw.core.events import RADIO
 from nspgw.ids import BROADCAST_ADDR
+from nspgw.sim.scenario_links import link_figures
 
 _KIND_MESSAGE = 0
 
@@ -139,4 +140,7 @@ def figures(net: Any, sent: dict[str, tuple[Any, int, float]], wall_s: float) ->
                   "duty_cycle_refusals": sum(int(st["duty_cycle_refusals"]) for st in stats.values())},
         "wall_s": round(wall_s, 2),
     }
+    log = getattr(net, "link_log", None)
+    if log is not None:  # mixed IP and radio: which link each message really took (sim/scenario_links.py)
+        figs.update(link_figures(log, [(s.src, s.dst, seq, t0) for s, seq, t0 in sent.values()]))
     return messages, figs

@@ -16,9 +16,9 @@ GCT, CP_N, CP_S, NSP1, NSP2, NSP3 = 1, 10, 11, 101, 102, 201
 FULL_FRAME_S = time_on_air_ms(255, "LONG_FAST") / 1000.0
 
 
-def star(tmp_path: Path, *, loss: float = 0.0, seed: int = 1, **cfg: object) -> SimNet:
+def star(tmp_path: Path, *, loss: float = 0.0, seed: int = 1, presence: bool = True, **cfg: object) -> SimNet:
     """CPs hear the GCT and their own NSPs; NSPs do not hear the GCT or each other (a realistic star)."""
-    net = SimNet(demo_boxes(), tmp_path, seed=seed, config=cfg or None)
+    net = SimNet(demo_boxes(), tmp_path, seed=seed, config=cfg or None, presence=presence)
     for a, b in [(GCT, CP_N), (GCT, CP_S), (CP_N, NSP1), (CP_N, NSP2), (CP_S, NSP3), (CP_N, CP_S)]:
         net.mesh.set_link(f"box{a}", f"box{b}", loss=loss)
     return net
@@ -286,7 +286,8 @@ def test_receipts_are_batched_into_fewer_frames(tmp_path: Path) -> None:
 
 
 def test_destination_without_ip_is_reached_by_radio_while_our_ip_is_up(tmp_path: Path) -> None:
-    net = star(tmp_path)
+    """Without presence (boxes that publish none) the NSP learns it only from unanswered IP rounds."""
+    net = star(tmp_path, presence=False)
     net.set_ip(NSP1, True)  # the NSP has internet, the crisis team's uplink is down
     net.run_until(30)
     m = net.send(NSP1, GCT, b"internet alleen aan onze kant", Precedence.PRIORITY)
@@ -295,3 +296,36 @@ def test_destination_without_ip_is_reached_by_radio_while_our_ip_is_up(tmp_path:
     delivered_once(net, GCT, NSP1, [m.seq])
     links = {tx.link for _, tx in net.boxes[NSP1].transmits if tx.data[0] >> 3 & 7 == 0}
     assert links == {"ip", "radio"}
+
+
+def test_presence_sends_straight_by_radio_to_a_box_off_the_broker(tmp_path: Path) -> None:
+    """The broker's retained status says the crisis team is not on it: no IP round is wasted."""
+    net = star(tmp_path)
+    net.set_ip(NSP1, True)
+    net.run_until(30)
+    m = net.send(NSP1, GCT, b"internet alleen aan onze kant", Precedence.PRIORITY)
+    ok = net.run_while(lambda: net.outbox_state(NSP1, m.seq) != "delivered", 2 * 3600)
+    assert ok
+    delivered_once(net, GCT, NSP1, [m.seq])
+    links = {tx.link for _, tx in net.boxes[NSP1].transmits if tx.data[0] >> 3 & 7 == 0}
+    assert links == {"radio"}
+
+
+def test_will_of_a_peer_that_left_switches_its_message_to_radio_at_once(tmp_path: Path) -> None:
+    """Both on the broker; the GCT's uplink dies just after a message went out over IP. Its Last Will (after
+    the broker's keep-alive expiry) sends the message by radio well before the 45 s receipt timeout."""
+    net = star(tmp_path)
+    net.set_ip(NSP1, True)
+    net.set_ip(GCT, True)
+    net.run_until(30)
+    net.set_ip(GCT, False)
+    m = net.send(NSP1, GCT, b"net weg bij de GCT", Precedence.PRIORITY)
+    net.run_until(net.now + 1)
+    assert [tx.link for _, tx in net.boxes[NSP1].transmits if tx.data[0] >> 3 & 7 == 0] == ["ip"]
+    t0 = net.now
+    net.run_until(t0 + 25)
+    radio = [t for t, tx in net.boxes[NSP1].transmits if tx.data[0] >> 3 & 7 == 0 and tx.link == "radio"]
+    assert radio and radio[0] - t0 < 20
+    ok = net.run_while(lambda: net.outbox_state(NSP1, m.seq) != "delivered", 3600)
+    assert ok
+    delivered_once(net, GCT, NSP1, [m.seq])

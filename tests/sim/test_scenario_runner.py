@@ -85,3 +85,66 @@ def test_durations() -> None:
     assert parse_duration("2d", "x") == 172800.0
     with pytest.raises(ConfigError):
         parse_duration("-5m", "x")
+
+
+_SHORT = """
+[scenario]
+name = "korte test"
+duration = "20m"
+[[link]]
+a = 1
+b = 10
+[[link]]
+a = 10
+b = 101
+[[event]]
+at = "1m"
+send = { id = "a", from = 101, to = 1, text = "hallo", precedence = "immediate" }
+"""
+
+
+def test_internal_error_is_one_line_with_time_box_and_state(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A defect in a box during a drill: one line (scenario time, box, its state), exit status 10."""
+    from nspgw.core.node import Node
+
+    sc = tmp_path / "s.toml"
+    sc.write_text(_SHORT, encoding="utf-8")
+    real = Node.handle_timer
+
+    def broken(self: Node, now: float) -> list[object]:
+        if self.me == 10 and now > 120.0:
+            raise KeyError(("out", 7))
+        return real(self, now)  # type: ignore[return-value]
+
+    monkeypatch.setattr(Node, "handle_timer", broken)
+    monkeypatch.setenv("NSPGW_LANG", "nl")
+    with pytest.raises(typer.Exit) as exc:
+        run(sc, False)
+    assert exc.value.exit_code == 10
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "post 10" in err and "KeyError" in err and "outbox" in err and "radio" in err
+    t = float(err.split("t=")[1].split(" ")[0])
+    assert t > 120.0
+
+
+def test_timers_that_do_not_advance_are_reported_not_raised(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from nspgw.core.node import Node
+
+    sc = tmp_path / "s.toml"
+    sc.write_text(_SHORT, encoding="utf-8")
+    real = Node.next_deadline
+
+    def stuck(self: Node) -> float | None:
+        return 300.0 if self.me == 101 and self.pumped_at >= 300.0 else real(self)
+
+    monkeypatch.setattr(Node, "next_deadline", stuck)
+    monkeypatch.setenv("NSPGW_LANG", "en")
+    with pytest.raises(typer.Exit) as exc:
+        run(sc, False)
+    assert exc.value.exit_code == 10
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "internal error in the drill at t=300 s on box 101: node timers do not advance" in err

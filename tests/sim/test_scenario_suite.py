@@ -3,6 +3,7 @@ scenario format promises (network, traffic, corpus, faults, IP windows)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from nspgw.sim.scenario import load_scenario, parse_scenario, run_scenario
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios"
 # CI durations: long enough that generated traffic and faults happen, short enough for the suite budget.
 SHORT = {"region-24h": 1800.0, "power-cuts": 4 * 3600.0, "loss-30": 4 * 3600.0, "cp-partition-6h": 4 * 3600.0,
-         "two-hop-loss-10": 3 * 3600.0}  # the others run in full
+         "two-hop-loss-10": 3 * 3600.0, "masts-dying": 3 * 3600.0}  # the others run in full
+PARTIAL = ("masts-dying", "partial-ip-gct-cps", "ip-flapping", "broker-restart")  # IP at some posts only
 
 
 @pytest.mark.parametrize("path", sorted(DOCS.glob("*.toml")), ids=lambda p: p.stem)
@@ -27,6 +29,36 @@ def test_scenario_loses_nothing_and_delivers_once(path: Path) -> None:
     assert f["duplicates_delivered"] == 0
     assert f["delivered"] + f["expired"] == f["sent"]
     assert r.ok, r.expectations
+
+
+@pytest.mark.parametrize("name", ["partial-ip-gct-cps", "ip-flapping"])
+def test_partial_failure_sends_by_radio_at_once_to_a_reader_off_the_broker(name: str) -> None:
+    """The partial-failure target: a message from a box on the broker to one that is not goes on air within
+    15 s (p95), instead of waiting a receipt timeout per IP round (presence off: minutes)."""
+    sc = load_scenario(DOCS / f"{name}.toml")
+    r = run_scenario(sc)
+    first = r.figures["off_broker_first_radio_s"]
+    assert first["n"] > 0 and first["p95"] <= 15.0, first
+    assert r.figures["radio_while_reader_had_ip"]["sender_had_ip"] <= 0.05 * r.figures["sent"]
+    blind = run_scenario(replace(sc, presence=False))  # boxes that publish no presence: the old behaviour
+    assert blind.figures["off_broker_first_radio_s"]["p95"] > 45.0
+    assert blind.figures["waiting_on_dead_link_s"]["total"] > 10 * r.figures["waiting_on_dead_link_s"]["total"]
+
+
+def test_scenario_set_has_partial_failures() -> None:
+    assert set(PARTIAL) <= {p.stem for p in DOCS.glob("*.toml")}
+
+
+def test_ip_windows_for_lists_all_and_flapping() -> None:
+    sc = parse_scenario({"network": {"cps": 1, "nsps_per_cp": 2}, "scenario": {"duration": "1h"},
+                         "fault": [{"ip": "all", "at": "0s", "for": "10m"},
+                                   {"ip": [101, 102], "at": "20m", "for": "20m", "flap_every": "5m",
+                                    "flap_down": "1m"}]})
+    ip = [(e.at_s, e.action, e.box) for e in sc.events if e.action.startswith("ip")]
+    assert sum(1 for _, a, _ in ip if a == "ip_up") == 4 + 2 * 4  # all four boxes; 101/102: 1 + 3 flaps each
+    assert (1440.0, "ip_down", 101) in ip and (1500.0, "ip_up", 101) in ip and (2400.0, "ip_down", 102) in ip
+    with pytest.raises(ConfigError, match="flap_down"):
+        parse_scenario({"fault": [{"ip": 1, "flap_every": "1m", "flap_down": "2m"}]})
 
 
 def test_network_of_56_boxes_in_a_few_lines() -> None:

@@ -190,3 +190,25 @@ def test_a_flood_of_received_frames_is_capped_but_state_changes_always_queue(nsp
     assert d.q.qsize() == daemon_mod._MAX_QUEUED_FRAMES and d._frames_dropped == 50
     sink("state", "down")
     assert d.q.qsize() == daemon_mod._MAX_QUEUED_FRAMES + 1
+
+
+def test_loop_counts_wake_ups_and_never_spins_on_a_stuck_deadline(running: dict[str, Any], nsp: SimBox) -> None:
+    """The loop counts its wake-ups (status record "loop"); a core deadline that handle_timer does not consume
+    (a defect the core's property test rules out) costs one wake-up per second, not a spinning core."""
+    assert running["notify"].recv(4096).decode().startswith("READY=1")
+    d: Daemon = running["daemon"]
+
+    def loop() -> dict[str, Any] | None:
+        with Store.open(nsp.store_path) as s:
+            return s.status()[STATUS_KEY].get("loop")  # type: ignore[union-attr,no-any-return]
+
+    wait(lambda: (rec := loop()) is not None and rec["wakeups"] >= 1 and not rec["stuck"])
+    d.node.next_deadline = lambda: 0.0  # type: ignore[method-assign,union-attr]
+    wait(lambda: d.loop.stuck_at is not None)
+    runs, t0 = d.loop.timer_runs, time.monotonic()
+    wait(lambda: d.loop.timer_runs >= runs + 3)
+    # Three timer runs on the stuck deadline take at least two pauses of a second (a spin: microseconds).
+    assert time.monotonic() - t0 >= 1.8
+    running["daemon"].request_stop()
+    running["thread"].join(10)
+    assert running["result"]["code"] == 0

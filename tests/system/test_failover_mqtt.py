@@ -310,3 +310,49 @@ def test_rogue_client_gets_nothing_into_an_inbox_and_cannot_stop_a_box(net: Call
     finally:
         rogue.disconnect()
         rogue.loop_stop()
+
+
+def test_will_of_a_killed_box_shows_in_peers_and_nothing_is_published_for_it(net: Callable[..., Net]) -> None:
+    """Presence with real daemons: the retained status shows in `nspgw peers`; nsp1's daemon is SIGKILLed and
+    the broker publishes its will. A message to nsp1 then goes by radio or, with custody, to nsp1's CP (on the
+    broker), never to nsp1's topic where nobody reads (the receipt timeout lost per message before)."""
+    import signal
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    n = net()
+
+    def presence(box: str, of: str) -> Any:
+        return next((p.get("presence") for p in n.json(box, "peers") if p["name"] == of), None)
+
+    n.wait(lambda: presence("gct", "nsp1") == "online", 30, "nsp1 online at the broker, seen by the GCT")
+    assert "broker: aanwezig" in n.cli("gct", "peers").stdout
+    child = next(c for c in n.procs.children if c.name == "daemon-nsp1")
+    os.killpg(child.proc.pid, signal.SIGKILL)
+    child.proc.wait(10)
+    n.procs.children.remove(child)  # killed on purpose: the fixture's clean-exit check is for the others
+    n.wait(lambda: presence("gct", "nsp1") == "offline", 40, "nsp1's Last Will at the GCT")
+    assert "broker: AFWEZIG" in n.cli("gct", "peers").stdout
+    # A listener on nsp1's frame topic (this fixture's broker has no ACL): nothing may be sent there now.
+    to_nsp1: list[bytes] = []
+    spy = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="spy", protocol=mqtt.MQTTv5)
+    spy.on_message = lambda _c, _u, m: "/presence/" in m.topic or to_nsp1.append(bytes(m.payload))
+    spy.connect(n.broker.host, n.broker.port)
+    spy.subscribe(f"nspgw/v1/{NETWORK}/+/{int(n.boxes['nsp1'].addr):03x}", qos=1)
+    spy.loop_start()
+    try:
+        n.send("gct", "nsp1", "E1 na uitval")
+        [row] = [m for m in n.json("gct", "outbox") if m["text"] == "E1 na uitval"]
+
+        def held_by_cp() -> bool:
+            with Store.open(n.boxes["gct"].store_path) as s:
+                return next(r.state.value for r in s.outbox() if r.seq == row["seq"]) == "held_by_relay"
+
+        # The GCT tries nsp1 by radio (heard on the mesh), then hands it to cp1 (on the broker) with custody.
+        n.wait(held_by_cp, 60, "cp1's custody of E1")
+        assert n.json("cp1", "status")["custody"] >= 1
+        assert to_nsp1 == [], "frames were published for a box whose will said it is gone"
+    finally:
+        spy.loop_stop()
+        spy.disconnect()
