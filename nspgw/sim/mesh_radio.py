@@ -100,7 +100,8 @@ CW_MAX = 8  # RadioInterface.h CWmax
 SNR_MIN = -20  # getCWsize: the SNR range mapped onto the contention window
 SNR_MAX = 10
 PROCESSING_TIME_MS = 4500  # RadioInterface.h PROCESSING_TIME_MSEC, added to the retransmission timeout
-NUM_RELIABLE_RETX = 3  # transmissions of a want_ack packet in total (PendingPacket keeps N - 1 retries)
+NUM_RELIABLE_RETX = 3  # NextHopRouter.h: transmissions of a want_ack packet in total (N - 1 retries)
+UTIL_WINDOW_S = 60.0  # AirTime::channelUtilizationPercent: 6 periods of 10 s
 TX_QUEUE_LEN = 16  # MAX_TX_QUEUE
 
 
@@ -124,11 +125,16 @@ class Timing:
         return cls(slot_s=slot_time_ms(p) / 1000.0, preamble_s=PREAMBLE_SYMBOLS * p.symbol_time_ms / 1000.0)
 
 
-def retransmission_timeout_s(frame_len: int, p: ModemPreset) -> float:
-    """getRetransmissionMsec with an idle channel (CW = CWmin): time to send, be relayed and hear an ack.
+def cw_for_utilisation(util_percent: float) -> int:
+    """getTxDelayMsec / getRetransmissionMsec: CW = map(channel utilisation 0..100 %, CWmin, CWmax)."""
+    return min(max(int(util_percent * (CW_MAX - CW_MIN) / 100.0) + CW_MIN, CW_MIN), CW_MAX)
+
+
+def retransmission_timeout_s(frame_len: int, p: ModemPreset, cw: int = CW_MIN) -> float:
+    """getRetransmissionMsec: time to send, be relayed and hear an ack; CW from the channel utilisation.
 
     2 * airtime + (2^CW + 2 * CWmax + 2^((CWmax + CWmin) / 2)) * slot + PROCESSING_TIME_MSEC.
     """
     airtime = time_on_air_ms(frame_len, p)
-    slots = (1 << CW_MIN) + 2 * CW_MAX + (1 << ((CW_MAX + CW_MIN) // 2))
+    slots = (1 << cw) + 2 * CW_MAX + (1 << ((CW_MAX + CW_MIN) // 2))
     return (2 * airtime + slots * slot_time_ms(p) + PROCESSING_TIME_MS) / 1000.0

@@ -73,8 +73,9 @@ class SimNet:
         self.mesh.on_deliver = self._on_deliver
         self.mesh.on_routing = self._on_routing
         for spec in boxes:
-            role = "ROUTER_CLIENT" if spec.role == Role.CP else "CLIENT"
-            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role=role,
+            # As firmware-profiles/ provisions every box: CLIENT with LOCAL_ONLY (the CP relays at the nspgw
+            # layer, not as a LoRa router; ROUTER_CLIENT no longer exists in 2.7 and is stored as CLIENT).
+            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role="CLIENT", rebroadcast_mode="LOCAL_ONLY",
                                position=(positions or {}).get(spec.addr))
             self.boxes[spec.addr] = self._boot(spec)
 
