@@ -187,7 +187,8 @@ def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gc
            timeout: float = TimeoutOpt) -> None:
     """Vergelijk de radio veld voor veld met het profiel; exitcode 6 en de afwijkende velden bij verschil."""
     _quiet_library()
-    from nspgw.adapters.radio_admin import compare_radio, connected, read_info
+    from nspgw.adapters.radio_admin import connected, radio_rows, read_info
+    from nspgw.profiles import Difference
 
     cfg = _box_config(config)
     prof = _profile(profile, cfg, lang)
@@ -195,15 +196,15 @@ def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gc
     target = _target(port, host, cfg)
     with connected(target, timeout) as iface:
         info = read_info(iface, target)
-        diffs = compare_radio(iface, prof, psk)
-    checked = _checked_fields(prof)
-    bad = {d.field: d for d in diffs}
+        rows = radio_rows(iface, prof, psk)
+    diffs = [Difference(f, e, a) for f, e, a, ok in rows if not ok]
+    checked = [f for f, _, _, _ in rows]
     if as_json:
         typer.echo(json.dumps({"node_id": info.node_id, "profile": prof.name, "ok": not diffs,
                                "checked": len(checked), "differences": [asdict(d) for d in diffs]},
                               ensure_ascii=False))
     else:
-        _print_verify(checked, bad, lang)
+        _print_verify(rows, lang)
     if diffs:
         fields = ", ".join(d.message(lang) for d in diffs)
         raise RadioError(_t(lang, "verify_bad", profile=prof.name, fields=fields))
@@ -211,27 +212,17 @@ def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gc
         typer.echo(_t(lang, "verify_ok", node=info.node_id, profile=prof.name, n=len(checked)))
 
 
-def _checked_fields(prof) -> list[str]:  # type: ignore[no-untyped-def]
-    out = [f"{s}.{n}" for s, names in prof.config_fields.items() for n in names]
-    out += [f"module.{s}.{n}" for s, names in prof.module_fields.items() for n in names]
-    for ch in prof.channels:
-        out += [f"channel[{ch.index}].role", f"channel[{ch.index}].name", f"channel[{ch.index}].psk"]
-    return out
-
-
-def _print_verify(checked: list[str], bad: dict, lang: str) -> None:  # type: ignore[type-arg]
+def _print_verify(rows: list[tuple[str, str, str, bool]], lang: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
     for k in ("col_field", "col_expected", "col_actual", "col_result"):
         table.add_column(_t(lang, k))
-    for f in checked:
-        d = bad.get(f)
-        if d is None:
-            table.add_row(f, "", "", f"[green]{_t(lang, 'ok')}[/green]")
-        else:
-            table.add_row(f, d.expected, d.actual, f"[red]{_t(lang, 'bad')}[/red]")
+    for f, expected, actual, ok in rows:
+        result = f"[green]{_t(lang, 'ok')}[/green]" if ok else f"[red]{_t(lang, 'bad')}[/red]"
+        table.add_row(escape(f), escape(expected), escape(actual), result)
     Console().print(table)
 
 

@@ -17,7 +17,6 @@ from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, MessageAccep
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
-from nspgw.crypto.roster import Role
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.sim.mesh import BROADCAST, DUTY_CYCLE_LIMIT, MAX_RETRANSMIT, TOO_LARGE, Mesh, RadioPacket, Reception
 from nspgw.sim.mesh import RoutingEvent as MeshRouting
