@@ -159,7 +159,8 @@ def test_provision_repeater_keeps_local_only_and_relays_port_311(mesh: list[dict
     r = run([*NSPGW, "radio", "provision", "--profile", "repeater", "--host", host, "--psk-file", str(psk_file)])
     assert r.returncode == 0, r.stdout + r.stderr
     got = run([MESHTASTIC, "--host", host, "--get", "device.rebroadcast_mode", "--get", "device.role"])
-    assert "device.rebroadcast_mode: 2" in got.stdout and "device.role: 2" in got.stdout, got.stdout  # LOCAL_ONLY, ROUTER
+    # 2 = LOCAL_ONLY (RebroadcastMode), 2 = ROUTER (Role)
+    assert "device.rebroadcast_mode: 2" in got.stdout and "device.role: 2" in got.stdout, got.stdout
     r = run([*NSPGW, "radio", "verify", "--profile", "repeater", "--host", host, "--psk-file", str(psk_file),
              "--lang", "en"])
     assert r.returncode == 0, r.stdout + r.stderr
