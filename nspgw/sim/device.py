@@ -567,6 +567,10 @@ class VirtualDevice:
             return
         elif kind == "commit_edit_settings":
             self.in_edit_transaction = False
+            # AdminModule: saving a changed config reboots a real radio, and NodeInfoModule announces the
+            # node after boot; the connection is kept here, but the announcement (with the new owner and
+            # key) is what the neighbours see, and it is how they learn the key for PKI.
+            self.announce(want_response=True)
         elif kind in ("set_favorite_node", "remove_favorite_node"):
             num = getattr(admin, kind)
             info = st["nodes"].setdefault(num, mesh_pb2.NodeInfo(num=num))
