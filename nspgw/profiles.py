@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import os
 import stat
 from dataclasses import dataclass
@@ -112,6 +113,22 @@ class FirmwareProfile:
     @property
     def modem_preset(self) -> str:
         return _enum_name(self.config.lora, "modem_preset")
+
+    def with_preset(self, preset: str) -> FirmwareProfile:
+        """This profile with the box's configured modem preset (nspgw.toml `radio.preset`) in `lora` and in the
+        channel URL's LoRa settings, so provisioning and verifying follow the configuration."""
+        if preset == self.modem_preset:
+            return self
+        config = localonly_pb2.LocalConfig()
+        config.CopyFrom(self.config)
+        config.lora.modem_preset = config_pb2.Config.LoRaConfig.ModemPreset.Value(preset)
+        settings, lora = parse_channel_url(self.channel_url, where=f"{self.name}.channel_url")
+        lora.modem_preset = config.lora.modem_preset
+        fields = dict(self.config_fields)
+        if "modem_preset" not in fields.get("lora", ()):
+            fields["lora"] = (*fields.get("lora", ()), "modem_preset")
+        return dataclasses.replace(self, config=config, config_fields=fields,
+                                   channel_url=make_channel_url(settings, lora))
 
     def channel_url_with_psk(self, psk: bytes) -> str:
         """The profile's channel URL with the nspgw channel's placeholder key replaced by `psk`."""
