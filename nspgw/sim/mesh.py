@@ -421,8 +421,9 @@ class Mesh:
         node.ledger.record(now, airtime * 1000.0)
         for rx in node.active_rx:  # half duplex: whatever we were receiving is gone
             rx.ok = False
-        preamble = self.timing.preamble_s
+        crit = self.timing.critical_s
         rng = self.rng
+        end = tx.end
         for other, link in node.neighbours:
             if not other.up or not link.up:
                 continue
@@ -430,11 +431,11 @@ class Mesh:
             if other.tx is not None or (link.loss > 0.0 and rng.random() < link.loss):
                 rx.ok = False
             for prior in other.active_rx:
-                first_ok, second_ok = radio.capture(prior.snr, rx.snr, now - prior.start, preamble)
-                if not first_ok and prior.ok:
+                overlap_end = min(prior.tx.end, end)
+                if prior.ok and radio.lost_to(prior.snr, prior.start, crit, rx.snr, overlap_end):
                     prior.ok = False
                     other.stats.collisions += 1
-                if not second_ok and rx.ok:
+                if rx.ok and radio.lost_to(rx.snr, now, crit, prior.snr, overlap_end):
                     rx.ok = False
                     other.stats.collisions += 1
             other.active_rx.append(rx)

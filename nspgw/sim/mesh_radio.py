@@ -75,23 +75,25 @@ def link_from_distance(distance_m: float, p: ModemPreset) -> Link | None:
 
 # -- collisions ------------------------------------------------------------------------------------------
 CAPTURE_THRESHOLD_DB = 6.0
-"""Co-channel rejection of LoRa at equal SF is about 6 dB (Semtech SX1276 datasheet, table "co-channel
-rejection"; Bor et al. 2016 measured capture at ~6 dB). See `capture` for how the model applies it."""
+"""Co-channel rejection of LoRa at equal SF (SX1276/SX126x datasheets: about 6 dB; Bor, Roedig, Voigt, Alonso,
+"Do LoRa Low-Power Wide-Area Networks Scale?", MSWiM 2016, measured capture at a 6 dB power difference)."""
+CRITICAL_PREAMBLE_SYMBOLS = 5
+"""Bor et al. 2016 (LoRaSim): a receiver locks on after the first preamble symbols; an overlap confined to all
+but the last 5 preamble symbols does not destroy the frame."""
 
 
-def capture(first_snr: float, second_snr: float, second_offset_s: float, preamble_s: float) -> tuple[bool, bool]:
-    """Which of two overlapping frames at one receiver survive: (first survives, second survives).
+def lost_to(snr: float, start: float, crit_from: float, other_snr: float, overlap_end: float) -> bool:
+    """Whether a frame is lost to one overlapping frame (LoRaSim power + timing rule):
 
-    - the frame that started first survives when it is >= 6 dB stronger than the later one;
-    - the later frame survives only if it is >= 6 dB stronger AND started while the first was still in its
-      preamble (the receiver re-synchronises on the stronger preamble);
-    - otherwise both are lost.
+    - power: it survives when it is >= 6 dB stronger than the other frame, whatever the timing;
+    - timing: otherwise it survives only when the overlap ends before its critical section, which starts
+      `crit_from` seconds after its own start (the last 5 preamble symbols, header and payload).
+    Both must go wrong for the frame to be lost. `start` is the frame's start, `overlap_end` the end of the
+    overlap (the earlier of the two ends).
     """
-    if first_snr - second_snr >= CAPTURE_THRESHOLD_DB:
-        return True, False
-    if second_snr - first_snr >= CAPTURE_THRESHOLD_DB and second_offset_s < preamble_s:
-        return False, True
-    return False, False
+    if snr - other_snr >= CAPTURE_THRESHOLD_DB:
+        return False
+    return overlap_end > start + crit_from
 
 
 # -- firmware timing (Meshtastic RadioInterface.cpp / ReliableRouter.h, 2.x) -------------------------------
@@ -117,12 +119,15 @@ class Timing:
 
     slot_s: float
     preamble_s: float
+    critical_s: float  # from a frame's start to its critical section (lost_to)
 
     @classmethod
     def for_preset(cls, p: ModemPreset) -> Timing:
         from nspgw.core.airtime import PREAMBLE_SYMBOLS
 
-        return cls(slot_s=slot_time_ms(p) / 1000.0, preamble_s=PREAMBLE_SYMBOLS * p.symbol_time_ms / 1000.0)
+        sym = p.symbol_time_ms / 1000.0
+        return cls(slot_s=slot_time_ms(p) / 1000.0, preamble_s=PREAMBLE_SYMBOLS * sym,
+                   critical_s=(PREAMBLE_SYMBOLS - CRITICAL_PREAMBLE_SYMBOLS) * sym)
 
 
 def cw_for_utilisation(util_percent: float) -> int:
