@@ -44,6 +44,7 @@ MAX_LORA_PAYLOAD_LEN = 255  # firmware MAX_LORA_PAYLOAD_LEN (SX126x/SX127x FIFO)
 NODELESS_WANT_CONFIG_ID = 69420  # meshtastic.NODELESS_WANT_CONFIG_ID: handshake without other nodes
 BROADCAST = 0xFFFFFFFF
 PKI_EXEMPT_PORTS = frozenset({3, 4, 5, 70})  # position, nodeinfo, routing, traceroute (Router::perhapsEncode)
+PKI_OVERHEAD = 12  # mesh-pb-constants.h MESHTASTIC_PKC_OVERHEAD
 MAX_RX_TOPHONE = 32  # firmware keeps this many packets for a client that is not connected, drops the oldest
 FIRMWARE_VERSION = "2.7.11.sim"
 DEVICE_STATE_VERSION = 24
@@ -424,8 +425,12 @@ class VirtualDevice:
             return False
         d = pkt.decoded
         if pkt.to != BROADCAST and d.portnum not in PKI_EXEMPT_PORTS:
-            # Router::perhapsEncode (2.7): a DM on any other port is PKI-encrypted or not sent at all; with no
-            # public key for the destination in the node DB it is refused (NodeInfo teaches keys).
+            # Router::perhapsEncode (2.7): a DM on any other port is PKI-encrypted or not sent at all: first
+            # the size with the PKI overhead (TOO_LARGE), then the destination's public key in the node DB
+            # (PKI_SEND_FAIL_PUBLIC_KEY; NodeInfo teaches keys).
+            if strict and encoded_frame_len(d) + PKI_OVERHEAD > MAX_LORA_PAYLOAD_LEN:
+                self.nak(pkt.id, ROUTING.TOO_LARGE, pkt.channel)
+                return False
             info = self.state["nodes"].get(pkt.to)
             if info is None or len(info.user.public_key) != 32:
                 self.nak(pkt.id, ROUTING.PKI_SEND_FAIL_PUBLIC_KEY, pkt.channel)
