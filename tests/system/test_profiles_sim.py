@@ -128,7 +128,7 @@ def test_provision_then_verify_then_wrong_region(mesh: list[dict[str, str]], psk
     host = mesh[0]["tcp"]
     r = run([*NSPGW, "radio", "provision", "--profile", "nsp", "--host", host, "--psk-file", str(psk_file)])
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "Profiel nsp toegepast" in r.stdout
+    assert "Profiel nsp (preset LONG_FAST) toegepast" in r.stdout
 
     r = run([*NSPGW, "radio", "verify", "--profile", "nsp", "--host", host, "--psk-file", str(psk_file), "--json"])
     assert r.returncode == 0, r.stdout + r.stderr
