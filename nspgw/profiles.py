@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import os
 import stat
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ _LABELS_NL = {
     f"channel[{NSPGW_CHANNEL_INDEX}].psk": "sleutel van kanaal nspgw",
     f"channel[{NSPGW_CHANNEL_INDEX}].name": f"naam van kanaal {NSPGW_CHANNEL_INDEX}",
     f"channel[{NSPGW_CHANNEL_INDEX}].role": "kanaal nspgw",
+    "relay.port_311": "doorgeven van poort 311",
 }
 
 
@@ -81,8 +83,12 @@ class Difference:
 
     def message(self, lang: str = "nl") -> str:
         if lang == "en":
+            if self.field == "relay.port_311":
+                return f"radio drops nspgw traffic (port 311): rebroadcast_mode/role {self.actual}"
             return f"{self.field} is {self.actual}, expected {self.expected}"
         label = _LABELS_NL.get(self.field, self.field)
+        if self.field == "relay.port_311":
+            return f"radio laat nspgw-verkeer (poort 311) vallen: rebroadcast_mode/rol {self.actual}"
         return f"{label} is {self.actual}, verwacht {self.expected}"
 
 
@@ -107,6 +113,22 @@ class FirmwareProfile:
     @property
     def modem_preset(self) -> str:
         return _enum_name(self.config.lora, "modem_preset")
+
+    def with_preset(self, preset: str) -> FirmwareProfile:
+        """This profile with the box's configured modem preset (nspgw.toml `radio.preset`) in `lora` and in the
+        channel URL's LoRa settings, so provisioning and verifying follow the configuration."""
+        if preset == self.modem_preset:
+            return self
+        config = localonly_pb2.LocalConfig()
+        config.CopyFrom(self.config)
+        config.lora.modem_preset = config_pb2.Config.LoRaConfig.ModemPreset.Value(preset)
+        settings, lora = parse_channel_url(self.channel_url, where=f"{self.name}.channel_url")
+        lora.modem_preset = config.lora.modem_preset
+        fields = dict(self.config_fields)
+        if "modem_preset" not in fields.get("lora", ()):
+            fields["lora"] = (*fields.get("lora", ()), "modem_preset")
+        return dataclasses.replace(self, config=config, config_fields=fields,
+                                   channel_url=make_channel_url(settings, lora))
 
     def channel_url_with_psk(self, psk: bytes) -> str:
         """The profile's channel URL with the nspgw channel's placeholder key replaced by `psk`."""
@@ -264,37 +286,71 @@ def read_psk_file(path: Path) -> bytes:
 def compare(profile: FirmwareProfile, config: localonly_pb2.LocalConfig,
             module_config: localonly_pb2.LocalModuleConfig | None,
             channels: list[channel_pb2.Channel], *, nspgw_psk: bytes | None = None) -> list[Difference]:
-    """Every field the profile names that the radio holds differently, in profile order.
+    """Every field the profile names that the radio holds differently, in profile order, plus PORT_311_FIELD
+    when the live config would drop nspgw's port 311 whatever the profile says (see `port_311_dropped`).
 
     `nspgw_psk`: the network key the nspgw channel must hold; without it any key other than the
     placeholder, the public default and an empty key passes (a technician may verify without the key file).
     """
-    diffs: list[Difference] = []
+    return [Difference(f, e, a) for f, e, a, ok in rows(profile, config, module_config, channels,
+                                                        nspgw_psk=nspgw_psk) if not ok]
+
+
+def rows(profile: FirmwareProfile, config: localonly_pb2.LocalConfig,
+         module_config: localonly_pb2.LocalModuleConfig | None,
+         channels: list[channel_pb2.Channel], *, nspgw_psk: bytes | None = None) -> list[tuple[str, str, str, bool]]:
+    """(field, expected, radio, ok) for every field checked: what `nspgw radio verify` prints."""
+    out: list[tuple[str, str, str, bool]] = []
     for section, names in profile.config_fields.items():
         want, have = getattr(profile.config, section), getattr(config, section)
-        diffs += _compare_fields(section, names, want, have)
+        out += [(f"{section}.{n}", _show(want, n), _show(have, n), _show(want, n) == _show(have, n))
+                for n in names]
     if module_config is not None:
         for section, names in profile.module_fields.items():
             want, have = getattr(profile.module_config, section), getattr(module_config, section)
-            diffs += _compare_fields(f"module.{section}", names, want, have)
+            out += [(f"module.{section}.{n}", _show(want, n), _show(have, n), _show(want, n) == _show(have, n))
+                    for n in names]
     by_index = {c.index: c for c in channels}
     for spec in profile.channels:
-        diffs += _compare_channel(spec, by_index.get(spec.index), nspgw_psk)
-    return diffs
+        bad = {d.field: d for d in _compare_channel(spec, by_index.get(spec.index), nspgw_psk)}
+        for name, want in (("role", spec.role), ("name", repr(spec.name)), ("psk", _psk_want(spec))):
+            field = f"channel[{spec.index}].{name}"
+            d = bad.get(field)
+            out.append((field, d.expected, d.actual, False) if d else (field, want, want, True))
+    dropped = port_311_dropped(config)
+    out.append((PORT_311_FIELD, "relayed", dropped or "relayed", dropped is None))
+    return out
+
+
+PORT_311_FIELD = "relay.port_311"
+
+
+def port_311_dropped(config: localonly_pb2.LocalConfig) -> str | None:
+    """Why a radio with this config would drop nspgw's port 311, or None.
+
+    Firmware 2.7.26: with rebroadcast_mode CORE_PORTNUMS_ONLY, Router::handleReceived skips every decoded
+    packet on a port outside its whitelist (311 is not in it): not relayed, not even given to the box. A
+    role change to ROUTER sets that mode itself (NodeDB::installRoleDefaults, after AdminModule copied the
+    requested mode). NONE and CLIENT_MUTE never relay (FloodingRouter::isRebroadcaster)."""
+    dev = config.device
+    mode = config_pb2.Config.DeviceConfig.RebroadcastMode.Name(dev.rebroadcast_mode)
+    role = config_pb2.Config.DeviceConfig.Role.Name(dev.role)
+    if mode == "CORE_PORTNUMS_ONLY":
+        return "CORE_PORTNUMS_ONLY"
+    if mode == "NONE":
+        return "NONE (no relaying)"
+    if role == "CLIENT_MUTE":
+        return "CLIENT_MUTE (no relaying)"
+    return None
+
+
+def _psk_want(spec: ChannelSpec) -> str:
+    return "netwerksleutel" if spec.name == NSPGW_CHANNEL_NAME else _psk_kind(spec.psk)
 
 
 def critical(diffs: list[Difference]) -> list[Difference]:
     """The differences that must stop transmission (see CRITICAL_FIELDS)."""
     return [d for d in diffs if d.field in CRITICAL_FIELDS]
-
-
-def _compare_fields(prefix: str, names: tuple[str, ...], want: Message, have: Message) -> list[Difference]:
-    out = []
-    for name in names:
-        a, b = _show(want, name), _show(have, name)
-        if a != b:
-            out.append(Difference(f"{prefix}.{name}", a, b))
-    return out
 
 
 def _compare_channel(spec: ChannelSpec, ch: channel_pb2.Channel | None, nspgw_psk: bytes | None) -> list[Difference]:

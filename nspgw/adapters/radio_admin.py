@@ -81,12 +81,24 @@ def compare_radio(iface: Any, profile: profiles.FirmwareProfile, psk: bytes | No
                             nspgw_psk=psk)
 
 
+def radio_rows(iface: Any, profile: profiles.FirmwareProfile,
+               psk: bytes | None) -> list[tuple[str, str, str, bool]]:
+    """Every checked field with the profile's and the radio's value (the verify table)."""
+    node = iface.localNode
+    return profiles.rows(profile, node.localConfig, node.moduleConfig, list(node.channels or []), nspgw_psk=psk)
+
+
 def apply_profile(iface: Any, profile: profiles.FirmwareProfile, psk: bytes, owner: str | None = None) -> None:
     """Write a profile as `meshtastic --configure` does: one settings transaction, the channel URL (with the
     network key instead of the placeholder), then each config and module section, then commit.
 
     Only the fields the profile names change; the rest of each section keeps the radio's values (the same
     seeding the official CLI does), so a site-specific setting such as the fixed position survives.
+
+    The device section is written twice. Firmware 2.7 (AdminModule::handleSetConfig) copies the section and
+    then, when the role changed, runs NodeDB::installRoleDefaults, which for ROUTER overwrites the
+    rebroadcast mode just written with CORE_PORTNUMS_ONLY, a mode that drops nspgw's port 311. The second
+    write, with the role now unchanged, puts the profile's mode back.
     """
     node = iface.localNode
     url = profile.channel_url_with_psk(psk)
@@ -98,6 +110,8 @@ def apply_profile(iface: Any, profile: profiles.FirmwareProfile, psk: bytes, own
         for section, names in profile.config_fields.items():
             _merge(getattr(node.localConfig, section), getattr(profile.config, section), names)
             node.writeConfig(section)
+            if section == "device" and "role" in names:
+                node.writeConfig(section)  # role unchanged now: installRoleDefaults no longer applies
         for section, names in profile.module_fields.items():
             _merge(getattr(node.moduleConfig, section), getattr(profile.module_config, section), names)
             node.writeConfig(section)

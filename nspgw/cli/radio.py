@@ -17,41 +17,12 @@ from nspgw.errors import ConfigError, RadioError
 
 app = typer.Typer(help="Radio zoeken, inrichten volgens profiel en controleren (technicus).", no_args_is_help=True)
 
-_T = {
-    "nl": {
-        "no_ports": "Geen seriële poorten die op een Meshtastic-radio lijken.",
-        "unreachable": "niet bereikbaar",
-        "col_target": "Radio", "col_node": "Node", "col_name": "Naam", "col_hw": "Hardware",
-        "col_fw": "Firmware", "col_region": "Regio", "col_preset": "Preset", "col_channel": "nspgw-kanaal",
-        "col_field": "Veld", "col_expected": "Verwacht", "col_actual": "Radio", "col_result": "Uitslag",
-        "ok": "goed", "bad": "AFWIJKEND",
-        "verify_ok": "Radio {node} voldoet aan profiel {profile} ({n} velden gecontroleerd).",
-        "verify_bad": "radio wijkt af van profiel {profile}: {fields}",
-        "provisioned": "Profiel {profile} toegepast op {node} ({target}). Controleer met `nspgw radio verify`.",
-        "no_psk": "geen kanaalsleutel: geef --psk-file (of --config met keys/radio-channel.psk in de statusmap)",
-        "no_profile": "geen profiel: geef --profile nsp|cp|gct|repeater (of --config)",
-    },
-    "en": {
-        "no_ports": "No serial ports that look like a Meshtastic radio.",
-        "unreachable": "unreachable",
-        "col_target": "Radio", "col_node": "Node", "col_name": "Name", "col_hw": "Hardware",
-        "col_fw": "Firmware", "col_region": "Region", "col_preset": "Preset", "col_channel": "nspgw channel",
-        "col_field": "Field", "col_expected": "Expected", "col_actual": "Radio", "col_result": "Result",
-        "ok": "ok", "bad": "DIFFERS",
-        "verify_ok": "Radio {node} matches profile {profile} ({n} fields checked).",
-        "verify_bad": "radio differs from profile {profile}: {fields}",
-        "provisioned": "Profile {profile} applied to {node} ({target}). Check with `nspgw radio verify`.",
-        "no_psk": "no channel key: give --psk-file (or --config with keys/radio-channel.psk in the state dir)",
-        "no_profile": "no profile: give --profile nsp|cp|gct|repeater (or --config)",
-    },
-}
-
 PSK_FILE_NAME = "radio-channel.psk"  # same name as nspgw.adapters.meshtastic_radio.PSK_FILE_NAME (not imported:
 # that module pulls in the radio library, which `nspgw --help` must not load)
 
 PortOpt = typer.Option(None, "--port", help="Seriële poort (standaard: automatisch zoeken)")
 HostOpt = typer.Option(None, "--host", help="Radio via TCP: host:poort")
-LangOpt = typer.Option("nl", "--lang", help="Taal van de uitvoer: nl of en")
+LangOpt = typer.Option(None, "--lang", help="Taal van de uitvoer: nl of en (standaard: NSPGW_LANG)")
 JsonOpt = typer.Option(False, "--json", help="Uitvoer als JSON")
 ConfigOpt = typer.Option(None, "--config", help="nspgw-configuratie (voor profiel, radio en sleutel)")
 PskOpt = typer.Option(None, "--psk-file", help="Sleutel van het nspgw-kanaal (base64, rechten 0600)")
@@ -70,8 +41,15 @@ def _quiet_library() -> None:
 
 
 def _t(lang: str, key: str, **kw: object) -> str:
-    table = _T.get(lang, _T["nl"])
-    return table.get(key, _T["nl"][key]).format(**kw)
+    from nspgw.cli.texts import t
+
+    return t(f"radio.{key}", lang, **kw)
+
+
+def _lang(lang: str | None) -> str:
+    from nspgw.cli.context import lang_of
+
+    return lang_of(lang)
 
 
 def _box_config(config: Path | None, required: bool = False):  # type: ignore[no-untyped-def]
@@ -107,17 +85,25 @@ def _profile(name: str | None, cfg, lang: str):  # type: ignore[no-untyped-def]
     from nspgw.profiles import load_profile
 
     if name:
-        return load_profile(name)
-    if cfg is not None:
-        return load_profile(cfg.radio.profile or cfg.role)
-    raise ConfigError(_t(lang, "no_profile"))
+        prof = load_profile(name)
+    elif cfg is not None:
+        prof = load_profile(cfg.radio.profile or cfg.role)
+    else:
+        raise ConfigError(_t(lang, "no_profile"))
+    # The preset configured for the box (nspgw.toml radio.preset) wins over the profile's default.
+    return prof.with_preset(cfg.radio.preset) if cfg is not None else prof
 
 
 @app.command()
 def detect(port: str | None = PortOpt, host: str | None = HostOpt, as_json: bool = JsonOpt,
-           lang: str = LangOpt, timeout: float = TimeoutOpt) -> None:
+           lang: str | None = LangOpt, timeout: float = TimeoutOpt, config: Path | None = ConfigOpt) -> None:
     """Zoek Meshtastic-radio's (USB of --host) en lees node-id, firmware en regio uit."""
     _quiet_library()
+    lang = _lang(lang)
+    try:
+        cfg = _box_config(config)
+    except ConfigError:
+        cfg = None  # detect also serves a box that has no (valid) configuration yet
     from nspgw.adapters.radio_admin import connected, read_info
     from nspgw.adapters.radio_connect import RadioTarget, serial_candidates
 
@@ -129,7 +115,10 @@ def detect(port: str | None = PortOpt, host: str | None = HostOpt, as_json: bool
     for target in targets:
         try:
             with connected(target, timeout) as iface:
-                rows.append(asdict(read_info(iface, target)))
+                row = asdict(read_info(iface, target))
+                if cfg is not None:
+                    row["configured_preset"] = cfg.radio.preset
+                rows.append(row)
         except RadioError as exc:
             rows.append({"target": target.describe(), "error": str(exc)})
     if (host or port) and "error" in rows[0]:
@@ -148,14 +137,17 @@ def _print_detect(rows: list[dict[str, str]], lang: str) -> None:
 
     cols = ["target", "node_id", "long_name", "hw_model", "firmware", "region", "modem_preset", "nspgw_channel"]
     keys = ["col_target", "col_node", "col_name", "col_hw", "col_fw", "col_region", "col_preset", "col_channel"]
+    if any("configured_preset" in r for r in rows):
+        cols.append("configured_preset")
+        keys.append("col_configured_preset")
     table = Table()
     for k in keys:
         table.add_column(_t(lang, k))
     for r in rows:
         if "error" in r:
-            table.add_row(r["target"], f"[red]{_t(lang, 'unreachable')}[/red]: {r['error']}", *[""] * 6)
+            table.add_row(r["target"], f"[red]{_t(lang, 'unreachable')}[/red]: {r['error']}", *[""] * (len(cols) - 2))
         else:
-            table.add_row(*[r[c] for c in cols])
+            table.add_row(*[r.get(c, "") for c in cols])
     Console().print(table)
 
 
@@ -164,9 +156,10 @@ def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp,
               port: str | None = PortOpt, host: str | None = HostOpt, config: Path | None = ConfigOpt,
               psk_file: Path | None = PskOpt,
               owner: str | None = typer.Option(None, "--owner", help="Naam van de radio (standaard: boxnaam)"),
-              lang: str = LangOpt, timeout: float = TimeoutOpt) -> None:
+              lang: str | None = LangOpt, timeout: float = TimeoutOpt) -> None:
     """Richt de radio in volgens het profiel van de rol, met de echte sleutel van het nspgw-kanaal."""
     _quiet_library()
+    lang = _lang(lang)
     from nspgw.adapters.radio_admin import apply_profile, connected, read_info
 
     cfg = _box_config(config)
@@ -177,17 +170,20 @@ def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp,
     with connected(target, timeout) as iface:
         info = read_info(iface, target)
         apply_profile(iface, prof, psk, owner=owner or (cfg.name if cfg is not None else None))
-    typer.echo(_t(lang, "provisioned", profile=prof.name, node=info.node_id, target=target.describe()))
+    typer.echo(_t(lang, "provisioned", profile=prof.name, node=info.node_id, target=target.describe(),
+                  preset=prof.modem_preset))
 
 
 @app.command()
 def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gct of repeater"),
            port: str | None = PortOpt, host: str | None = HostOpt, config: Path | None = ConfigOpt,
-           psk_file: Path | None = PskOpt, as_json: bool = JsonOpt, lang: str = LangOpt,
+           psk_file: Path | None = PskOpt, as_json: bool = JsonOpt, lang: str | None = LangOpt,
            timeout: float = TimeoutOpt) -> None:
     """Vergelijk de radio veld voor veld met het profiel; exitcode 6 en de afwijkende velden bij verschil."""
     _quiet_library()
-    from nspgw.adapters.radio_admin import compare_radio, connected, read_info
+    lang = _lang(lang)
+    from nspgw.adapters.radio_admin import connected, radio_rows, read_info
+    from nspgw.profiles import Difference
 
     cfg = _box_config(config)
     prof = _profile(profile, cfg, lang)
@@ -195,15 +191,15 @@ def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gc
     target = _target(port, host, cfg)
     with connected(target, timeout) as iface:
         info = read_info(iface, target)
-        diffs = compare_radio(iface, prof, psk)
-    checked = _checked_fields(prof)
-    bad = {d.field: d for d in diffs}
+        rows = radio_rows(iface, prof, psk)
+    diffs = [Difference(f, e, a) for f, e, a, ok in rows if not ok]
+    checked = [f for f, _, _, _ in rows]
     if as_json:
         typer.echo(json.dumps({"node_id": info.node_id, "profile": prof.name, "ok": not diffs,
                                "checked": len(checked), "differences": [asdict(d) for d in diffs]},
                               ensure_ascii=False))
     else:
-        _print_verify(checked, bad, lang)
+        _print_verify(rows, lang)
     if diffs:
         fields = ", ".join(d.message(lang) for d in diffs)
         raise RadioError(_t(lang, "verify_bad", profile=prof.name, fields=fields))
@@ -211,27 +207,17 @@ def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gc
         typer.echo(_t(lang, "verify_ok", node=info.node_id, profile=prof.name, n=len(checked)))
 
 
-def _checked_fields(prof) -> list[str]:  # type: ignore[no-untyped-def]
-    out = [f"{s}.{n}" for s, names in prof.config_fields.items() for n in names]
-    out += [f"module.{s}.{n}" for s, names in prof.module_fields.items() for n in names]
-    for ch in prof.channels:
-        out += [f"channel[{ch.index}].role", f"channel[{ch.index}].name", f"channel[{ch.index}].psk"]
-    return out
-
-
-def _print_verify(checked: list[str], bad: dict, lang: str) -> None:  # type: ignore[type-arg]
+def _print_verify(rows: list[tuple[str, str, str, bool]], lang: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
     for k in ("col_field", "col_expected", "col_actual", "col_result"):
         table.add_column(_t(lang, k))
-    for f in checked:
-        d = bad.get(f)
-        if d is None:
-            table.add_row(f, "", "", f"[green]{_t(lang, 'ok')}[/green]")
-        else:
-            table.add_row(f, d.expected, d.actual, f"[red]{_t(lang, 'bad')}[/red]")
+    for f, expected, actual, ok in rows:
+        result = f"[green]{_t(lang, 'ok')}[/green]" if ok else f"[red]{_t(lang, 'bad')}[/red]"
+        table.add_row(escape(f), escape(expected), escape(actual), result)
     Console().print(table)
 
 

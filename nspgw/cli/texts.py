@@ -232,6 +232,38 @@ EN: dict[str, str] = {
         "  3. check: nspgw status   (log: journalctl -u nspgw)"),
 }
 
+# `nspgw radio …` (technician): detect, provision, verify
+NL.update({
+    "radio.no_ports": "Geen seriële poorten die op een Meshtastic-radio lijken.",
+    "radio.unreachable": "niet bereikbaar",
+    "radio.col_target": "Radio", "radio.col_node": "Node", "radio.col_name": "Naam", "radio.col_hw": "Hardware",
+    "radio.col_fw": "Firmware", "radio.col_region": "Regio", "radio.col_preset": "Preset",
+    "radio.col_channel": "nspgw-kanaal", "radio.col_configured_preset": "Preset volgens nspgw.toml",
+    "radio.col_field": "Veld", "radio.col_expected": "Verwacht", "radio.col_actual": "Radio",
+    "radio.col_result": "Uitslag", "radio.ok": "goed", "radio.bad": "AFWIJKEND",
+    "radio.verify_ok": "Radio {node} voldoet aan profiel {profile} ({n} velden gecontroleerd).",
+    "radio.verify_bad": "radio wijkt af van profiel {profile}: {fields}",
+    "radio.provisioned": "Profiel {profile} (preset {preset}) toegepast op {node} ({target}). "
+                         "Controleer met `nspgw radio verify`.",
+    "radio.no_psk": "geen kanaalsleutel: geef --psk-file (of --config met keys/radio-channel.psk in de statusmap)",
+    "radio.no_profile": "geen profiel: geef --profile nsp|cp|gct|repeater (of --config)",
+})
+EN.update({
+    "radio.no_ports": "No serial ports that look like a Meshtastic radio.",
+    "radio.unreachable": "unreachable",
+    "radio.col_target": "Radio", "radio.col_node": "Node", "radio.col_name": "Name", "radio.col_hw": "Hardware",
+    "radio.col_fw": "Firmware", "radio.col_region": "Region", "radio.col_preset": "Preset",
+    "radio.col_channel": "nspgw channel", "radio.col_configured_preset": "Preset in nspgw.toml",
+    "radio.col_field": "Field", "radio.col_expected": "Expected", "radio.col_actual": "Radio",
+    "radio.col_result": "Result", "radio.ok": "ok", "radio.bad": "DIFFERS",
+    "radio.verify_ok": "Radio {node} matches profile {profile} ({n} fields checked).",
+    "radio.verify_bad": "radio differs from profile {profile}: {fields}",
+    "radio.provisioned": "Profile {profile} (preset {preset}) applied to {node} ({target}). "
+                         "Check with `nspgw radio verify`.",
+    "radio.no_psk": "no channel key: give --psk-file (or --config with keys/radio-channel.psk in the state dir)",
+    "radio.no_profile": "no profile: give --profile nsp|cp|gct|repeater (or --config)",
+})
+
 CATALOGUES = {"nl": NL, "en": EN}
 
 

@@ -159,3 +159,25 @@ def configure_radios(boxes: list[SimBox], seed: bytes = SIM_KEY_SEED, timeout_s:
         else:
             raise RadioError(f"radio van {box.name} blijft verkeerd ingesteld: "
                              f"{'; '.join(d.message('nl') for d in bad)}")
+    _wait_for_keys(boxes, timeout_s)
+
+
+def _wait_for_keys(boxes: list[SimBox], timeout_s: float) -> None:
+    """Firmware 2.7 refuses a DM to a node whose public key it has not heard (PKI_SEND_FAIL_PUBLIC_KEY); real
+    radios have exchanged NodeInfo long before a box goes live. Wait (bounded) until every radio of this set
+    knows every other one's key, as after the announcements the provisioning reboot triggers."""
+    import time
+
+    from nspgw.adapters.radio_admin import connected
+    from nspgw.adapters.radio_connect import RadioTarget
+
+    nums = {box.node_num for box in boxes}
+    deadline = time.monotonic() + timeout_s
+    for box in boxes:
+        while time.monotonic() < deadline:
+            with connected(RadioTarget.parse(host=box.radio_host), timeout_s) as iface:
+                have = {num for num, n in (iface.nodesByNum or {}).items()
+                        if n.get("user", {}).get("publicKey")}
+            if nums - {box.node_num} <= have:
+                break
+            time.sleep(0.5)

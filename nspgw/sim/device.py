@@ -33,6 +33,7 @@ from meshtastic.protobuf import (
 )
 
 from nspgw.errors import StoreError
+from nspgw.sim.device_roles import set_device_config
 
 log = logging.getLogger("nspgw.sim")
 
@@ -42,6 +43,8 @@ MESHTASTIC_HEADER_LEN = 16  # firmware MESHTASTIC_HEADER_LENGTH: the unencrypted
 MAX_LORA_PAYLOAD_LEN = 255  # firmware MAX_LORA_PAYLOAD_LEN (SX126x/SX127x FIFO)
 NODELESS_WANT_CONFIG_ID = 69420  # meshtastic.NODELESS_WANT_CONFIG_ID: handshake without other nodes
 BROADCAST = 0xFFFFFFFF
+PKI_EXEMPT_PORTS = frozenset({3, 4, 5, 70})  # position, nodeinfo, routing, traceroute (Router::perhapsEncode)
+PKI_OVERHEAD = 12  # mesh-pb-constants.h MESHTASTIC_PKC_OVERHEAD
 MAX_RX_TOPHONE = 32  # firmware keeps this many packets for a client that is not connected, drops the oldest
 FIRMWARE_VERSION = "2.7.11.sim"
 DEVICE_STATE_VERSION = 24
@@ -420,13 +423,24 @@ class VirtualDevice:
         if pkt.channel > 7 or self.state["channels"][pkt.channel].role == channel_pb2.Channel.Role.DISABLED:
             self.nak(pkt.id, ROUTING.NO_CHANNEL, 0)
             return False
-        hop_limit = pkt.hop_limit or self.state["config"].lora.hop_limit
         d = pkt.decoded
+        if pkt.to != BROADCAST and d.portnum not in PKI_EXEMPT_PORTS:
+            # Router::perhapsEncode (2.7): a DM on any other port is PKI-encrypted or not sent at all: first
+            # the size with the PKI overhead (TOO_LARGE), then the destination's public key in the node DB
+            # (PKI_SEND_FAIL_PUBLIC_KEY; NodeInfo teaches keys).
+            if strict and encoded_frame_len(d) + PKI_OVERHEAD > MAX_LORA_PAYLOAD_LEN:
+                self.nak(pkt.id, ROUTING.TOO_LARGE, pkt.channel)
+                return False
+            info = self.state["nodes"].get(pkt.to)
+            if info is None or len(info.user.public_key) != 32:
+                self.nak(pkt.id, ROUTING.PKI_SEND_FAIL_PUBLIC_KEY, pkt.channel)
+                return False
+        hop_limit = pkt.hop_limit or self.state["config"].lora.hop_limit
         radio = RadioPacket(
             src=self.node_num, dest=pkt.to, packet_id=pkt.id, portnum=d.portnum, payload=bytes(d.payload),
-            channel=pkt.channel, want_ack=pkt.want_ack and pkt.to != BROADCAST, want_response=d.want_response,
+            channel=pkt.channel, want_ack=pkt.want_ack, want_response=d.want_response,
             request_id=d.request_id, reply_id=d.reply_id, hop_limit=min(hop_limit, 7), hop_start=min(hop_limit, 7),
-            priority=pkt.priority or mesh_pb2.MeshPacket.Priority.DEFAULT, emoji=d.emoji, bitfield=d.bitfield)
+            priority=pkt.priority, emoji=d.emoji, bitfield=d.bitfield)  # UNSET: the mesh runs fixPriority
         self._client_ids.append(pkt.id)
         self.mesh.send(self.node_num, radio)
         return True
@@ -521,7 +535,14 @@ class VirtualDevice:
         st = self.state
         if kind == "set_config":
             section = admin.set_config.WhichOneof("payload_variant")
-            if section in LOCAL_CONFIG_FIELDS:
+            if section == "device":
+                warning = set_device_config(st["config"], st["owner"], admin.set_config.device)
+                if warning:
+                    self._emit(clientNotification=mesh_pb2.ClientNotification(
+                        level=mesh_pb2.LogRecord.Level.WARNING, message=warning,
+                        time=self._epoch(self.mesh.clock.now())))
+                self._apply_to_mesh()
+            elif section in LOCAL_CONFIG_FIELDS:
                 getattr(st["config"], section).CopyFrom(getattr(admin.set_config, section))
                 self._apply_to_mesh()
         elif kind == "set_module_config":
@@ -551,6 +572,15 @@ class VirtualDevice:
             return
         elif kind == "commit_edit_settings":
             self.in_edit_transaction = False
+            # AdminModule: saving a changed config reboots a real radio, and NodeInfoModule announces the
+            # node after boot; the connection is kept here, but the announcement (with the new owner and
+            # key) is what the neighbours see, and it is how they learn the key for PKI.
+            self.announce(want_response=True)
+        elif kind in ("set_favorite_node", "remove_favorite_node"):
+            num = getattr(admin, kind)
+            info = st["nodes"].setdefault(num, mesh_pb2.NodeInfo(num=num))
+            info.is_favorite = kind == "set_favorite_node"
+            self._apply_to_mesh()
         elif kind == "remove_by_nodenum":
             st["nodes"].pop(admin.remove_by_nodenum, None)
         elif kind == "nodedb_reset":
@@ -580,7 +610,13 @@ class VirtualDevice:
         node = self.mesh.node(self.node_num)
         cfg = self.state["config"]
         role = config_pb2.Config.DeviceConfig.Role.Name(cfg.device.role)
-        for attr, value in (("hop_limit", cfg.lora.hop_limit or 3), ("role", role)):
+        mode = config_pb2.Config.DeviceConfig.RebroadcastMode.Name(cfg.device.rebroadcast_mode)
+        # NodeDB: nodes with a User (KNOWN_ONLY / LOCAL_ONLY decisions) and favourites (CLIENT_BASE).
+        nodes = self.state["nodes"]
+        known = {num for num, info in nodes.items() if info.HasField("user")}
+        favourites = {num for num, info in nodes.items() if info.is_favorite}
+        for attr, value in (("hop_limit", cfg.lora.hop_limit or 3), ("role", role), ("rebroadcast_mode", mode),
+                            ("known", known), ("favourites", favourites)):
             try:
                 setattr(node, attr, value)
             except (AttributeError, TypeError):
@@ -606,13 +642,21 @@ class VirtualDevice:
         """A packet the firmware router hands to its client (addressed to us, broadcast, or an ack/nak)."""
         p = rx.packet
         now = self.mesh.clock.now()
-        if p.channel > 7 or self.state["channels"][p.channel].role == channel_pb2.Channel.Role.DISABLED:
+        if not p.pki and (p.channel > 7
+                          or self.state["channels"][p.channel].role == channel_pb2.Channel.Role.DISABLED):
             log.info("%s: packet %08x on channel %d we do not have, not decoded", self.name, p.packet_id, p.channel)
             return
         pkt = mesh_pb2.MeshPacket(to=p.dest, id=p.packet_id, channel=p.channel, rx_time=self._epoch(rx.rx_time),
                                   rx_snr=rx.rx_snr, rx_rssi=int(rx.rx_rssi), hop_limit=p.hop_limit,
                                   hop_start=p.hop_start, want_ack=p.want_ack, priority=p.priority,
-                                  relay_node=rx.relay_node & 0xFF)
+                                  relay_node=rx.relay_node & 0xFF, next_hop=p.next_hop)
+        if p.pki:
+            # Router::perhapsDecode: decrypted with our node key; the channel index is 0 on a PKI packet.
+            pkt.channel = 0
+            pkt.pki_encrypted = True
+            sender = self.state["nodes"].get(p.src)
+            if sender is not None and sender.HasField("user"):
+                pkt.public_key = sender.user.public_key
         setattr(pkt, "from", p.src)
         d = pkt.decoded
         d.portnum, d.payload, d.want_response = p.portnum, p.payload, p.want_response
@@ -644,6 +688,7 @@ class VirtualDevice:
                 self._reply_nodeinfo(p.src, p.packet_id)
         nodes[p.src] = info
         if new_user:
+            self._apply_to_mesh()
             self._save()
 
     def _reply_nodeinfo(self, dest: int, request_id: int) -> None:

@@ -75,23 +75,25 @@ def link_from_distance(distance_m: float, p: ModemPreset) -> Link | None:
 
 # -- collisions ------------------------------------------------------------------------------------------
 CAPTURE_THRESHOLD_DB = 6.0
-"""Co-channel rejection of LoRa at equal SF is about 6 dB (Semtech SX1276 datasheet, table "co-channel
-rejection"; Bor et al. 2016 measured capture at ~6 dB). See `capture` for how the model applies it."""
+"""Co-channel rejection of LoRa at equal SF (SX1276/SX126x datasheets: about 6 dB; Bor, Roedig, Voigt, Alonso,
+"Do LoRa Low-Power Wide-Area Networks Scale?", MSWiM 2016, measured capture at a 6 dB power difference)."""
+CRITICAL_PREAMBLE_SYMBOLS = 5
+"""Bor et al. 2016 (LoRaSim): a receiver locks on after the first preamble symbols; an overlap confined to all
+but the last 5 preamble symbols does not destroy the frame."""
 
 
-def capture(first_snr: float, second_snr: float, second_offset_s: float, preamble_s: float) -> tuple[bool, bool]:
-    """Which of two overlapping frames at one receiver survive: (first survives, second survives).
+def lost_to(snr: float, start: float, crit_from: float, other_snr: float, overlap_end: float) -> bool:
+    """Whether a frame is lost to one overlapping frame (LoRaSim power + timing rule):
 
-    - the frame that started first survives when it is >= 6 dB stronger than the later one;
-    - the later frame survives only if it is >= 6 dB stronger AND started while the first was still in its
-      preamble (the receiver re-synchronises on the stronger preamble);
-    - otherwise both are lost.
+    - power: it survives when it is >= 6 dB stronger than the other frame, whatever the timing;
+    - timing: otherwise it survives only when the overlap ends before its critical section, which starts
+      `crit_from` seconds after its own start (the last 5 preamble symbols, header and payload).
+    Both must go wrong for the frame to be lost. `start` is the frame's start, `overlap_end` the end of the
+    overlap (the earlier of the two ends).
     """
-    if first_snr - second_snr >= CAPTURE_THRESHOLD_DB:
-        return True, False
-    if second_snr - first_snr >= CAPTURE_THRESHOLD_DB and second_offset_s < preamble_s:
-        return False, True
-    return False, False
+    if snr - other_snr >= CAPTURE_THRESHOLD_DB:
+        return False
+    return overlap_end > start + crit_from
 
 
 # -- firmware timing (Meshtastic RadioInterface.cpp / ReliableRouter.h, 2.x) -------------------------------
@@ -100,7 +102,8 @@ CW_MAX = 8  # RadioInterface.h CWmax
 SNR_MIN = -20  # getCWsize: the SNR range mapped onto the contention window
 SNR_MAX = 10
 PROCESSING_TIME_MS = 4500  # RadioInterface.h PROCESSING_TIME_MSEC, added to the retransmission timeout
-NUM_RELIABLE_RETX = 3  # transmissions of a want_ack packet in total (PendingPacket keeps N - 1 retries)
+NUM_RELIABLE_RETX = 3  # NextHopRouter.h: transmissions of a want_ack packet in total (N - 1 retries)
+UTIL_WINDOW_S = 60.0  # AirTime::channelUtilizationPercent: 6 periods of 10 s
 TX_QUEUE_LEN = 16  # MAX_TX_QUEUE
 
 
@@ -116,19 +119,27 @@ class Timing:
 
     slot_s: float
     preamble_s: float
+    critical_s: float  # from a frame's start to its critical section (lost_to)
 
     @classmethod
     def for_preset(cls, p: ModemPreset) -> Timing:
         from nspgw.core.airtime import PREAMBLE_SYMBOLS
 
-        return cls(slot_s=slot_time_ms(p) / 1000.0, preamble_s=PREAMBLE_SYMBOLS * p.symbol_time_ms / 1000.0)
+        sym = p.symbol_time_ms / 1000.0
+        return cls(slot_s=slot_time_ms(p) / 1000.0, preamble_s=PREAMBLE_SYMBOLS * sym,
+                   critical_s=(PREAMBLE_SYMBOLS - CRITICAL_PREAMBLE_SYMBOLS) * sym)
 
 
-def retransmission_timeout_s(frame_len: int, p: ModemPreset) -> float:
-    """getRetransmissionMsec with an idle channel (CW = CWmin): time to send, be relayed and hear an ack.
+def cw_for_utilisation(util_percent: float) -> int:
+    """getTxDelayMsec / getRetransmissionMsec: CW = map(channel utilisation 0..100 %, CWmin, CWmax)."""
+    return min(max(int(util_percent * (CW_MAX - CW_MIN) / 100.0) + CW_MIN, CW_MIN), CW_MAX)
+
+
+def retransmission_timeout_s(frame_len: int, p: ModemPreset, cw: int = CW_MIN) -> float:
+    """getRetransmissionMsec: time to send, be relayed and hear an ack; CW from the channel utilisation.
 
     2 * airtime + (2^CW + 2 * CWmax + 2^((CWmax + CWmin) / 2)) * slot + PROCESSING_TIME_MSEC.
     """
     airtime = time_on_air_ms(frame_len, p)
-    slots = (1 << CW_MIN) + 2 * CW_MAX + (1 << ((CW_MAX + CW_MIN) // 2))
+    slots = (1 << cw) + 2 * CW_MAX + (1 << ((CW_MAX + CW_MIN) // 2))
     return (2 * airtime + slots * slot_time_ms(p) + PROCESSING_TIME_MS) / 1000.0

@@ -15,22 +15,43 @@ from nspgw.sim.mesh_radio import Link
 
 BROADCAST = 0xFFFFFFFF
 ROUTING_APP = 5  # portnums.proto
-PRIORITY_ACK = 120  # MeshPacket.Priority.ACK
+NODEINFO_APP = 4
+TEXT_PORTS = frozenset({1, 7})  # TEXT_MESSAGE_APP, TEXT_MESSAGE_COMPRESSED_APP
+# MeshPacket.Priority values (mesh.proto)
+PRIORITY_BACKGROUND = 10
+PRIORITY_DEFAULT = 64
+PRIORITY_RELIABLE = 70
+PRIORITY_RESPONSE = 80
+PRIORITY_HIGH = 100
+PRIORITY_ACK = 120
+NO_NEXT_HOP = 0  # NextHopRouter NO_NEXT_HOP_PREFERENCE
+NUM_INTERMEDIATE_RETX = 2  # NextHopRouter.h: a relay named as next hop tries twice in all
+# Router.cpp handleReceived: the ports a CORE_PORTNUMS_ONLY node still handles (and so relays): text (1, 7),
+# position 3, nodeinfo 4, routing 5, admin 6, waypoint 8, alert 11, key verification 12, store&forward++ 35,
+# store&forward 65, telemetry 67, traceroute 70. nspgw's port 311 is not among them.
+CORE_PORTNUMS = frozenset({1, 3, 4, 5, 6, 7, 8, 11, 12, 35, 65, 67, 70})
+# Router::perhapsEncode never PKI-encrypts these ports (traceroute, nodeinfo, routing, position).
+PKI_EXEMPT_PORTS = frozenset({3, 4, 5, 70})
+PKI_OVERHEAD = 12  # mesh-pb-constants.h MESHTASTIC_PKC_OVERHEAD
+REBROADCAST_MODES = ("ALL", "ALL_SKIP_DECODING", "LOCAL_ONLY", "KNOWN_ONLY", "NONE", "CORE_PORTNUMS_ONLY")
 
 # meshtastic.protobuf.mesh_pb2.Routing.Error values
 ERROR_NONE = 0
 MAX_RETRANSMIT = 5
 TOO_LARGE = 7
 DUTY_CYCLE_LIMIT = 9
+PKI_SEND_FAIL_PUBLIC_KEY = 39
 ERRNO_OK = 0
 ERRNO_UNKNOWN = 32  # firmware ErrorCode when the tx queue refuses a packet
 
 ROLES = ("CLIENT", "CLIENT_MUTE", "ROUTER", "ROUTER_CLIENT", "REPEATER", "TRACKER", "SENSOR", "TAK",
          "CLIENT_HIDDEN", "LOST_AND_FOUND", "TAK_TRACKER", "ROUTER_LATE", "CLIENT_BASE")
-# Roles that always rebroadcast: they never cancel on hearing someone else relay (FloodingRouter).
-ALWAYS_REBROADCAST = frozenset({"ROUTER", "REPEATER", "ROUTER_LATE", "ROUTER_CLIENT"})
-# Roles whose relay delay is the short router window (getTxDelayMsecWeighted).
-ROUTER_DELAY_ROLES = frozenset({"ROUTER", "REPEATER"})  # 2.7 shouldRebroadcastEarlyLikeRouter: ROUTER
+# FloodingRouter::roleAllowsCancelingDupe: only these never cancel a queued relay on hearing another one
+# (CLIENT_BASE too, for packets from or to a favourite). The deprecated ROUTER_CLIENT and REPEATER behave as
+# CLIENT wherever 2.7 checks a role, and AdminModule::handleSetConfig rewrites them to CLIENT when set.
+ALWAYS_REBROADCAST = frozenset({"ROUTER", "ROUTER_LATE"})
+# RadioInterface::shouldRebroadcastEarlyLikeRouter (2.7): ROUTER alone uses the early window.
+ROUTER_DELAY_ROLES = frozenset({"ROUTER"})
 SEEN_EXPIRE_S = 600.0  # PacketHistory FLOOD_EXPIRE_TIME: 10 minutes
 
 
@@ -53,9 +74,15 @@ class RadioPacket:
     priority: int = 0
     emoji: int = 0
     bitfield: int = 0
+    next_hop: int = NO_NEXT_HOP  # last byte of the node asked to relay (NextHopRouter), 0 = flood
+    pki: bool = False  # PKI-encrypted direct message: only the destination can decode it
 
     def frame_len(self) -> int:
         """Bytes on air: 16-byte header + the `Data` protobuf (see core.airtime.meshtastic_frame_len)."""
+        return self.plain_len() + (PKI_OVERHEAD if self.pki else 0)
+
+    def plain_len(self) -> int:
+        """Header + `Data` before PKI: what getRetransmissionMsec and the TOO_LARGE check measure."""
         return meshtastic_frame_len(len(self.payload), self.portnum, want_response=self.want_response,
                                     request_id=self.request_id, reply_id=self.reply_id, emoji=self.emoji,
                                     bitfield=self.bitfield)
@@ -109,24 +136,48 @@ class NodeStats:
     retransmissions: int = 0
     duty_cycle_refusals: int = 0
     queue_full_drops: int = 0
+    queue_evictions: int = 0
+    implicit_acks: int = 0
+    relays_refused: int = 0  # not handled or not relayed because of the rebroadcast mode or role
+    busy_deferrals: int = 0  # transmit timer fired on a busy channel: a fresh delay was drawn
 
 
 @dataclass(slots=True)
 class QueuedTx:
+    """One packet in MeshPacketQueue. `late_at` is firmware's `tx_after` (late rebroadcast window)."""
+
     packet: RadioPacket
-    tx_after: float
     order: int
     rebroadcast: bool
+    rx_snr: float | None = None  # None: generated here (setTransmitDelay then uses getTxDelayMsec)
+    late_at: float | None = None
+
+    def sort_key(self) -> tuple[bool, int, bool, int]:
+        # CompareMeshPacketFunc: outside the late window first, higher priority first, at equal priority
+        # packets already on the mesh (relays) before our own; std::upper_bound keeps FIFO among equals.
+        return (self.late_at is not None, -self.packet.priority, not self.rebroadcast, self.order)
 
 
 @dataclass(slots=True)
 class PendingAck:
-    """A want_ack packet awaiting its ack (ReliableRouter PendingPacket)."""
+    """A packet awaiting its (implicit) ack (NextHopRouter PendingPacket)."""
 
     node: SimNode
     packet: RadioPacket
-    retries_left: int
+    retries_left: int  # numRetransmissions: counts down, the NAK/stop comes at 0
     gen: int
+    next_tx: float = 0.0
+    from_us: bool = True
+
+
+@dataclass(slots=True)
+class PacketRecord:
+    """PacketHistory::PacketRecord: what a node remembers of a packet it saw (10 minutes)."""
+
+    time: float
+    next_hop: int = NO_NEXT_HOP
+    relayed_by: list[int] = field(default_factory=list)  # last bytes, at most NUM_RELAYERS (6)
+    our_tx_hop: int | None = None  # hop limit we relayed it with
 
 
 @dataclass(slots=True)
@@ -154,17 +205,24 @@ class SimNode:
     name: str
     node_num: int
     role: str = "CLIENT"
+    rebroadcast_mode: str = "ALL"
     hop_limit: int = 3
     up: bool = True
     position: tuple[float, float] | None = None
     heard: dict[int, HeardInfo] = field(default_factory=dict)
+    known: set[int] | None = None  # NodeDB entries with a User (None: every node, as after a NodeInfo round)
+    favourites: set[int] = field(default_factory=set)
+    next_hops: dict[int, int] = field(default_factory=dict)  # NodeInfoLite.next_hop by destination
     tx_queue_max: int = radio.TX_QUEUE_LEN
     stats: NodeStats = field(default_factory=NodeStats)
     ledger: DutyCycleLedger = field(default_factory=DutyCycleLedger)
     # router state (lost on power loss)
     queue: list[QueuedTx] = field(default_factory=list, repr=False)
-    pending: dict[int, PendingAck] = field(default_factory=dict, repr=False)
-    seen: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
+    pending: dict[int, PendingAck] = field(default_factory=dict, repr=False)  # our own, by packet id
+    pending_by_key: dict[tuple[int, int], PendingAck] = field(default_factory=dict, repr=False)
+    seen: dict[tuple[int, int], PacketRecord] = field(default_factory=dict, repr=False)
+    busy: deque[tuple[float, float]] = field(default_factory=deque, repr=False)  # (end, seconds) on air
+    busy_sum: float = 0.0
     seen_order: deque[tuple[float, tuple[int, int]]] = field(default_factory=deque, repr=False)
     tx: Transmission | None = field(default=None, repr=False)
     active_rx: list[RxAttempt] = field(default_factory=list, repr=False)
@@ -182,6 +240,14 @@ class SimNode:
     @property
     def tx_queue_free(self) -> int:
         return max(self.tx_queue_max - len(self.queue), 0)
+
+    @property
+    def relay_id(self) -> int:
+        """NodeDB::getLastByteOfNodeNum: what `relay_node` / `next_hop` carry."""
+        return self.node_num & 0xFF
+
+    def knows(self, num: int) -> bool:
+        return self.known is None or num in self.known
 
 
 def link_key(a: int, b: int) -> tuple[int, int]:
@@ -221,3 +287,18 @@ def hop_limit_for_response(hop_start: int, hop_limit: int, config_hop_limit: int
         if used + 2 < config_hop_limit:
             return used + 2
     return config_hop_limit
+
+
+def fix_priority(packet: RadioPacket) -> int:
+    """MeshPacketQueue.cpp fixPriority: the priority firmware gives a packet whose client left it UNSET."""
+    if packet.priority:
+        return packet.priority
+    if packet.portnum == ROUTING_APP:
+        return PRIORITY_ACK
+    if packet.portnum in TEXT_PORTS or packet.portnum == 6:  # text and ADMIN_APP
+        return PRIORITY_HIGH
+    if packet.request_id:
+        return PRIORITY_RESPONSE
+    if packet.want_ack or packet.want_response:
+        return PRIORITY_RELIABLE
+    return PRIORITY_DEFAULT

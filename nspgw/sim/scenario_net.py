@@ -28,7 +28,6 @@ from nspgw.core.events import (
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
-from nspgw.crypto.roster import Role
 from nspgw.errors import NspgwError, SimulationError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.sim.mesh import BROADCAST, DUTY_CYCLE_LIMIT, MAX_RETRANSMIT, TOO_LARGE, Mesh, RadioPacket, Reception
@@ -96,8 +95,9 @@ class SimNet:
         self.mesh.on_deliver = self._on_deliver
         self.mesh.on_routing = self._on_routing
         for spec in boxes:
-            role = "ROUTER_CLIENT" if spec.role == Role.CP else "CLIENT"
-            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role=role,
+            # As firmware-profiles/ provisions every box: CLIENT with LOCAL_ONLY (the CP relays at the nspgw
+            # layer, not as a LoRa router; ROUTER_CLIENT no longer exists in 2.7 and is stored as CLIENT).
+            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role="CLIENT", rebroadcast_mode="LOCAL_ONLY",
                                position=(positions or {}).get(spec.addr))
             self.boxes[spec.addr] = self._boot(spec)
 

@@ -328,6 +328,7 @@ class MeshServer:
             with self._cond:
                 try:
                     now = self.virtual_now()
+                    self.mesh.run_until(now)  # events and timers below act at the present, not in the past
                     self._run_events(now)
                     self.mesh.run_until(now)
                     nxt = self.mesh.next_event_time()
@@ -364,8 +365,18 @@ class MeshServer:
         """
         with self._cond:
             if still_client():
+                self._catch_up()
                 device.receive_bytes(data)
                 self._cond.notify_all()
+
+    def _catch_up(self) -> None:
+        """Bring the mesh's clock to wall time before anything enters it. The driver may have slept for up to
+        MAX_WAIT_S; a packet sent then would start on air in the past and reach its neighbour before its
+        time on air had passed (at SHORT_TURBO: 1-2 ms after sendText for an ~80 ms frame)."""
+        try:
+            self.mesh.run_until(self.virtual_now())
+        except Exception:
+            log.exception("mesh driver error")
 
     # -- control ----------------------------------------------------------------------------------
 
@@ -376,11 +387,13 @@ class MeshServer:
 
     def set_link_up(self, a: str, b: str, up: bool) -> None:
         with self._cond:
+            self._catch_up()
             self.mesh.set_link_up(self._name(a), self._name(b), up)
             self._cond.notify_all()
 
     def set_node_up(self, name: str, up: bool) -> None:
         with self._cond:
+            self._catch_up()
             self._set_node_up(self._name(name), up)
             self._cond.notify_all()
 

@@ -158,7 +158,9 @@ def test_frames_cross_the_chain(chain: dict[str, Any], adapters) -> None:  # typ
         a.send(dst, payload, precedence=2)
         frame = expect_frame(b_events, payload, lambda p=payload: a.send(dst, p, precedence=2))
         assert frame.from_node == node_num(chain, 0) and frame.to_node == node_num(chain, 2)
-        assert frame.channel == profiles.NSPGW_CHANNEL_INDEX
+        # A DM is PKI-encrypted by firmware 2.7 (Router::perhapsEncode) and arrives decrypted with the node key
+        # on channel 0 (Router::perhapsDecode); radio_events accepts port 311 that way only when addressed to us.
+        assert frame.channel == 0
         assert frame.hop_start - frame.hop_limit == 1  # relayed once by the middle radio
     sent = wait_event(a_events, lambda e: isinstance(e, RadioSent))
     assert sent.to_node == node_num(chain, 2) and sent.request_id != 0
@@ -168,20 +170,40 @@ def test_frames_cross_the_chain(chain: dict[str, Any], adapters) -> None:  # typ
 
 def test_want_ack_frame_to_an_unreachable_box_ends_in_the_firmware_max_retransmit_nak(
         chain: dict[str, Any], adapters) -> None:  # type: ignore[no-untyped-def]
-    """A receipt sent straight over Meshtastic hops asks for the firmware's ack: when the destination never
-    answers, the firmware's own retransmissions end in MAX_RETRANSMIT, which the core turns into a re-send."""
+    """A receipt sent straight over Meshtastic hops asks for the firmware's ack: when nobody answers, the
+    firmware's own retransmissions end in MAX_RETRANSMIT, which the core turns into a re-send.
+
+    Firmware 2.7 (ReliableRouter::shouldFilterReceived): hearing the middle radio relay the frame is already an
+    implicit ack, even when the destination is off; so MAX_RETRANSMIT needs the first hop gone too. The
+    implicit ack proves only that the first relay has it (docs/benchmarks.md, known gap)."""
     a, a_events = adapters(0)
     a.start()
     wait_state(a, "connected")
-    far = chain["nodes"][2]["name"]
+    far, middle = chain["nodes"][2]["name"], chain["nodes"][1]["name"]
+    # Firmware 2.7 refuses a DM until the radio has heard the destination's key (PKI_SEND_FAIL_PUBLIC_KEY).
+    for ref in range(100, 140):
+        a.send(node_num(chain, 2), b"sleutel?", precedence=1, ref=ref, want_ack=True)
+        sent = wait_event(a_events, lambda e, r=ref: isinstance(e, RadioSent) and e.ref == r)
+        first = wait_event(a_events, lambda e, s=sent: isinstance(e, RadioAckNak) and e.request_id == s.request_id,
+                           timeout_s=60.0)
+        if first.error_reason != "PKI_SEND_FAIL_PUBLIC_KEY":
+            break
+        time.sleep(0.5)
     control(chain, {"cmd": "node", "node": far, "up": False})
     try:
         a.send(node_num(chain, 2), b"ontvangstbevestiging", precedence=1, ref=7, want_ack=True)
         sent = wait_event(a_events, lambda e: isinstance(e, RadioSent) and e.ref == 7)
+        ack = wait_event(a_events, lambda e: isinstance(e, RadioAckNak) and e.request_id == sent.request_id,
+                         timeout_s=60.0)
+        assert ack.error_reason == "NONE"  # implicit: the middle radio relayed it
+        control(chain, {"cmd": "node", "node": middle, "up": False})
+        a.send(node_num(chain, 2), b"ontvangstbevestiging", precedence=1, ref=8, want_ack=True)
+        sent = wait_event(a_events, lambda e: isinstance(e, RadioSent) and e.ref == 8)
         nak = wait_event(a_events, lambda e: isinstance(e, RadioAckNak) and e.request_id == sent.request_id,
                          timeout_s=60.0)
         assert nak.error_reason == "MAX_RETRANSMIT"
     finally:
+        control(chain, {"cmd": "node", "node": middle, "up": True})
         control(chain, {"cmd": "node", "node": far, "up": True})
 
 

@@ -64,11 +64,13 @@ def test_a_much_stronger_frame_survives_the_overlap() -> None:
 
 
 def test_capture_rule() -> None:
-    pre = 0.1
-    assert mesh_radio.capture(10.0, 3.0, 0.5, pre) == (True, False)  # first, 7 dB stronger
-    assert mesh_radio.capture(3.0, 10.0, 0.05, pre) == (False, True)  # later, stronger, within the preamble
-    assert mesh_radio.capture(3.0, 10.0, 0.5, pre) == (False, False)  # later, stronger, too late
-    assert mesh_radio.capture(5.0, 2.0, 0.0, pre) == (False, False)  # within 6 dB: both lost
+    """Bor et al. 2016 (LoRaSim, as Meshtasticator): >= 6 dB stronger survives whatever the timing; otherwise
+    a frame survives only an overlap that ends before its last 5 preamble symbols."""
+    crit = 0.1
+    assert not mesh_radio.lost_to(10.0, 0.0, crit, 3.0, 0.9)  # 7 dB stronger: survives
+    assert mesh_radio.lost_to(3.0, 0.0, crit, 10.0, 0.9)  # the weaker one is lost
+    assert not mesh_radio.lost_to(3.0, 0.5, crit, 10.0, 0.55)  # ... unless only its early preamble was hit
+    assert mesh_radio.lost_to(5.0, 0.0, crit, 2.0, 0.5) and mesh_radio.lost_to(2.0, 0.2, crit, 5.0, 0.5)
 
 
 def test_listen_before_talk_avoids_collisions_between_neighbours() -> None:

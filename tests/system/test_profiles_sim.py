@@ -112,17 +112,23 @@ def test_official_configure_applies_every_field(mesh: list[dict[str, str]], role
         ch.settings.name = spec.name
         ch.settings.psk = spec.psk
         chans.append(ch)
-    diffs = profiles.compare(prof, back.config, back.module_config, chans)
+    diffs = {d.field: d for d in profiles.compare(prof, back.config, back.module_config, chans)}
     # Everything matches except the nspgw key, which the official CLI leaves at the placeholder on purpose.
-    assert [d.field for d in diffs] == ["channel[1].psk"], diffs
-    assert "voorbeeldsleutel" in diffs[0].actual
+    assert "voorbeeldsleutel" in diffs.pop("channel[1].psk").actual
+    if role == "repeater":
+        # The field bug, reproduced: --configure writes role ROUTER and LOCAL_ONLY in one set_config;
+        # AdminModule::handleSetConfig then runs NodeDB::installRoleDefaults (src/mesh/NodeDB.cpp) for the
+        # new role, which sets CORE_PORTNUMS_ONLY, and Router::handleReceived drops port 311.
+        assert diffs.pop("device.rebroadcast_mode").actual == "CORE_PORTNUMS_ONLY"
+        assert diffs.pop(profiles.PORT_311_FIELD).actual == "CORE_PORTNUMS_ONLY"
+    assert diffs == {}
 
 
 def test_provision_then_verify_then_wrong_region(mesh: list[dict[str, str]], psk_file: Path) -> None:
     host = mesh[0]["tcp"]
     r = run([*NSPGW, "radio", "provision", "--profile", "nsp", "--host", host, "--psk-file", str(psk_file)])
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "Profiel nsp toegepast" in r.stdout
+    assert "Profiel nsp (preset LONG_FAST) toegepast" in r.stdout
 
     r = run([*NSPGW, "radio", "verify", "--profile", "nsp", "--host", host, "--psk-file", str(psk_file), "--json"])
     assert r.returncode == 0, r.stdout + r.stderr
@@ -139,6 +145,39 @@ def test_provision_then_verify_then_wrong_region(mesh: list[dict[str, str]], psk
 
     r = run([*NSPGW, "radio", "verify", "--profile", "nsp", "--host", host, "--lang", "en"])
     assert r.returncode == 6 and "lora.region is US, expected EU_868" in r.stderr
+
+
+@pytest.mark.slow
+def test_provision_repeater_keeps_local_only_and_relays_port_311(mesh: list[dict[str, str]],
+                                                                psk_file: Path) -> None:
+    """`nspgw radio provision --profile repeater` on a CLIENT radio: the device section is written twice, so
+    NodeDB::installRoleDefaults (run by AdminModule::handleSetConfig on the role change) cannot leave
+    CORE_PORTNUMS_ONLY behind; verify checks the live config relays port 311 and prints both values."""
+    host = mesh[3]["tcp"]
+    r = run([MESHTASTIC, "--host", host, "--set", "device.role", "CLIENT"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run([*NSPGW, "radio", "provision", "--profile", "repeater", "--host", host, "--psk-file", str(psk_file)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = run([MESHTASTIC, "--host", host, "--get", "device.rebroadcast_mode", "--get", "device.role"])
+    # 2 = LOCAL_ONLY (RebroadcastMode), 2 = ROUTER (Role)
+    assert "device.rebroadcast_mode: 2" in got.stdout and "device.role: 2" in got.stdout, got.stdout
+    r = run([*NSPGW, "radio", "verify", "--profile", "repeater", "--host", host, "--psk-file", str(psk_file),
+             "--lang", "en"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "relay.port_311" in r.stdout and "LOCAL_ONLY" in r.stdout and "EU_868" in r.stdout  # both columns
+
+    # A technician "fixes" the mode after the fact in one command with the role: the firmware overrides it.
+    r = run([MESHTASTIC, "--host", host, "--set", "device.role", "CLIENT"])
+    r = run([MESHTASTIC, "--host", host, "--set", "device.role", "ROUTER", "--set", "device.rebroadcast_mode",
+             "LOCAL_ONLY"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run([*NSPGW, "radio", "verify", "--profile", "repeater", "--host", host, "--psk-file", str(psk_file),
+             "--json"])
+    assert r.returncode == 6
+    fields = {d["field"]: d for d in json.loads(r.stdout)["differences"]}
+    assert fields[profiles.PORT_311_FIELD]["actual"] == "CORE_PORTNUMS_ONLY"
+    r = run([*NSPGW, "radio", "verify", "--profile", "repeater", "--host", host])
+    assert "poort 311" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_verify_without_key_rejects_placeholder(mesh: list[dict[str, str]]) -> None:
