@@ -142,7 +142,11 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
             node.links.probe_ok(ev.link, now)
         else:
             reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
-            node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
+            # A probe a relay brought goes back by the router, like a receipt: to the relay with custody (it
+            # cannot open, so it refuses, a frame for another box without), or straight when heard. Pinned to
+            # the relay as a one-hop frame, the first ping two hops away was never answered.
+            node.add_ctl(Ctl(reply, Precedence.PRIORITY, None if relayed else hop, None if relayed else ev.link, 1),
+                         now)
 
 
 def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> None:
