@@ -364,7 +364,8 @@ def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
         at = now + node._batch_delay(frame.precedence)
     else:
         frame_s = time_on_air_ms(meshtastic_frame_len(MAX_BROADCAST_FRAME, NSPGW_PORTNUM), node.cfg.preset) / 1000.0
-        at = now + node.cfg.ack_timeout_s + (frame.frag_count - 1 - frame.frag_index) * (frame_s + node.cfg.radio_margin_s)
+        rest = frame.frag_count - 1 - frame.frag_index
+        at = now + node.cfg.ack_timeout_s + rest * (frame_s + node.cfg.radio_margin_s)
     job = _queued_request(node, frame.msg)
     if job is not None:  # bring the queued request forward when this fragment says it is due sooner
         ready = node.sched.ready_at(("ctl", job))

@@ -7,13 +7,15 @@ each a burst the relay loses half of), so a bulletin stayed neither delivered no
 
 from __future__ import annotations
 
+import itertools
+
 from core_boxes import GCT, NSP, codec, node, tx
 
 from nspgw.core.events import FrameIn, MessageAccepted
 from nspgw.ids import BROADCAST_ADDR
 from nspgw.wire.frames import FragmentRequestFrame, MessageFrame, MsgId, Precedence
 
-TEXT = "GCT BULLETIN 12: stroom terug in Elsterwijk, kookadvies Grevenhoek, tappunten open 08-20 uur. ".encode() * 8
+TEXT = b"GCT BULLETIN 12: stroom terug in Elsterwijk, kookadvies Grevenhoek, tappunten open 08-20 uur. " * 8
 
 
 def bulletin_frames() -> list[bytes]:
@@ -62,7 +64,7 @@ def test_a_box_that_never_got_the_last_fragment_asks_and_asks_again() -> None:
     assert asked and asked[0][1] == (last,), asked
     assert asked[0][0] < 120.0  # once the rest of the burst had time to come, not at the next whole repeat
     assert len(asked) >= 4  # and again while it stays missing, each time later (not a flood)
-    gaps = [b[0] - a[0] for a, b in zip(asked, asked[1:], strict=False)]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(asked)]
     assert min(gaps) >= 20.0 and gaps[-1] > gaps[0]
     # the answer arrives: the bulletin is delivered and nobody asks any more
     nsp.handle(FrameIn("radio", frames[-1], GCT), 2 * 3600.0 + 1)
