@@ -93,10 +93,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Exporteer het journaal (periode naar keuze) als csv, json (controleerbaar) of pdf (om te printen)."""
         from nspgw.cli.context import load_roster, open_store
-        from nspgw.cli.journaal_ops import build_export, namer, parse_moment, pdf_bytes
-        from nspgw.cli.journaal_texts import describe, jt, when
+        from nspgw.cli.journaal_ops import export_bytes, namer, parse_moment
+        from nspgw.cli.journaal_texts import jt
         from nspgw.errors import UsageError
-        from nspgw.journal.export import to_csv, to_json
 
         lg = lang_of(lang)
         if fmt not in ("csv", "json", "pdf"):
@@ -106,27 +105,17 @@ def register(app: typer.Typer) -> None:
         me = _me(cfg, roster)
         lo, hi = parse_moment(since, lg), parse_moment(until, lg)
         name = namer(roster)
+        target = output or Path(f"journaal-{me.name}-{time.strftime('%Y%m%d-%H%M')}.{fmt}")
+        if str(target) == "-" and fmt == "pdf":
+            raise UsageError(jt("bad_format", lg, value="pdf → -"))
         with open_store(cfg, create=True) as store:
-            entries = store.journal_entries(since=lo, until=hi)
-            header, sigs, why = build_export(store, cfg, me, entries, lo, hi, fmt)
-            if fmt == "json":
-                data = to_json(header, entries, sigs).encode("utf-8")
-            elif fmt == "csv":
-                data = to_csv(entries, lambda e: describe(e, lg, name, int(me.addr)), lambda e: when(e, lg),
-                              lambda k: jt("kind." + k, lg)).encode("utf-8")
-            else:
-                data = pdf_bytes(header, sigs, why, entries, lg, name)
-            target = output or Path(f"journaal-{me.name}-{time.strftime('%Y%m%d-%H%M')}.{fmt}")
+            data, header, entries, why = export_bytes(store, cfg, me, lo, hi, fmt, lg, name)
             if str(target) == "-":
-                if fmt == "pdf":
-                    raise UsageError(jt("bad_format", lg, value="pdf → -"))
                 sys.stdout.write(data.decode("utf-8"))
             else:
                 from nspgw.store.keyfiles import write_atomic
 
                 write_atomic(target, data, mode=0o644)
-            store.journal_record("operator", {"action": "export", "format": fmt, "first": header["first_n"],
-                                              "last": header["last_n"]})
         if str(target) != "-":
             signed = jt("export_signed", lg) if "export_signature" in header else jt("export_unsigned", lg, why=why)
             last = entries[-1] if entries else None

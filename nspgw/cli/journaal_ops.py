@@ -88,6 +88,27 @@ def build_export(store: Any, cfg: Any, me: Any, entries: Sequence[Entry], since:
     return header, sigs, why
 
 
+def export_bytes(store: Any, cfg: Any, me: Any, since: float | None, until: float | None, fmt: str, lang: str,
+                 name: Callable[[int], str],
+                 actor: str | None = None) -> tuple[bytes, dict[str, Any], list[Entry], str]:
+    """One export of the period as csv, json or pdf: (bytes, header, entries, reason-not-signed). The export is
+    itself journalled as the operator's action (`actor`: a console operator; None: the box's own user)."""
+    from nspgw.journal.export import to_csv, to_json
+
+    entries = store.journal_entries(since=since, until=until)
+    header, sigs, why = build_export(store, cfg, me, entries, since, until, fmt)
+    if fmt == "json":
+        data = to_json(header, entries, sigs).encode("utf-8")
+    elif fmt == "csv":
+        data = to_csv(entries, lambda e: describe(e, lang, name, int(me.addr)), lambda e: when(e, lang),
+                      lambda k: jt("kind." + k, lang)).encode("utf-8")
+    else:
+        data = pdf_bytes(header, sigs, why, entries, lang, name)
+    store.journal_record("operator", {"action": "export", "format": fmt, "first": header["first_n"],
+                                      "last": header["last_n"]}, actor=actor)
+    return data, header, entries, why
+
+
 def pdf_bytes(header: dict[str, Any], sigs: Sequence[dict[str, Any]], why: str, entries: Sequence[Entry],
               lang: str, name: Callable[[int], str]) -> bytes:
     from nspgw.journal.pdf import Layout, render

@@ -295,6 +295,28 @@ def build_app(console: Console) -> Starlette:
         c.accounts().record(s.operator, "send", f"#{seq} {kind} → {to_name}")
         return RedirectResponse(f"/outbox?ok={seq}", status_code=303, headers=SECURITY_HEADERS)
 
+    async def journal_export(request: Request) -> Response:
+        """The journal of the chosen period as a file download (nspgw/console/journal_page.py)."""
+        from nspgw.cli.journaal_ops import export_bytes, namer
+        from nspgw.console.journal_page import FORMATS, filters
+
+        got = await guarded_post(request)
+        if isinstance(got, Response):
+            return got
+        s, form = got
+        fmt = form.get("format", "")
+        if fmt not in FORMATS:
+            return JSONResponse({"error": "format"}, status_code=400, headers=SECURITY_HEADERS)
+        v = c.view(s, request)
+        f, chosen = filters(form, v.roster)
+        data, _, _, _ = export_bytes(v.store, c.cfg, v.me, f["since"], None, fmt, s.lang, namer(v.roster),
+                                     actor=s.operator)
+        c.accounts().record(s.operator, "journal_export", f"{fmt} {chosen['period']}")
+        stamp = time.strftime("%Y%m%d-%H%M")
+        kind = {"pdf": "application/pdf", "csv": "text/csv; charset=utf-8", "json": "application/json"}[fmt]
+        return Response(data, media_type=kind, headers={
+            **SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="journaal-{c.cfg.name}-{stamp}.{fmt}"'})
+
     async def preview(request: Request) -> Response:
         from nspgw.console.send_page import KINDS, compose_values, frames_for
 
@@ -404,6 +426,7 @@ def build_app(console: Console) -> Starlette:
     routes = [Route("/", root), Route("/login", login_get, methods=["GET"]),
               Route("/login", login_post, methods=["POST"]), Route("/logout", logout, methods=["POST"]),
               Route("/send", send_post, methods=["POST"]), Route("/api/preview", preview, methods=["POST"]),
+              Route("/journal/export", journal_export, methods=["POST"]),
               Route("/inbox/{msg_id:int}/read", mark_read, methods=["POST"]),
               Route("/inbox/{msg_id:int}/handle", handle, methods=["POST"]),
               Route("/events", events), Route("/api/state", state_api),

@@ -259,7 +259,14 @@ PAGES: tuple[Page, ...] = (
     Page("/outbox", "nav.outbox", ("nsp", "cp", "gct"), outbox_page),
     Page("/board", "nav.board", ("cp", "gct"), board_page),
     Page("/health", "nav.health", ("nsp", "cp", "gct"), health_page),
+    Page("/journal", "nav.journal", ("nsp", "cp", "gct"), lambda v: _journal(v), live=False),
 )
+
+
+def _journal(v: View) -> str:
+    from nspgw.console.journal_page import journal_page  # imports pages: loaded on first use
+
+    return journal_page(v)
 
 
 def layout(v: View, page: Page | None, main: str, alarm: str) -> str:

@@ -16,6 +16,7 @@ it gets a rate-limited SyncFrame.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nspgw.core.actions import (
@@ -28,13 +29,17 @@ from nspgw.core.actions import (
     StoreInbox,
     StoreReceipt,
 )
+from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.config import body_digest
 from nspgw.core.events import RADIO, FrameIn
 from nspgw.core.resync import sync_hint, sync_received
+from nspgw.core.scheduler import backoff_s
 from nspgw.core.work import Ctl, Held
 from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
+    MAX_BROADCAST_FRAME,
+    NSPGW_PORTNUM,
     RECEIPT_DIGEST_LEN,
     BeaconFrame,
     CustodyAckFrame,
@@ -142,7 +147,11 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
             node.links.probe_ok(ev.link, now)
         else:
             reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
-            node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
+            # A probe a relay brought goes back by the router, like a receipt: to the relay with custody (it
+            # cannot open, so it refuses, a frame for another box without), or straight when heard. Pinned to
+            # the relay as a one-hop frame, the first ping two hops away was never answered.
+            node.add_ctl(Ctl(reply, Precedence.PRIORITY, None if relayed else hop, None if relayed else ev.link, 1),
+                         now)
 
 
 def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> None:
@@ -345,11 +354,47 @@ def _expire_bulletin_partials(node: Node, frame: MessageFrame, now: float) -> No
 
 
 def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
-    if frame.frag_index == frame.frag_count - 1:  # the last fragment: ask for what is still missing
-        missing = node.reasm.missing(frame.msg)
-        if missing:
-            req = FragmentRequestFrame(node.me, frame.src, frame.msg, missing)
-            node.add_ctl(Ctl(req, frame.precedence), now, node._batch_delay(frame.precedence))
+    """Ask the sender for what is missing: soon after the last fragment, or, when the last one never comes,
+    once the rest of the burst had time to arrive. One request per message is queued at a time; sending it
+    queues the next (`next_request`)."""
+    missing = node.reasm.missing(frame.msg)
+    if not missing:
+        return
+    if frame.frag_index == frame.frag_count - 1:
+        at = now + node._batch_delay(frame.precedence)
+    else:
+        frame_s = time_on_air_ms(meshtastic_frame_len(MAX_BROADCAST_FRAME, NSPGW_PORTNUM), node.cfg.preset) / 1000.0
+        rest = frame.frag_count - 1 - frame.frag_index
+        at = now + node.cfg.ack_timeout_s + rest * (frame_s + node.cfg.radio_margin_s)
+    job = _queued_request(node, frame.msg)
+    if job is not None:  # bring the queued request forward when this fragment says it is due sooner
+        ready = node.sched.ready_at(("ctl", job))
+        if ready is None or at < ready:
+            node.sched.put(("ctl", job), frame.precedence, at)
+        return
+    req = FragmentRequestFrame(node.me, frame.src, frame.msg, missing)
+    node.add_ctl(Ctl(req, frame.precedence), now, at - now)
+
+
+def _queued_request(node: Node, msg: MsgId) -> int | None:
+    return next((n for n, c in node.ctl.items() if isinstance(c.frame, FragmentRequestFrame) and c.frame.msg == msg),
+                None)
+
+
+def next_request(node: Node, c: Ctl, now: float) -> Ctl | None:
+    """A fragment request about to go: asking for what is missing now (None: nothing any more). It also
+    queues the next one, later and later, for as long as the message stays incomplete. Asking only when the
+    last fragment arrives left a box stuck whenever the answer was lost: a bulletin fragment reaches a box
+    behind a CP only through that CP's rebroadcast, and the GCT's whole repeats come at most every
+    `max_backoff_s`, each a burst the relay, busy rebroadcasting one frame, loses half of (half duplex)."""
+    assert isinstance(c.frame, FragmentRequestFrame)
+    missing = node.reasm.missing(c.frame.msg)
+    if not missing or c.frame.msg in node.delivered:
+        return None
+    again = replace(c, frame=replace(c.frame, missing=missing), asked=c.asked + 1)
+    if _queued_request(node, c.frame.msg) is None:  # (a radio NAK re-queues a request too)
+        node.add_ctl(again, now, backoff_s(again.asked, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng))
+    return replace(c, frame=again.frame)
 
 
 def _remember_fragments(node: Node, last: MessageFrame, whole: MessageFrame) -> None:

@@ -26,6 +26,7 @@ from nspgw.wire.frames import (
     MAX_BROADCAST_FRAME,
     NSPGW_PORTNUM,
     ExpiredFrame,
+    FragmentRequestFrame,
     MessageFrame,
     Precedence,
     ReceiptFrame,
@@ -216,6 +217,10 @@ def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action
     else:
         c = node.ctl.pop(key[1])  # type: ignore[call-overload]
         node.sched.remove(key)
+        if isinstance(c.frame, FragmentRequestFrame):
+            c = inbound.next_request(node, c, now)  # what is missing now; None: nothing any more
+            if c is None:
+                return
         hop = None if r.hop == BROADCAST_ADDR else r.hop
         ttl = node.cfg.ttl_s[c.precedence] if r.custody else None
         counter = node.alloc_counter(acts)

@@ -63,6 +63,7 @@ class Ctl:
     link: str | None = None  # fixed link; None = router decides
     tries_left: int = 2  # sends after a radio NAK
     custody_sends: int = 0  # sends to a relay with custody so far (re-sent until it acknowledges)
+    asked: int = 0  # fragment requests: how many this one follows (core/inbound.py `next_request`)
 
 
 @dataclass(frozen=True, slots=True)

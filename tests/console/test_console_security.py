@@ -11,9 +11,9 @@ from console_client import PASSWORD, Client, add_operator
 from nspgw.console.accounts import MAX_FAILURES, Accounts, check_password, hash_password
 from nspgw.sim.boxes import SimBox
 
-PAGES = ("/inbox", "/send", "/outbox", "/board", "/health")
+PAGES = ("/inbox", "/send", "/outbox", "/board", "/health", "/journal")
 APIS = (("GET", "/api/state"), ("GET", "/events"), ("POST", "/api/preview"), ("POST", "/send"),
-        ("POST", "/inbox/1/read"), ("POST", "/inbox/1/handle"))
+        ("POST", "/inbox/1/read"), ("POST", "/inbox/1/handle"), ("POST", "/journal/export"))
 
 
 def test_no_page_or_api_without_a_session(boxes: dict[str, SimBox], console: Callable[..., Client]) -> None:
@@ -39,6 +39,8 @@ def test_csrf_token_is_required_for_every_action(boxes: dict[str, SimBox], conso
         status, _, _ = c.post("/send?kind=text", dict(form, **bad))
         assert status == 403
     assert c.get("/outbox")[2].count('class="msg out') == 0  # nothing was accepted
+    for bad in ({}, {"csrf": "x" * len(token)}):  # the journal's export signs the head and is journalled
+        assert c.post("/journal/export", dict(bad, format="csv"))[0] == 403
     # a token from another session does not work either
     other = Client(c.port)
     assert other.login("anna") == 303

@@ -214,9 +214,18 @@ def test_noodmelding_alarm_acknowledgement_and_board(network: dict[str, Any],
     cp.shot("08-cp-health")
     gct.open("/inbox")
     gct.shot("09-gct-inbox")
+    # The CP's journaal: the report received, and who took it, with how sure each time is; the export buttons.
+    cp.open("/journal")
+    log = cp.text()
+    assert "Journaal" in log and "Dorpsstraat 12" in log and "jan-meldkamer" in log, log
+    assert [b.text for b in cp.all("form.export button")] == ["PDF", "CSV", "JSON"]
+    cp.shot("11-cp-journaal", full=True)
     cp.open("/inbox?lang=en")  # English for this operator from now on
     assert "Being handled by jan-meldkamer" in cp.text() and not cp.all("#alarm-banner")
     cp.shot("10-cp-inbox-en")
     cp.open("/board")
     assert "Posts" in cp.text() and "Open reports and requests" in cp.text()
+    cp.open("/journal")
+    assert "Journal (communications log)" in cp.text() and "Export this period" in cp.text()
+    cp.shot("12-cp-journal-en", full=True)
     print(f"alarm at the CP {alarm_s:.1f} s after the NSP's submit")

@@ -52,7 +52,7 @@ def test_every_documented_command_exists(doc: str) -> None:
 def test_exit_code_tables_match_errors(doc: str) -> None:
     text = (DOCS / doc).read_text(encoding="utf-8")
     table = text[text.index("xitcode") if "xitcode" in text else text.index("xit code"):]
-    rows = dict(re.findall(r"^\| (\d) \| ([^|]+)\|", table, re.M))
+    rows = dict(re.findall(r"^\| (\d+) \| ([^|]+)\|", table, re.M))
     codes = {c.exit_code for c in vars(errors).values()
              if isinstance(c, type) and issubclass(c, errors.NspgwError)}
     assert {int(k) for k in rows} == codes | {0}
