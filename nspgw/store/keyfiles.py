@@ -76,30 +76,7 @@ def write_atomic(path: str | Path, data: bytes, *, mode: int = 0o600) -> None:
 
 def read_secret(path: str | Path) -> bytes:
     """Content of a secret file; SecurityError if its permissions or owner are unsafe."""
-    p = Path(path)
-    try:
-        fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: sleutelbestand ontbreekt") from None
-    except OSError as exc:
-        raise SecurityError(f"{p}: sleutelbestand niet te openen ({exc.strerror}; symbolische link?)") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise SecurityError(f"{p}: geen gewoon bestand")
-        if st.st_uid != os.getuid():
-            raise SecurityError(f"{p}: eigenaar is niet deze gebruiker (uid {st.st_uid})")
-        if st.st_mode & 0o077:
-            raise SecurityError(
-                f"{p}: anderen kunnen dit sleutelbestand lezen (rechten {stat.S_IMODE(st.st_mode):04o}); "
-                f"herstel met: chmod 600 {p}"
-            )
-        chunks = []
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    return _read_guarded(Path(path), 0o077, "sleutelbestand ", "anderen kunnen dit sleutelbestand lezen", 600)
 
 
 def read_trusted(path: str | Path) -> bytes:
@@ -107,22 +84,27 @@ def read_trusted(path: str | Path) -> bytes:
     replace it chooses who belongs to the network (a roster still needs the authority's signature; the
     authority key is the anchor of that). Refused like a secret file when it is a symbolic link, not a
     regular file, owned by another user, or writable by group or others."""
-    p = Path(path)
+    return _read_guarded(Path(path), 0o022, "", "anderen kunnen dit bestand wijzigen", 644)
+
+
+def _read_guarded(p: Path, forbidden: int, noun: str, too_open: str, fix_mode: int) -> bytes:
+    """Read `p` through one descriptor (no symlink, regular file, our uid, none of the `forbidden` mode bits),
+    so the checks and the read see the same file."""
     try:
         fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
-        raise ConfigError(f"{p}: ontbreekt") from None
+        raise ConfigError(f"{p}: {noun}ontbreekt") from None
     except OSError as exc:
-        raise SecurityError(f"{p}: niet te openen ({exc.strerror}; symbolische link?)") from None
+        raise SecurityError(f"{p}: {noun}niet te openen ({exc.strerror}; symbolische link?)") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise SecurityError(f"{p}: geen gewoon bestand")
         if st.st_uid != os.getuid():
             raise SecurityError(f"{p}: eigenaar is niet deze gebruiker (uid {st.st_uid})")
-        if st.st_mode & 0o022:
-            raise SecurityError(f"{p}: anderen kunnen dit bestand wijzigen (rechten {stat.S_IMODE(st.st_mode):04o}); "
-                                f"herstel met: chmod 644 {p}")
+        if st.st_mode & forbidden:
+            raise SecurityError(f"{p}: {too_open} (rechten {stat.S_IMODE(st.st_mode):04o}); "
+                                f"herstel met: chmod {fix_mode} {p}")
         chunks = []
         while chunk := os.read(fd, 65536):
             chunks.append(chunk)

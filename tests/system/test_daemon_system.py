@@ -176,7 +176,10 @@ def test_three_daemons_deliver_receipts_ping_and_status(network: dict[str, Any])
     boxes, daemons = network["boxes"], network["daemons"]
     nsp, cp, gct = boxes["nsp1"], boxes["cp1"], boxes["gct"]
     ready = [daemons[n].start(env={"WATCHDOG_USEC": "2000000"}) for n in ("cp1", "gct", "nsp1")]
-    assert max(ready) < 3.0 + 1.0, ready  # READY within 3 s (+1 s: Python start of the test process)
+    # READY is a start-up promise, not a wait: the 3 s target is measured by `nspgw bench daemon`
+    # (docs/benchmarks.md); here a coarse bound that a loaded CI runner cannot flake, yet a daemon that waited
+    # for its radio or broker before READY would break.
+    assert max(ready) < 10.0, ready
     # systemd watchdog: WATCHDOG_USEC=2 s → a ping at least every second; STATUS= names the radio
     daemons["nsp1"].wait_notice(lambda n: n == "WATCHDOG=1", 5.0)
     daemons["nsp1"].wait_notice(lambda n: "STATUS=radio verbonden" in n, 20.0)
