@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Uitgebreide logregels (debug)."),
     ) -> None:
         """Start de nspgw-dienst in de voorgrond (logt naar stderr; stoppen met Ctrl-C of SIGTERM)."""
-        from nspgw.daemon import Daemon, setup_logging
+        from nspgw.daemon.service import Daemon, setup_logging
 
         cfg = load_box(config)
         setup_logging(verbose)

@@ -18,8 +18,8 @@ import pytest
 
 from nspgw.adapters.systemd import Notifier
 from nspgw.config import load_config
-from nspgw.daemon import Daemon, core_timing
-from nspgw.daemon_status import STATUS_KEY, daemon_running
+from nspgw.daemon.service import Daemon, core_timing
+from nspgw.daemon.status import STATUS_KEY, daemon_running
 from nspgw.ids import BoxAddr
 from nspgw.sim.boxes import SimBox, provision_chain
 from nspgw.store.sqlite import Store
@@ -166,7 +166,7 @@ def test_roster_update_over_the_air_is_persisted_and_adopted(running: dict[str, 
     wait(lambda: d.node.cfg.keyring.roster.version == 2)
     # a forged update (not the authority's signature) changes nothing and does not stop the daemon
     from nspgw.crypto.keys import SigningKey
-    from nspgw.daemon_io import ControlRequest
+    from nspgw.daemon.io import ControlRequest
 
     forged = RosterDelta(2, 3, revoked=(BoxAddr(1),)).signed(SigningKey(b"\x01" * 32))
     bad = FrameCodec(net.keyring(1)).encode(RosterUpdateFrame(BoxAddr(1), forged.to_bytes()), 8)
@@ -181,7 +181,7 @@ def test_roster_update_over_the_air_is_persisted_and_adopted(running: dict[str, 
 def test_a_flood_of_received_frames_is_capped_but_state_changes_always_queue(nsp: SimBox) -> None:
     """Frames are the input a peer controls: past the cap they are dropped (like loss on air, senders
     retry) instead of growing the loop's queue without bound; a link going down must never be dropped."""
-    import nspgw.daemon as daemon_mod
+    import nspgw.daemon.service as daemon_mod
 
     d = Daemon(load_config(nsp.config_path), handle_signals=False)
     sink = d._sink("mqtt")

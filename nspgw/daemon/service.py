@@ -28,7 +28,7 @@ from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, PeerPresence, RadioSendResult
 from nspgw.core.node import Node
-from nspgw.daemon_control import (
+from nspgw.daemon.control import (
     KEY_COMMANDS,
     Pings,
     check_key_floor,
@@ -37,9 +37,9 @@ from nspgw.daemon_control import (
     record_key_floor,
     relay_alert,
 )
-from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
-from nspgw.daemon_presence import PresenceBook
-from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, STUCK_BACKOFF_S, LoopStats, build_record, stamp, summary_nl
+from nspgw.daemon.io import ControlRequest, ControlServer, Waker, control_path
+from nspgw.daemon.presence import PresenceBook
+from nspgw.daemon.status import HEARTBEAT_S, STATUS_KEY, STUCK_BACKOFF_S, LoopStats, build_record, stamp, summary_nl
 from nspgw.errors import NspgwError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 
@@ -119,7 +119,7 @@ class Daemon:
         ncfg = NodeConfig(keyring, preset=cfg.radio.preset, region=cfg.radio.region)
         ncfg = replace(ncfg, **core_timing(cfg.radio.preset))  # type: ignore[arg-type]
         from nspgw import __version__
-        from nspgw.daemon_journal import ServiceJournal
+        from nspgw.daemon.journal import ServiceJournal
 
         self._journal = ServiceJournal(self.store, int(me), keyring.sign)
         self._journal.started(__version__, time.monotonic())
