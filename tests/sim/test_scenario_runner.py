@@ -63,7 +63,6 @@ within = "5m"
     ({"expect": [{"message": "nope"}]}, "expect[0].message"),
     ({"box": [{"addr": 1, "role": "king"}]}, "box[0].role"),
     ({"scenario": {"preset": "WARP_SPEED"}}, "scenario.preset"),
-    ({"scenario": {"firmware_acks": "some"}}, "scenario.firmware_acks"),
 ])
 def test_bad_scenarios_name_the_field(data: dict[str, object], field: str) -> None:
     with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
