@@ -26,7 +26,7 @@ def run(scenario: Path, json_out: bool, duration: str | None = None, trace: Path
 
     sc = load_scenario(scenario)
     for key in sc.ignored:
-        typer.echo(t("sim.ignored_key", default_lang(), key=key), err=True)
+        typer.echo(t("sim.ignored_key", default_lang(), name=key), err=True)
     if duration is not None:
         sc = sc.with_duration(parse_duration(duration, "--duration"))
     try:
