@@ -53,7 +53,7 @@ def running(nsp: SimBox, tmp_path: Path) -> Iterator[dict[str, Any]]:
     sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sink.bind(str(sock_path))
     sink.settimeout(10.0)
-    d = Daemon(cfg, handle_signals=False, notifier=Notifier(str(sock_path)))
+    d = Daemon(cfg, handle_signals=False, notifier=Notifier(str(sock_path)), trace_path=tmp_path / "trace.jsonl")
     result: dict[str, Any] = {}
     t = threading.Thread(target=lambda: result.setdefault("code", d.run()), daemon=True)
     t.start()
@@ -68,7 +68,7 @@ def store_rows(box: SimBox) -> list[Any]:
         return s.outbox()
 
 
-def test_ready_wake_status_and_clean_stop(running: dict[str, Any], nsp: SimBox) -> None:
+def test_ready_wake_status_and_clean_stop(running: dict[str, Any], nsp: SimBox, tmp_path: Path) -> None:
     first = running["notify"].recv(4096).decode()
     assert first.startswith("READY=1") and "STATUS=radio uit, 0 in wachtrij" in first
     with Store.open(nsp.store_path) as s:
@@ -93,6 +93,12 @@ def test_ready_wake_status_and_clean_stop(running: dict[str, Any], nsp: SimBox) 
     with Store.open(nsp.store_path) as s:
         rec = s.status()[STATUS_KEY]
     assert rec["running"] is False and daemon_running(rec)[0] is False
+    # `nspgw run --trace FILE`: the woken outbox row reached the core, and nothing of its text is in the trace
+    from nspgw.daemon.trace import read
+
+    recs = read(tmp_path / "trace.jsonl")
+    assert [(r["box"], r["data"]["msg"]["seq"]) for r in recs if r["type"] == "MessageAccepted"] == [(nsp.addr, 1)]
+    assert "via de wake-socket" not in (tmp_path / "trace.jsonl").read_text(encoding="utf-8")
     seen: list[str] = []
     running["notify"].setblocking(False)
     try:
