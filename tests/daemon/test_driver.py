@@ -204,3 +204,35 @@ def test_trace_has_every_event_and_action_and_no_message_text(boxes: Any) -> Non
     assert tx["data"]["data"] == {"bytes": tx["data"]["data"]["bytes"]} and tx["data"]["data"]["bytes"] > 0
     assert all(isinstance(r["t"], float) for r in recs) and [r["t"] for r in recs] == sorted(r["t"] for r in recs)
     assert any(r["type"] == "StoreFrameSent" for r in recs)
+
+
+def test_a_key_rotation_is_sent_adopted_and_persisted_through_the_drivers(boxes: Any) -> None:
+    """`nspgw roster rotate-key` on the GCT box: its driver sends the new network key; box 10's driver hands
+    the frame to the daemon's inspector, which writes network.key before the key ring switches; a message
+    sealed under the new key then gets through."""
+    from nspgw.daemon.control import key_command, record_key_floor
+
+    drivers, clock, air, tmp_path = boxes
+    d1, d10 = drivers[1], drivers[10]
+    keys1, keys10 = tmp_path / "k1", tmp_path / "k10"
+    keys1.mkdir()
+    keys10.mkdir()
+    pings = Pings(random.Random(4))
+
+    def inspector(link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
+        if inspect(d10.node, keys10, pings, link, data, hop, snr, rssi, clock.now()):
+            record_key_floor(d10.store, d10.node.cfg.keyring)
+
+    d10.inspector = inspector
+    before = d10.node.cfg.keyring.network_key_set[0].epoch
+    req = ControlRequest({"cmd": "rotate_key"})
+    d1.apply(key_command(d1.node, keys1, d1.store, req, clock.now(), lambda n: bytes(range(n))))
+    answer = req.reply.get_nowait()
+    assert answer["ok"] is True and 10 in answer["boxes"], answer
+    run(drivers, clock, air, clock.t + 120)
+    assert d10.node.cfg.keyring.network_key_set[0].epoch == answer["epoch"] == before + 1
+    assert (keys10 / "network.key").exists()
+    d10.store.accept_message(BoxAddr(10), BoxAddr(1), Precedence.PRIORITY, b"na de sleutelwissel")
+    d10.feed_outbox()
+    run(drivers, clock, air, clock.t + 300)
+    assert [r.body for r in d1.store.inbox()] == [b"na de sleutelwissel"]
