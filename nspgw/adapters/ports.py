@@ -82,3 +82,30 @@ class Link(Protocol):
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None) -> None:
         """Hand one sealed frame to the link for `hop_dst_addr`. Never blocks for long; raises
         `nspgw.errors.UsageError` for a frame or address the link can never carry."""
+
+
+# -- the driver's view of its links (nspgw/daemon/driver.py) ----------------------------------------------
+# The daemon's adapters (MeshtasticRadio, MqttLink) and the simulator's ports (nspgw/sim/scenario_ports.py)
+# both implement these, so `nspgw run` and `nspgw sim run` hand frames over through the same calls.
+
+
+class Clock(Protocol):
+    """Monotonic seconds: `time.monotonic` in the daemon, the mesh's virtual clock in the simulator."""
+
+    def now(self) -> float: ...
+
+
+class RadioPort(Protocol):
+    """A radio that takes a sealed frame for a Meshtastic node number (0xFFFFFFFF: broadcast).
+
+    It later reports, through its own event path, the packet id it gave the frame (so the driver can map
+    the firmware's ACK/NAK back to the core's tx_ref) and the firmware's routing result."""
+
+    def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
+             want_ack: bool = False) -> None: ...
+
+
+class IpPort(Protocol):
+    """An IP transport (the MQTT broker) that takes a sealed frame for a roster address (BROADCAST_ADDR: every box)."""
+
+    def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None) -> None: ...

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nspgw.crypto.keys import Identity
-from nspgw.daemon_journal import SIGN_INTERVAL_S
+from nspgw.daemon.journal import SIGN_INTERVAL_S
 from nspgw.sim.scenario import fast_tmp, load_scenario, run_scenario
 from nspgw.store import journal
 from nspgw.store.sqlite import Store

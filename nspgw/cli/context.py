@@ -138,7 +138,7 @@ def box_name(roster: Any, addr: int) -> str:
 
 def daemon_record(store: Store) -> tuple[dict[str, Any] | None, bool, str]:
     """(status record, running, reason) of the daemon, as the store has it."""
-    from nspgw.daemon_status import STATUS_KEY, daemon_running
+    from nspgw.daemon.status import STATUS_KEY, daemon_running
 
     record = store.status().get(STATUS_KEY)
     rec = record if isinstance(record, dict) else None

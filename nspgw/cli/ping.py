@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         """Meet de rondreistijd naar een ander kastje (heen en terug over de mesh; vraagt de dienst)."""
         from nspgw.cli.context import load_roster, resolve_box
         from nspgw.cli.texts import t
-        from nspgw.daemon_io import control_request
+        from nspgw.daemon.io import control_request
         from nspgw.errors import NspgwError
 
         lg = lang_of(lang)

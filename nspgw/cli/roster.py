@@ -127,7 +127,7 @@ def rotate_key(config: Path | None = ConfigOpt, lang: str | None = LangOpt) -> N
 
 def _ask_daemon(config: Path | None, body: dict[str, Any], lang: str | None) -> dict[str, Any]:
     from nspgw.cli.texts import t
-    from nspgw.daemon_io import control_request
+    from nspgw.daemon.io import control_request
     from nspgw.errors import NspgwError
 
     answer = control_request(load_box(config).state_dir, body, 30.0)

@@ -14,11 +14,13 @@ def register(app: typer.Typer) -> None:
     def run(
         config: Path | None = ConfigOpt,
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Uitgebreide logregels (debug)."),
+        trace: Path | None = typer.Option(None, "--trace", help="Schrijf elke gebeurtenis en actie als JSON-regel "
+                                          "naar dit bestand (storingsonderzoek; geen sleutels of berichttekst)."),
     ) -> None:
         """Start de nspgw-dienst in de voorgrond (logt naar stderr; stoppen met Ctrl-C of SIGTERM)."""
-        from nspgw.daemon import Daemon, setup_logging
+        from nspgw.daemon.service import Daemon, setup_logging
 
         cfg = load_box(config)
         setup_logging(verbose)
-        code = Daemon(cfg).run()
+        code = Daemon(cfg, trace_path=trace).run()
         raise typer.Exit(code)

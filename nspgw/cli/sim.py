@@ -199,8 +199,10 @@ def run_cmd(
     as_json: bool = typer.Option(False, "--json", help="Rapport als JSON."),
     duration: str | None = typer.Option(None, "--duration",
                                         help="Andere looptijd (bv. 30m, 2h); verkeer en storingen schalen mee."),
+    trace: Path | None = typer.Option(None, "--trace", help="Schrijf elke gebeurtenis en actie van elke post als "
+                                      "JSON-regel naar dit bestand (zoals nspgw run --trace)."),
 ) -> None:
     """Draai een oefenscenario met echte posten op gesimuleerde tijd en mesh (zie docs/simulation.md)."""
     from nspgw.cli.sim_run import run
 
-    run(scenario, as_json, duration)
+    run(scenario, as_json, duration, trace)

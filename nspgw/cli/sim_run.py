@@ -19,16 +19,18 @@ _STATE_NL = {"delivered": "afgeleverd", "expired": "verlopen", "held_by_relay": 
              "lost": "VERLOREN"}
 
 
-def run(scenario: Path, json_out: bool, duration: str | None = None) -> None:
+def run(scenario: Path, json_out: bool, duration: str | None = None, trace: Path | None = None) -> None:
     from nspgw.cli.texts import default_lang, t
     from nspgw.errors import SimulationError
     from nspgw.sim.scenario import load_scenario, parse_duration, run_scenario
 
     sc = load_scenario(scenario)
+    for key in sc.ignored:
+        typer.echo(t("sim.ignored_key", default_lang(), name=key), err=True)
     if duration is not None:
         sc = sc.with_duration(parse_duration(duration, "--duration"))
     try:
-        result = run_scenario(sc)
+        result = run_scenario(sc, trace=trace)
     except SimulationError as exc:  # one line, never a traceback (the CLI boundary prints it, exit status 10)
         line = t("sim.internal_error", default_lang(), t=exc.t_s, box=exc.box if exc.box is not None else "-",
                  cause=exc.cause, state=exc.state)

@@ -57,7 +57,7 @@ def detail_in(detail: str, lang: str) -> str:
 
 
 def reason_in(why: str, lang: str) -> str:
-    """The daemon's reason (nspgw.daemon_status.daemon_running says it in Dutch) in the operator's language."""
+    """The daemon's reason (nspgw.daemon.status.daemon_running says it in Dutch) in the operator's language."""
     if lang != "en" or not why:
         return why
     if why.startswith("geen hartslag sinds "):
@@ -67,7 +67,7 @@ def reason_in(why: str, lang: str) -> str:
 
 def collect(cfg: Any, lang: str) -> dict[str, Any]:
     from nspgw.cli.context import daemon_record, load_roster, open_store
-    from nspgw.daemon_status import age_s
+    from nspgw.daemon.status import age_s
 
     roster = load_roster(cfg)
     with open_store(cfg, create=True) as store:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 
 NL: dict[str, str] = {
+    "sim.ignored_key": "let op: scenario.{name} is onbekend en wordt genegeerd (hoe frames vertrekken volgt nu "
+                       "altijd de dienst zelf; zie docs/simulation.md)",
     "sim.internal_error": "interne fout in de oefening op t={t:.0f} s bij post {box}: {cause} (toestand: {state}). "
                           "Dit is een fout in nspgw, niet in het scenario; meld het met dit scenario en zijn seed.",
     "accepted": "Bericht {id} geaccepteerd ({priority}) voor {to}. Het blijft bewaard tot het is afgeleverd.",
@@ -121,6 +123,8 @@ NL: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    "sim.ignored_key": "note: scenario.{name} is unknown and ignored (how frames leave now always follows the "
+                       "service itself; see docs/simulation.md)",
     "sim.internal_error": "internal error in the drill at t={t:.0f} s on box {box}: {cause} (state: {state}). "
                           "This is a defect in nspgw, not in the scenario; report it with this scenario and seed.",
     "accepted": "Message {id} accepted ({priority}) for {to}. It is kept until delivered.",

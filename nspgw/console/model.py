@@ -132,7 +132,7 @@ def outbox(store: Any, roster: Any, lang: str, sent_via: dict[str, str]) -> list
 def board(store: Any, roster: Any, me: Any, record: dict[str, Any] | None, lang: str) -> list[dict[str, Any]]:
     """One row per post beneath this box: a CP's NSPs; the crisis team's CPs and NSPs."""
     from nspgw.crypto.roster import Role
-    from nspgw.daemon_status import age_s
+    from nspgw.daemon.status import age_s
 
     if me.role == Role.CP:
         posts = [e for e in roster.entries if e.parent == me.addr and not e.revoked]

@@ -24,7 +24,7 @@ from nspgw.ids import BROADCAST_ADDR
 from nspgw.sim.boxes import SimBox
 from nspgw.sim.demo_summary import BROADCAST, Delivery, Sent
 
-STATUS_KEY = "daemon"  # as nspgw.daemon_status.STATUS_KEY (not imported: that would pull the daemon in)
+STATUS_KEY = "daemon"  # as nspgw.daemon.status.STATUS_KEY (not imported: that would pull the daemon in)
 
 
 @dataclass(frozen=True)

@@ -1,42 +1,43 @@
 """A network of real nspgw boxes (core `Node` + SQLite `Store` + real codec and crypto) over the simulated mesh.
 
-This is the driver loop of the daemon in miniature, on the mesh's virtual clock: events in, store actions
-committed in one transaction, then transmits handed to the (simulated) radio or IP broker. Tests and the
+Each box runs the daemon's own `Driver` (nspgw/daemon/driver.py) on the mesh's virtual clock, with the
+simulated radio and broker as its link ports (sim/scenario_ports.py): events in, store actions committed in
+one transaction, then transmits handed over exactly as `nspgw run` hands them to its adapters. Tests and the
 scenario runner use it; nothing sleeps, the whole run is deterministic for a seed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nspgw.core.actions import Action, Notify, StoreInbox, StoreOutboxState, Transmit
+from nspgw.core.actions import Notify, StoreInbox, StoreOutboxState, Transmit
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import (
     IP,
-    RADIO,
     Event,
-    FrameIn,
     LinkState,
     MessageAccepted,
     PeerPresence,
-    RadioSendResult,
 )
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
+from nspgw.daemon.driver import Driver
+from nspgw.daemon.trace import Trace
 from nspgw.errors import NspgwError, SimulationError
-from nspgw.ids import BROADCAST_ADDR, BoxAddr
-from nspgw.sim.mesh import BROADCAST, DUTY_CYCLE_LIMIT, MAX_RETRANSMIT, TOO_LARGE, Mesh, RadioPacket, Reception
+from nspgw.ids import BoxAddr
+from nspgw.sim.mesh import Mesh, Reception
 from nspgw.sim.mesh import RoutingEvent as MeshRouting
 from nspgw.sim.scenario_links import LinkLog
+from nspgw.sim.scenario_ports import SimIpPort, SimRadioPort, routing_error_name
 from nspgw.store.sqlite import Store
 from nspgw.wire.frames import NSPGW_PORTNUM, MsgId, Precedence
 
-_ERRORS = {MAX_RETRANSMIT: "MAX_RETRANSMIT", TOO_LARGE: "TOO_LARGE", DUTY_CYCLE_LIMIT: "DUTY_CYCLE_LIMIT"}
 IP_LATENCY_S = 0.2
 # Wall time of a simulated run's t = 0 in its journals (2026-11-14 07:00 UTC, a drill morning): a day of
 # traffic then reads as a day, not the few seconds of real time it took.
@@ -44,7 +45,11 @@ SIM_EPOCH = 1_794_639_600.0
 # A box that drops off the broker is announced by its Last Will when the broker's keep-alive timer runs out:
 # 1.5 × the keep-alive (MQTT 3.1.1 §3.1.2.10; ours is 10 s, adapters/mqtt_settings.py).
 PRESENCE_EXPIRY_S = 15.0
-NSPGW_CHANNEL = 1
+# The boxes' driver log lines (a NAK per lost frame) would flood a drill's output: the report and the trace
+# (--trace) say what happened. Kept for a test or developer that attaches a handler.
+_BOX_LOG = logging.getLogger("nspgw.sim.boxes")
+_BOX_LOG.addHandler(logging.NullHandler())
+_BOX_LOG.propagate = False
 
 
 @dataclass
@@ -53,6 +58,7 @@ class SimBox:
     db_path: Path
     store: Store
     node: Node
+    driver: Driver
     up: bool = True
     ip_up: bool = False
     last_polled: int = 0  # highest outbox seq already fed to the node
@@ -69,11 +75,11 @@ class SimNet:
 
     def __init__(self, boxes: list[BoxSpec], workdir: Path, *, seed: int = 1, preset: str = "LONG_FAST",
                  config: dict[str, object] | None = None, key_seed: bytes = b"nspgw simulated network keys",
-                 positions: dict[int, tuple[float, float]] | None = None, firmware_acks: str = "all",
-                 presence: bool = True) -> None:
+                 positions: dict[int, tuple[float, float]] | None = None, presence: bool = True,
+                 trace: Trace | None = None) -> None:
         self.seed = seed
         self.presence = presence  # the broker relays presence (retained status, Last Will); False: older boxes
-        self.firmware_acks = firmware_acks  # "all" unicast frames, or "nspgw": as the daemon asks (Transmit)
+        self.trace = trace  # `nspgw sim run --trace FILE`: every box's events and actions, one JSON line each
         self.workdir = workdir
         # Keys come from their own seed: a restarted run (new mesh seed) must find the same enrolment.
         self.network: Network = make_network(boxes, key_seed)
@@ -81,10 +87,9 @@ class SimNet:
         self.preset = preset
         self.config_overrides = dict(config or {})
         self.boxes: dict[int, SimBox] = {}
-        self._pending: list[tuple[int, Event]] = []
+        self._pending: list[tuple[int, Event | RadioIn | RadioAnswer]] = []
         self._ip_queue: list[tuple[float, int, Event]] = []
         self._packet_id = 1000
-        self._tx_refs: dict[tuple[int, int], int] = {}  # (node_num, packet_id) → tx_ref
         self.deliveries: list[tuple[float, int, int, int]] = []  # (t, reader box, origin, seq)
         self.outcomes: dict[tuple[int, int], tuple[float, str]] = {}  # (origin, seq) → (t, final state)
         # Node.next_deadline() only changes when the node handles something: cache it per box (the driver
@@ -109,11 +114,34 @@ class SimNet:
         cfg = NodeConfig(self.network.keyring(spec.addr), preset=self.preset, **self.config_overrides)  # type: ignore[arg-type]
         rng = random.Random(f"{self.seed}/{spec.addr}/{self.now}")
         node = Node(cfg, store.load_state(spec.addr), rng)
-        box = SimBox(spec, db, store, node)
+        driver = Driver(node, store, self.mesh.clock, trace=self.trace, logger=_BOX_LOG)
+        driver.radio = SimRadioPort(self, spec.addr, driver.radio_queued)
+        driver.ip = SimIpPort(self, spec.addr)
+        box = SimBox(spec, db, store, node, driver)
+        a = spec.addr  # observers look the box up: a restart hands its lists to the new SimBox
+        driver.on_commit.append(lambda acts: self.link_log.note(a, self.now, acts, self._on_broker))
+        driver.observe(Notify, lambda n: self.boxes[a].notices.append(n))
+        driver.observe(Transmit, lambda t: self.boxes[a].transmits.append((self.now, t)))
+        driver.observe(StoreInbox, lambda a: self.deliveries.append(
+            (self.now, spec.addr, int(a.frame.msg.origin), a.frame.msg.seq)))
+        driver.observe(StoreOutboxState, lambda a: self._outcome(spec.addr, a))
         for ev in store.accepted_after(spec.addr):
             self._pending.append((spec.addr, ev))
             box.last_polled = max(box.last_polled, ev.msg.seq)
         return box
+
+    def _outcome(self, addr: int, a: StoreOutboxState) -> None:
+        if a.state in FINAL:
+            self.outcomes[(addr, a.seq)] = (self.now, a.state.value)
+
+    def next_packet_id(self) -> int:
+        """Packet ids unique over the whole mesh (each firmware numbers its own; one counter is simpler)."""
+        self._packet_id += 1
+        return self._packet_id
+
+    def ip_later(self, addr: int, ev: Event) -> None:
+        """An event for box `addr` that the broker delivers after IP_LATENCY_S."""
+        self._ip_queue.append((self.now + IP_LATENCY_S, addr, ev))
 
     def _journal_stamp(self) -> tuple[float, float, str, str]:
         return SIM_EPOCH + self.now, self.now, f"sim{self.seed}", "sim"
@@ -234,7 +262,8 @@ class SimNet:
                 d = self._deadline(b) if b.up else None
                 if d is not None and d <= t:
                     self.current = b.spec.addr
-                    self._execute(b, b.node.handle_timer(t))
+                    self._deadlines.pop(b.spec.addr, None)
+                    b.driver.timer()
                     fired = True
             guard = guard + 1 if fired and t == self.now else 0
             if guard > 10_000:
@@ -281,71 +310,48 @@ class SimNet:
         while self._pending:
             addr, ev = self._pending.pop(0)
             box = self.boxes[addr]
-            if box.up:
-                self.current = addr
-                self._execute(box, box.node.handle(ev, self.now))
-
-    def _execute(self, box: SimBox, acts: list[Action]) -> None:
-        self._deadlines.pop(box.spec.addr, None)  # the node just handled something
-        box.store.apply(acts)  # persist before acknowledging: one transaction, then the transmits
-        self.link_log.note(box.spec.addr, self.now, acts, self._on_broker)
-        for a in acts:
-            if isinstance(a, StoreInbox):
-                self.deliveries.append((self.now, box.spec.addr, int(a.frame.msg.origin), a.frame.msg.seq))
-            elif isinstance(a, StoreOutboxState) and a.state in FINAL:
-                self.outcomes[(box.spec.addr, a.seq)] = (self.now, a.state.value)
-            if isinstance(a, Notify):
-                box.notices.append(a)
-            elif isinstance(a, Transmit):
-                box.transmits.append((self.now, a))
-                if a.link == RADIO:
-                    self._radio_send(box, a)
-                else:
-                    self._ip_send(box, a)
-
-    def _radio_send(self, box: SimBox, a: Transmit) -> None:
-        self._packet_id += 1
-        dest = BROADCAST
-        if a.hop_dst is not None and a.hop_dst != BROADCAST_ADDR:
-            entry = self.network.roster.get(a.hop_dst)
-            if entry is None:
-                return
-            dest = entry.node_num
-        packet = RadioPacket(box.spec.node_num, dest, self._packet_id, NSPGW_PORTNUM, a.data, NSPGW_CHANNEL,
-                             want_ack=dest != BROADCAST and (self.firmware_acks == "all" or a.want_ack),
-                             priority=_mesh_priority(a.precedence))
-        if dest != BROADCAST:
-            self._tx_refs[(box.spec.node_num, self._packet_id)] = a.tx_ref
-        self.mesh.send(box.name, packet)
-
-    def _ip_send(self, box: SimBox, a: Transmit) -> None:
-        if not box.ip_up:
-            return
-        targets = [b for b in self.boxes.values() if b.spec.addr != box.spec.addr] if a.hop_dst is None \
-            else [self.boxes[a.hop_dst]] if a.hop_dst in self.boxes else []
-        for t in targets:
-            if t.ip_up:
-                self._ip_queue.append((self.now + IP_LATENCY_S, t.spec.addr,
-                                       FrameIn(IP, a.data, box.spec.addr)))
+            if not box.up:
+                continue
+            self.current = addr
+            self._deadlines.pop(addr, None)  # the node is about to handle something
+            if isinstance(ev, RadioIn):  # as the daemon's radio events reach its driver
+                box.driver.radio_frame(ev.from_node, ev.data, ev.snr, ev.rssi)
+            elif isinstance(ev, RadioAnswer):
+                box.driver.radio_result(ev.request_id, ev.error_reason)
+            else:
+                box.driver.handle(ev)
 
     def _on_deliver(self, node_num: int, rx: Reception) -> None:
         p = rx.packet
         if p.portnum != NSPGW_PORTNUM:
             return
         me = self.network.roster.by_node(node_num)
-        hop = self.network.roster.by_node(p.src)
-        if me is None or hop is None:
+        if me is None:
             return
-        self._pending.append((me.addr, FrameIn(RADIO, p.payload, hop.addr, rx.rx_snr, rx.rx_rssi)))
+        self._pending.append((me.addr, RadioIn(p.src, p.payload, rx.rx_snr, rx.rx_rssi)))
 
     def _on_routing(self, node_num: int, ev: MeshRouting) -> None:
-        tx_ref = self._tx_refs.pop((node_num, ev.request_id), None)
         me = self.network.roster.by_node(node_num)
-        if tx_ref is None or me is None:
-            return
-        ok = ev.error_reason == 0
-        reason = None if ok else _ERRORS.get(ev.error_reason, f"ERROR_{ev.error_reason}")
-        self._pending.append((me.addr, RadioSendResult(tx_ref, ok, reason)))
+        if me is not None:
+            self._pending.append((me.addr, RadioAnswer(ev.request_id, routing_error_name(ev.error_reason))))
+
+
+@dataclass(frozen=True)
+class RadioIn:
+    """A frame a box's radio heard (the adapter's "frame" event)."""
+
+    from_node: int
+    data: bytes
+    snr: float | None
+    rssi: int | None
+
+
+@dataclass(frozen=True)
+class RadioAnswer:
+    """The firmware's routing answer for one of a box's packets (the adapter's "acknak" event)."""
+
+    request_id: int
+    error_reason: str
 
 
 def stuck_state(node: Node, now: float) -> str:

@@ -20,7 +20,7 @@ from nspgw.adapters.mqtt_link import MqttLink, MqttSettings, queue_sink, usernam
 from nspgw.adapters.mqtt_presence import LinkPresence, Presence, SeenSeqs, decode, encode
 from nspgw.adapters.ports import CONNECTED
 from nspgw.crypto.enrol import demo_boxes, make_network
-from nspgw.daemon_presence import PresenceBook
+from nspgw.daemon.presence import PresenceBook
 from nspgw.errors import AuthError, DecodeError
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
@@ -89,7 +89,7 @@ _CHILD = """
 import sys, time, queue
 from nspgw.adapters.mqtt_link import MqttLink, MqttSettings, queue_sink, username_for
 from nspgw.crypto.enrol import demo_boxes, make_network
-from nspgw.daemon_presence import PresenceBook
+from nspgw.daemon.presence import PresenceBook
 sys.path.insert(0, sys.argv[4])
 from test_mqtt_presence import MemStore
 net = make_network(demo_boxes(), sys.argv[3].encode())

@@ -107,7 +107,7 @@ def test_init_preset(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
 
 def test_console_off_loads_no_web_code(boxes: dict[str, SimBox]) -> None:
     code = ("import sys; from pathlib import Path; from nspgw.config import load_config; "
-            "from nspgw.daemon import Daemon; "
+            "from nspgw.daemon.service import Daemon; "
             f"d = Daemon(load_config(Path({str(boxes['cp1'].config_path)!r})), handle_signals=False); "
             "d._start_operator_side(None); "
             "import nspgw.cli; "

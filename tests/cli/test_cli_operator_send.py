@@ -110,7 +110,7 @@ def test_missing_broken_config_and_corrupt_store(run: Run, boxes: dict[str, SimB
 
 
 def test_send_wakes_a_running_daemon(run: Run, boxes: dict[str, SimBox]) -> None:
-    from nspgw.daemon_status import STATUS_KEY
+    from nspgw.daemon.status import STATUS_KEY
     from nspgw.store.wake import WakeListener
 
     nsp = boxes["nsp1"]

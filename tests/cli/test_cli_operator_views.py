@@ -13,7 +13,7 @@ from typing import Any
 
 from nspgw.core.actions import StoreInbox, StoreOutboxState
 from nspgw.core.lifecycle import MsgState
-from nspgw.daemon_status import STATUS_KEY
+from nspgw.daemon.status import STATUS_KEY
 from nspgw.ids import BoxAddr
 from nspgw.sim.boxes import SimBox
 from nspgw.store.sqlite import Store
@@ -150,7 +150,7 @@ def test_inbox_follow_prints_new_messages(boxes: dict[str, SimBox]) -> None:
 
 def test_heartbeat_age_follows_the_monotonic_clock_not_a_jumped_wall_clock() -> None:
     """A Pi without RTC jumps its wall clock when NTP comes back; within one boot the age is monotonic."""
-    from nspgw.daemon_status import boot_id, daemon_running, stamp
+    from nspgw.daemon.status import boot_id, daemon_running, stamp
 
     record = {"running": True, "pid": os.getpid(), **stamp()}
     record["heartbeat_wall"] -= 400 * 86400  # written before the clock jumped forward by 400 days

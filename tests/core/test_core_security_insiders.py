@@ -147,7 +147,7 @@ def test_two_frames_under_one_counter_alert_the_operator_and_the_gct(tmp_path: P
     second, different frame under a counter already seen is proof of two copies: the operator is told, and
     the daemon's alert goes to the GCT as a FLASH message (real store)."""
     from nspgw.core.actions import Notify
-    from nspgw.daemon_control import relay_alert
+    from nspgw.daemon.control import relay_alert
 
     cp = node(CP)
     cp.handle_timer(0.0)

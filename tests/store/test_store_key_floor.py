@@ -12,7 +12,7 @@ import pytest
 from nspgw.crypto.enrol import demo_boxes, make_network
 from nspgw.crypto.keys import NetworkKey
 from nspgw.crypto.roster import RosterDelta
-from nspgw.daemon_control import check_key_floor, record_key_floor
+from nspgw.daemon.control import check_key_floor, record_key_floor
 from nspgw.errors import SecurityError
 from nspgw.ids import BoxAddr
 from nspgw.store.keyfiles import apply_network_key, apply_roster_update, load_keyring, write_bundle

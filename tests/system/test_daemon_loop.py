@@ -18,8 +18,8 @@ import pytest
 
 from nspgw.adapters.systemd import Notifier
 from nspgw.config import load_config
-from nspgw.daemon import Daemon, core_timing
-from nspgw.daemon_status import STATUS_KEY, daemon_running
+from nspgw.daemon.service import Daemon, core_timing
+from nspgw.daemon.status import STATUS_KEY, daemon_running
 from nspgw.ids import BoxAddr
 from nspgw.sim.boxes import SimBox, provision_chain
 from nspgw.store.sqlite import Store
@@ -53,7 +53,7 @@ def running(nsp: SimBox, tmp_path: Path) -> Iterator[dict[str, Any]]:
     sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sink.bind(str(sock_path))
     sink.settimeout(10.0)
-    d = Daemon(cfg, handle_signals=False, notifier=Notifier(str(sock_path)))
+    d = Daemon(cfg, handle_signals=False, notifier=Notifier(str(sock_path)), trace_path=tmp_path / "trace.jsonl")
     result: dict[str, Any] = {}
     t = threading.Thread(target=lambda: result.setdefault("code", d.run()), daemon=True)
     t.start()
@@ -68,7 +68,7 @@ def store_rows(box: SimBox) -> list[Any]:
         return s.outbox()
 
 
-def test_ready_wake_status_and_clean_stop(running: dict[str, Any], nsp: SimBox) -> None:
+def test_ready_wake_status_and_clean_stop(running: dict[str, Any], nsp: SimBox, tmp_path: Path) -> None:
     first = running["notify"].recv(4096).decode()
     assert first.startswith("READY=1") and "STATUS=radio uit, 0 in wachtrij" in first
     with Store.open(nsp.store_path) as s:
@@ -93,6 +93,12 @@ def test_ready_wake_status_and_clean_stop(running: dict[str, Any], nsp: SimBox) 
     with Store.open(nsp.store_path) as s:
         rec = s.status()[STATUS_KEY]
     assert rec["running"] is False and daemon_running(rec)[0] is False
+    # `nspgw run --trace FILE`: the woken outbox row reached the core, and nothing of its text is in the trace
+    from nspgw.daemon.trace import read
+
+    recs = read(tmp_path / "trace.jsonl")
+    assert [(r["box"], r["data"]["msg"]["seq"]) for r in recs if r["type"] == "MessageAccepted"] == [(nsp.addr, 1)]
+    assert "via de wake-socket" not in (tmp_path / "trace.jsonl").read_text(encoding="utf-8")
     seen: list[str] = []
     running["notify"].setblocking(False)
     try:
@@ -166,7 +172,7 @@ def test_roster_update_over_the_air_is_persisted_and_adopted(running: dict[str, 
     wait(lambda: d.node.cfg.keyring.roster.version == 2)
     # a forged update (not the authority's signature) changes nothing and does not stop the daemon
     from nspgw.crypto.keys import SigningKey
-    from nspgw.daemon_io import ControlRequest
+    from nspgw.daemon.io import ControlRequest
 
     forged = RosterDelta(2, 3, revoked=(BoxAddr(1),)).signed(SigningKey(b"\x01" * 32))
     bad = FrameCodec(net.keyring(1)).encode(RosterUpdateFrame(BoxAddr(1), forged.to_bytes()), 8)
@@ -181,7 +187,7 @@ def test_roster_update_over_the_air_is_persisted_and_adopted(running: dict[str, 
 def test_a_flood_of_received_frames_is_capped_but_state_changes_always_queue(nsp: SimBox) -> None:
     """Frames are the input a peer controls: past the cap they are dropped (like loss on air, senders
     retry) instead of growing the loop's queue without bound; a link going down must never be dropped."""
-    import nspgw.daemon as daemon_mod
+    import nspgw.daemon.service as daemon_mod
 
     d = Daemon(load_config(nsp.config_path), handle_signals=False)
     sink = d._sink("mqtt")

@@ -12,8 +12,8 @@ from typing import Any
 from journal_check import assert_journal_matches_state
 
 from nspgw.config import load_config
-from nspgw.daemon import Daemon
-from nspgw.daemon_journal import ServiceJournal
+from nspgw.daemon.journal import ServiceJournal
+from nspgw.daemon.service import Daemon
 from nspgw.ids import BoxAddr
 from nspgw.journal.chain import GENESIS, verify
 from nspgw.sim.boxes import provision_chain

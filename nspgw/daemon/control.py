@@ -15,7 +15,7 @@ from typing import Any
 
 from nspgw.core.actions import Action
 from nspgw.core.node import Ctl, Node
-from nspgw.daemon_io import ControlRequest
+from nspgw.daemon.io import ControlRequest
 from nspgw.errors import NspgwError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import NetworkKeyFrame, Precedence, ProbeFrame, RosterUpdateFrame

@@ -1,7 +1,8 @@
 """The gateway daemon (`nspgw run`): one loop feeding events to the core and carrying out its actions.
 
     events: radio adapter, MQTT adapter, wake socket (`nspgw send`), control socket (`nspgw ping`), signals
-        → queue.Queue → node.handle(event, now) / node.handle_timer(now)
+        → queue.Queue → Driver (nspgw/daemon/driver.py, the same one `nspgw sim run` drives its boxes with)
+        → node.handle(event, now) / node.handle_timer(now)
         → store.apply(actions)            ONE transaction: persist before acknowledging
         → Transmit → radio (BoxAddr → node number via the roster) or MQTT (topic by address)
         → Notify   → log (the store already recorded it as a notice for `nspgw status`)
@@ -20,15 +21,16 @@ import random
 import signal
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from nspgw.config import Config
-from nspgw.core.actions import Action, Notify, StoreFrameSent, StoreInbox, StorePeer, Transmit
+from nspgw.core.actions import Notify, StoreInbox, StorePeer
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
-from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, PeerPresence, RadioSendResult
+from nspgw.core.events import IP, RADIO, PeerPresence
 from nspgw.core.node import Node
-from nspgw.daemon_control import (
+from nspgw.daemon.control import (
     KEY_COMMANDS,
     Pings,
     check_key_floor,
@@ -37,17 +39,17 @@ from nspgw.daemon_control import (
     record_key_floor,
     relay_alert,
 )
-from nspgw.daemon_io import ControlRequest, ControlServer, Waker, control_path
-from nspgw.daemon_presence import PresenceBook
-from nspgw.daemon_status import HEARTBEAT_S, STATUS_KEY, STUCK_BACKOFF_S, LoopStats, build_record, stamp, summary_nl
+from nspgw.daemon.driver import Driver
+from nspgw.daemon.io import ControlRequest, ControlServer, Waker, control_path
+from nspgw.daemon.presence import PresenceBook
+from nspgw.daemon.status import HEARTBEAT_S, STATUS_KEY, STUCK_BACKOFF_S, LoopStats, build_record, stamp, summary_nl
+from nspgw.daemon.trace import Trace
 from nspgw.errors import NspgwError, SecurityError
-from nspgw.ids import BROADCAST_ADDR, BoxAddr
+from nspgw.ids import BoxAddr
 
 log = logging.getLogger("nspgw.daemon")
 
-BROADCAST_NODE = 0xFFFFFFFF
 OUTBOX_REREAD_S = 30.0  # the wake datagram is a hint: re-read the outbox this often anyway
-_MAX_TX_REFS = 4096
 _STATUS_MIN_INTERVAL_S = 1.0  # a busy link changes peers/airtime every frame: not a write each time
 _MAX_QUEUED_FRAMES = 5000  # ≈ 1 MB of frames waiting for the loop; LoRa brings a few per second
 
@@ -68,8 +70,10 @@ def core_timing(preset: str) -> dict[str, float]:
 class Daemon:
     """One box's driver. `run()` blocks until SIGTERM/SIGINT (or `request_stop()`), then returns 0."""
 
-    def __init__(self, cfg: Config, *, handle_signals: bool = True, notifier: Any = None) -> None:
+    def __init__(self, cfg: Config, *, handle_signals: bool = True, notifier: Any = None,
+                 trace_path: Path | None = None) -> None:
         self.cfg = cfg
+        self._trace_path = trace_path  # `nspgw run --trace FILE`: one JSON line per event/action
         self.q: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._frames_dropped = 0
         self._handle_signals = handle_signals
@@ -77,12 +81,11 @@ class Daemon:
         self._stopping = False
         self.store: Any = None
         self.node: Node | None = None
+        self.driver: Driver | None = None
         self.radio: Any = None
         self.mqtt: Any = None
         self._waker: Waker | None = None
         self._control: ControlServer | None = None
-        self._tx_refs: dict[int, int] = {}  # radio packet id → core tx_ref
-        self._last_seq = 0
         self._radio_state: dict[str, Any] = {"status": "disabled", "detail": "radio uitgeschakeld in config",
                                              "node_id": ""}
         self._mqtt_state: dict[str, Any] = {"status": "disabled", "detail": "MQTT uitgeschakeld in config"}
@@ -90,7 +93,6 @@ class Daemon:
         self._console: Any = None  # nspgw.console.server.ConsoleServer when [console] enabled
         self._flash_hook: Any = None  # nspgw.alerts.FlashHook when [alerts] on_flash is set
         self._peers: dict[int, dict[str, Any]] = {}
-        self._sent_via: dict[int, str] = {}  # our message seq → link of its last frame (for `nspgw outbox`)
         self._last_status: dict[str, Any] | None = None
         self._last_status_at = 0.0
         # Loop accounting (`nspgw bench daemon`, the status record's "loop"): every return from the one wait
@@ -119,13 +121,14 @@ class Daemon:
         ncfg = NodeConfig(keyring, preset=cfg.radio.preset, region=cfg.radio.region)
         ncfg = replace(ncfg, **core_timing(cfg.radio.preset))  # type: ignore[arg-type]
         from nspgw import __version__
-        from nspgw.daemon_journal import ServiceJournal
+        from nspgw.daemon.journal import ServiceJournal
 
         self._journal = ServiceJournal(self.store, int(me), keyring.sign)
         self._journal.started(__version__, time.monotonic())
         self.node = Node(ncfg, self.store.load_state(me), self._rng)
-        self._step(self.node.handle_timer(time.monotonic()))
-        self._feed_outbox()
+        self.driver = self._make_driver(self.node)
+        self.driver.timer()
+        self.driver.feed_outbox()
         self._waker = Waker(cfg.store_path, self.q)
         self._waker.start(self._handle_signals)
         self._control = ControlServer(control_path(cfg.state_dir), self.q)
@@ -136,6 +139,16 @@ class Daemon:
             self._start_mqtt(me)
         self._start_operator_side(keyring)
         log.info("nspgw gestart: kastje %s (adres %d), %d in wachtrij", cfg.name, me, self.node.queued())
+
+    def _make_driver(self, node: Node) -> Driver:
+        """The driver with the daemon's observers; the links are plugged in as their adapters start."""
+        d = Driver(node, self.store, _MonotonicClock(),
+                   trace=Trace(self._trace_path) if self._trace_path is not None else None)
+        d.observe(Notify, self._on_notify)
+        d.observe(StoreInbox, self._on_inbox)
+        d.observe(StorePeer, self._on_peer)
+        d.inspector = self._inspect
+        return d
 
     def _start_operator_side(self, keyring: Any) -> None:
         """The on_flash hook and the web console: imported only when configured (a plain box loads neither)."""
@@ -162,6 +175,8 @@ class Daemon:
         # Try to reconnect at least every 5 s: a replugged USB radio should be back before an operator wonders
         # (one port scan or TCP connect per try costs next to nothing; the adapter's default is 60 s).
         self.radio = MeshtasticRadio.from_config(self.cfg, self._sink("radio"), backoff_max_s=5.0)
+        assert self.driver is not None
+        self.driver.radio = self.radio
         self.radio.start()
 
     def _start_mqtt(self, me: int) -> None:
@@ -182,6 +197,8 @@ class Daemon:
         assert self.node is not None
         signer = self._presence.signer(self.store, self.node.cfg.keyring)  # reserves sequence numbers first
         self.mqtt = MqttLink(settings, self._sink("mqtt"), presence=signer)
+        assert self.driver is not None
+        self.driver.ip = self.mqtt
         self.mqtt.start()
 
     def _sink(self, source: str) -> Any:
@@ -213,6 +230,8 @@ class Daemon:
                 except Exception:  # stopping must go on: the store still has to be closed cleanly
                     log.exception("%s stoppen mislukt", name)
                 setattr(self, name, None)
+        if self.driver is not None:
+            self.driver.radio = self.driver.ip = None
         if self._radio_state.get("status") != "disabled":
             self._radio_state = dict(self._radio_state, status="stopped", detail="dienst gestopt")
         if self._mqtt_state.get("status") != "disabled":
@@ -231,6 +250,8 @@ class Daemon:
                 log.warning("laatste status niet opgeslagen")
             self.store.close()
             self.store = None
+        if self.driver is not None and self.driver.trace is not None:
+            self.driver.trace.close()
 
     # ----------------------------------------------------------------------------------------- the loop
     def run(self) -> int:
@@ -239,7 +260,8 @@ class Daemon:
         notifier = self._notifier if self._notifier is not None else Notifier()  # non-blocking socket
         try:
             self.start()
-            assert self.node is not None
+            assert self.node is not None and self.driver is not None
+            driver = self.driver
             self._write_status(force=True)
             notifier.ready(self._summary())
             log.info("klaar (READY)")
@@ -275,7 +297,7 @@ class Daemon:
                 now = time.monotonic()
                 deadline = self.node.next_deadline()
                 if deadline is not None and deadline <= now:
-                    acts = self.node.handle_timer(now)
+                    acts = driver.timer()
                     self.loop.timer_runs += 1
                     self.loop.empty_timer_runs += not acts
                     after = self.node.next_deadline()
@@ -286,11 +308,10 @@ class Daemon:
                         self.loop.stuck_at = after
                     else:
                         self.loop.stuck_at = None
-                    self._step(acts)
                 if now >= next_reread:
                     next_reread = now + OUTBOX_REREAD_S
-                    self._feed_outbox()
-                self._step(self._pings.resend(self.node, now))
+                    driver.feed_outbox()
+                driver.apply(self._pings.resend(self.node, now))
                 self._pings.expire(now)
                 if watchdog is not None and now >= next_watchdog:
                     notifier.watchdog()
@@ -310,7 +331,8 @@ class Daemon:
         elif source == "mqtt":
             self._mqtt_event(*payload)
         elif source == "wake":
-            self._feed_outbox()
+            assert self.driver is not None
+            self.driver.feed_outbox()
         elif source == "control":
             self._control_request(payload)
         elif source in ("signal", "stop"):
@@ -318,78 +340,26 @@ class Daemon:
                 log.info("signaal %s ontvangen: stoppen", signal.Signals(payload).name)
             self._stopping = True
 
-    def _handle(self, event: Event) -> None:
+    # -------------------------------------------------------------------- what the daemon adds to a step
+    def _on_notify(self, a: Notify) -> bool:
+        log.warning("melding (%s): %s", a.kind, a.text)
         assert self.node is not None
-        self._step(self.node.handle(event, time.monotonic()))
+        return relay_alert(self.store, self.node, a.kind, a.text)  # True: an alert joined the outbox
 
-    def _step(self, acts: list[Action]) -> None:
-        """Persist, then act: the store transaction commits before any frame leaves (core/actions.py)."""
-        if not acts:
-            return
-        self.store.apply(acts)
-        frame_of: int | None = None
-        alerts = False
-        for a in acts:
-            if isinstance(a, StoreFrameSent):
-                frame_of = a.seq
-            elif isinstance(a, Transmit):
-                if frame_of is not None:  # the frame just recorded for our message goes out on this link
-                    self._sent_via[frame_of] = a.link
-                    frame_of = None
-                self._transmit(a)
-            elif isinstance(a, Notify):
-                log.warning("melding (%s): %s", a.kind, a.text)
-                if relay_alert(self.store, self.node, a.kind, a.text):
-                    alerts = True
-            elif isinstance(a, StoreInbox) and self._flash_hook is not None:
-                self._flash_hook.delivered(a.frame)
-            elif isinstance(a, StorePeer):
-                self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi,
-                                            "wall": time.time(), "mono": time.monotonic()}
-        if alerts:
-            self._feed_outbox()
+    def _on_inbox(self, a: StoreInbox) -> None:
+        if self._flash_hook is not None:
+            self._flash_hook.delivered(a.frame)
 
-    def _feed_outbox(self) -> None:
-        assert self.node is not None
-        for ev in self.store.accepted_after(self.node.me, self._last_seq):
-            self._last_seq = max(self._last_seq, ev.msg.seq)
-            self._handle(ev)
-
-    # ------------------------------------------------------------------------------------- transmitting
-    def _transmit(self, t: Transmit) -> None:
-        assert self.node is not None
-        if t.link == RADIO:
-            if self.radio is None:
-                return  # no radio configured: the core retries and expires as for a lost frame
-            node = BROADCAST_NODE
-            if t.hop_dst is not None and t.hop_dst != BROADCAST_ADDR:
-                entry = self.node.cfg.keyring.roster.get(t.hop_dst)
-                if entry is None or entry.revoked:
-                    log.warning("geen radio-adres voor kastje %s; frame niet verzonden", t.hop_dst)
-                    return
-                node = entry.node_num
-            try:
-                self.radio.send(node, t.data, int(t.precedence), ref=t.tx_ref, want_ack=t.want_ack)
-            except NspgwError as exc:
-                log.error("radio weigert frame: %s", exc)
-        elif t.link == IP:
-            if self.mqtt is None:
-                return
-            try:
-                self.mqtt.send(int(t.hop_dst if t.hop_dst is not None else BROADCAST_ADDR), t.data,
-                               int(t.precedence), ref=t.tx_ref)
-            except NspgwError as exc:
-                log.error("MQTT weigert frame: %s", exc)
+    def _on_peer(self, a: StorePeer) -> None:
+        self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi,
+                                    "wall": time.time(), "mono": time.monotonic()}
 
     # ------------------------------------------------------------------------------------ adapter events
     def _radio_event(self, kind: str, ev: Any) -> None:
-        assert self.node is not None
+        d = self.driver
+        assert d is not None
         if kind == "frame":
-            entry = self.node.cfg.keyring.roster.by_node(ev.from_node)
-            if entry is None:
-                return  # not an enrolled box's radio: nothing to authenticate it with
-            self._inspect(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi)
-            self._handle(FrameIn(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi))
+            d.radio_frame(ev.from_node, ev.data, ev.rx_snr, ev.rx_rssi)
         elif kind == "state":
             before = self._radio_state.get("status")
             self._radio_state = {"status": ev.status, "detail": ev.detail, "node_id": ev.node_id}
@@ -398,48 +368,40 @@ class Daemon:
             elif ev.status != before:
                 log.info("radio %s: %s", ev.status, ev.detail)
             self._journal.link(RADIO, ev.connected, ev.detail)
-            self._handle(LinkState(RADIO, ev.connected, ev.detail))
+            d.link_state(RADIO, ev.connected, ev.detail)
         elif kind == "delivered":
-            if ev.ref is not None and ev.request_id:
-                self._tx_refs[int(ev.request_id)] = int(ev.ref)
-                if len(self._tx_refs) > _MAX_TX_REFS:
-                    self._tx_refs.pop(next(iter(self._tx_refs)))
+            d.radio_queued(ev.request_id, ev.ref)
         elif kind == "acknak":
-            tx_ref = self._tx_refs.pop(int(ev.request_id), None)
-            if tx_ref is None:
-                return
-            ok = ev.error_reason == "NONE"
-            if not ok:
-                log.warning("radio meldt %s voor frame %d", ev.error_reason, tx_ref)
-            self._handle(RadioSendResult(tx_ref, ok, None if ok else ev.error_reason))
+            d.radio_result(ev.request_id, ev.error_reason)
         elif kind == "telemetry":
             self._telemetry = {"battery": ev.battery, "channel_util": ev.channel_util,
                                "air_util_tx": ev.air_util_tx}
 
     def _mqtt_event(self, kind: str, ev: Any) -> None:
+        d = self.driver
+        assert d is not None and self.node is not None
         if kind == "presence":
-            assert self.node is not None
             p = self._presence.accept(self.node.cfg.keyring, ev, self.store)
             if p is not None:
-                self._handle(PeerPresence(BoxAddr(p.addr), p.online))
+                d.handle(PeerPresence(BoxAddr(p.addr), p.online))
         elif kind == "frame":
-            self._inspect(IP, ev.data, BoxAddr(ev.src_addr), None, None)
-            self._handle(FrameIn(IP, ev.data, BoxAddr(ev.src_addr)))
+            d.frame_in(IP, ev.data, BoxAddr(ev.src_addr))
         elif kind == "state":
             self._mqtt_state = {"status": ev.status, "detail": ev.detail}
             log.info("MQTT %s: %s", ev.status, ev.detail)
             self._journal.link(IP, ev.connected, ev.detail)
-            self._handle(LinkState(IP, ev.connected, ev.detail))
+            d.link_state(IP, ev.connected, ev.detail)
         elif kind == "delivered" and not ev.ok:
             log.warning("MQTT-broker nam frame niet aan: %s", ev.detail)
 
     # ---------------------------------------------------------------------------------------------- ping
     def _control_request(self, req: ControlRequest) -> None:
-        assert self.node is not None
+        assert self.node is not None and self.driver is not None
         if req.body.get("cmd") in KEY_COMMANDS:
-            self._step(key_command(self.node, self.cfg.keys_dir, self.store, req, time.monotonic(), os.urandom))
+            self.driver.apply(key_command(self.node, self.cfg.keys_dir, self.store, req, time.monotonic(),
+                                          os.urandom))
             return
-        self._step(self._pings.request(self.node, req, time.monotonic()))
+        self.driver.apply(self._pings.request(self.node, req, time.monotonic()))
 
     def _inspect(self, link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
         assert self.node is not None
@@ -452,13 +414,12 @@ class Daemon:
         return summary_nl(self._radio_state, self.node.queued())
 
     def status_record(self, running: bool = True) -> dict[str, Any]:
-        assert self.node is not None
-        for seq in [s for s in self._sent_via if s not in self.node.out]:
-            del self._sent_via[seq]  # delivered or expired: the outbox row says so itself
+        assert self.node is not None and self.driver is not None
+        self.driver.forget_sent()  # delivered or expired: the outbox row says so itself
         return build_record(self.node, time.monotonic(), running=running, box=self.cfg.name,
                             started_wall=self._started_wall, radio=dict(self._radio_state, telemetry=self._telemetry),
                             mqtt=dict(self._mqtt_state), preset=self.cfg.radio.preset, region=self.cfg.radio.region,
-                            peers=self._peers, sent_via=self._sent_via, presence=self._presence.view())
+                            peers=self._peers, sent_via=self.driver.sent_via, presence=self._presence.view())
 
     def _write_status(self, *, force: bool = False, running: bool = True) -> bool:
         """Write the status record when it changed or the heartbeat is due; True when it changed."""
@@ -474,6 +435,13 @@ class Daemon:
         # The loop counters ride with the heartbeat, outside the compared record (they change every wake-up).
         self.store.set_status(STATUS_KEY, dict(record, **stamp(), loop=self.loop.snapshot()))
         return changed
+
+
+class _MonotonicClock:
+    """The daemon's clock: monotonic seconds (never the wall clock, which may jump after NTP returns)."""
+
+    def now(self) -> float:
+        return time.monotonic()
 
 
 def _path(text: str) -> Any:
