@@ -18,21 +18,7 @@ SHORT = {"region-24h": 1800.0, "power-cuts": 4 * 3600.0, "loss-30": 4 * 3600.0, 
 PARTIAL = ("masts-dying", "partial-ip-gct-cps", "ip-flapping", "broker-restart")  # IP at some posts only
 
 
-# With the daemon's own firmware-ack policy (one driver, nspgw/daemon/driver.py: firmware acks only on the
-# frames the core asks them for) one IMMEDIATE bulletin of these runs is still in flight at the end of the
-# drain; with firmware acks on every unicast frame (the runner's former model) it was delivered. A finding
-# about the field daemon, reported rather than hidden: strict, so the test fails again once it is fixed.
-DAEMON_POLICY_OPEN = {"corpus", "loss-30"}
-
-
-def _case(p: Path) -> object:
-    if p.stem in DAEMON_POLICY_OPEN:
-        return pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="bulletin still in flight with the "
-                                                       "daemon's firmware-ack policy (docs/benchmarks.md)"))
-    return p
-
-
-@pytest.mark.parametrize("path", [_case(p) for p in sorted(DOCS.glob("*.toml"))], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(DOCS.glob("*.toml")), ids=lambda p: p.stem)
 def test_scenario_loses_nothing_and_delivers_once(path: Path) -> None:
     sc = load_scenario(path)
     sc = sc.with_duration(SHORT.get(path.stem, sc.duration_s))
