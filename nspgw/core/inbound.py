@@ -64,6 +64,37 @@ _BULLETIN_PARTIAL_S = 6 * 3600.0  # past any duty-cycle wait between fragments; 
 _FRAG_REQUEST_GAP_S = 20.0  # fragments of one message are resent for one requester at most this often
 
 
+class InboundMemory:
+    """What the inbound side remembers on its own: digests of recent raw frames (exact copies across links
+    and replays) and when each delivered message last got a receipt. Only this class changes it."""
+
+    def __init__(self) -> None:
+        self._recent: dict[bytes, None] = {}
+        self._receipt_sent: dict[MsgId, float] = {}
+
+    def seen(self, digest: bytes) -> bool:
+        """True for bytes seen recently; otherwise remembers them (bounded) and returns False."""
+        if digest in self._recent:
+            return True
+        self._recent[digest] = None
+        if len(self._recent) > _RECENT_MAX:
+            self._recent.pop(next(iter(self._recent)))
+        return False
+
+    def receipt_due(self, msg: MsgId, now: float) -> bool:
+        """A duplicate of a delivered message gets its receipt again, at most every `_RECEIPT_REPEAT_S`."""
+        last = self._receipt_sent.get(msg)
+        if last is not None and now - last < _RECEIPT_REPEAT_S:
+            return False
+        self._receipt_sent[msg] = now
+        return True
+
+    def receipt_queued(self, msg: MsgId, now: float) -> None:
+        self._receipt_sent[msg] = now
+        if len(self._receipt_sent) > 4096:
+            self._receipt_sent.clear()
+
+
 def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     try:
         rec = node.codec.decode(ev.data, ev.hop_src_addr)
@@ -73,7 +104,7 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     hop = rec.hop_src
     h = rec.header
     digest = hashlib.sha256(ev.data).digest()[:16]
-    if digest in node._recent:
+    if node.memory.seen(digest):
         # The same bytes again, whatever link or topic they came by: a copy over the other link, or a replay.
         # Nothing to act on; a custodian repeating a frame we already took only needs its ack again.
         node.stats["duplicates"] += 1
@@ -82,9 +113,6 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         elif rec.frame is None:
             _take_custody(node, rec, ev, now, acts)
         return
-    node._recent[digest] = None
-    if len(node._recent) > _RECENT_MAX:
-        node._recent.pop(next(iter(node._recent)))
     # Only a hop tag proves who handed us a frame: the radio `from` and the MQTT topic are the attacker's
     # choice. The codec accepts a hop other than `src` only with a valid hop tag from a relay (a CP).
     relayed = h.custody
@@ -154,7 +182,7 @@ def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> 
         return
     node.clone_alerted.add(src)
     acts.append(Notify("clone_suspected", (
-        f"Post {node._name(src)} zond twee verschillende frames met hetzelfde volgnummer {counter}: er draaien "
+        f"Post {node.name_of(src)} zond twee verschillende frames met hetzelfde volgnummer {counter}: er draaien "
         "twee kopieën van dat kastje (gekloonde SD-kaart of teruggezette back-up). Controleer het kastje; "
         "trek het in als het gestolen of gekloond is.")))
 
@@ -177,7 +205,7 @@ def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: fl
             # any version, so this is a hint to the operator, never acted on).
             node.roster_warned = frame.roster_version
             acts.append(Notify("roster_newer", (
-                f"Post {node._name(h.src)} meldt rosterversie {frame.roster_version}; dit kastje heeft versie "
+                f"Post {node.name_of(h.src)} meldt rosterversie {frame.roster_version}; dit kastje heeft versie "
                 f"{mine}. Mogelijk is een kastje ingetrokken: vraag de GCT de wijziging opnieuw uit te zenden "
                 "of importeer de nieuwe roster (nspgw roster import).")))
     # BeaconFrame: hearing it (peer_heard above) is the whole point. RosterUpdateFrame: applied by the
@@ -272,7 +300,7 @@ def _expired(node: Node, frame: ExpiredFrame, acts: list[Action]) -> None:
         if node.frame_hops.get(c) != frame.src or hit[1] not in o.acked:
             node.stats["rejected"] += 1
             continue
-        node.finish(o, "expire", acts, f"opgegeven door {node._name(frame.src)}")
+        node.finish(o, "expire", acts, f"opgegeven door {node.name_of(frame.src)}")
 
 
 def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
@@ -286,9 +314,7 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
             return
         if same:
             node.stats["duplicates"] += 1
-            last = node._receipt_sent.get(frame.msg)
-            if last is None or now - last >= _RECEIPT_REPEAT_S:  # the first receipt may have been lost
-                node._receipt_sent[frame.msg] = now
+            if node.memory.receipt_due(frame.msg, now):  # the first receipt may have been lost
                 node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
         if bulletin and frame.frag_count > 1:
@@ -321,9 +347,7 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
             node.delivered.add(frame.msg)
             node.digests[frame.msg] = body_digest(whole.body)
             node.stats["delivered_in"] += 1
-            node._receipt_sent[frame.msg] = now
-            if len(node._receipt_sent) > 4096:
-                node._receipt_sent.clear()
+            node.memory.receipt_queued(frame.msg, now)
             node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     if relayed and not bulletin:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
@@ -349,7 +373,7 @@ def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
         missing = node.reasm.missing(frame.msg)
         if missing:
             req = FragmentRequestFrame(node.me, frame.src, frame.msg, missing)
-            node.add_ctl(Ctl(req, frame.precedence), now, node._batch_delay(frame.precedence))
+            node.add_ctl(Ctl(req, frame.precedence), now, node.batch_delay(frame.precedence))
 
 
 def _remember_fragments(node: Node, last: MessageFrame, whole: MessageFrame) -> None:
@@ -405,7 +429,7 @@ def _seq_conflict(node: Node, frame: MessageFrame, rec: Received, link: str, rel
     if frame.msg not in node.conflicts:
         node.conflicts.add(frame.msg)
         acts.append(Notify("seq_conflict", (
-            f"Post {node._name(frame.src)} hergebruikt berichtnummer {frame.msg.seq} voor een ander bericht "
+            f"Post {node.name_of(frame.src)} hergebruikt berichtnummer {frame.msg.seq} voor een ander bericht "
             "(teruggezette back-up?). Dat bericht is niet afgeleverd; vraag de afzender het opnieuw te sturen.")))
 
 

@@ -43,9 +43,10 @@ from nspgw.core.lifecycle import FINAL, MsgState
 from nspgw.core.link_health import LinkHealth
 from nspgw.core.netwindow import NetWindows
 from nspgw.core.peer_links import PeerLinks
+from nspgw.core.resync import ResyncState
 from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
-from nspgw.core.work import Ctl, Held, OutMsg, Sent
+from nspgw.core.work import Ctl, Held, OutMsg
 from nspgw.crypto.replay import ReplayWindow
 from nspgw.errors import DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
@@ -98,22 +99,14 @@ class Node:
         self._state = state
         self._started = False
         self._ctl_seq = 0
-        self._tx_seq = 0
-        self._tx: dict[int, Sent] = {}
-        self._naks: dict[Hashable, int] = {}
-        self._radio_free_at = 0.0
-        self._radio_blocked_until = 0.0
+        self.radio = outbound.RadioTx()  # tx references, radio busy/blocked times, NAK counts
         self._next_beacon = 0.0
         self._next_checkpoint = 0.0
         self._dirty_windows: set[int] = set()
         self._receipts: dict[BoxAddr, tuple[set[int], Precedence, float]] = {}  # origin → seqs, prec, flush at
         self._acks: dict[tuple[BoxAddr, str], tuple[list[object], float]] = {}  # (hop, link) → refs, flush at
-        self._receipt_sent: dict[MsgId, float] = {}
-        self._recent: dict[bytes, None] = {}  # digests of recent raw frames (exact duplicates across links)
-        self._sync_hint_at: dict[BoxAddr, float] = {}
-        self._sync_from: set[BoxAddr] = set()  # boxes whose hint made us suspect a clone (warned once)
-        self._counter_resynced = False  # this boot: frame counter moved past a restored copy's
-        self._seq_resynced = False  # this boot: message numbers jumped past a restored copy's
+        self.memory = inbound.InboundMemory()  # recent raw frames, receipts last sent
+        self.resync = ResyncState()  # sync hints sent, clone warnings, this boot's counter/seq jumps
         self.conflicts: set[MsgId] = set()
         self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "delivered_in": 0}
 
@@ -236,7 +229,7 @@ class Node:
         pending = self.bulletin_addressees() if ev.dst == BROADCAST_ADDR else None
         o = OutMsg(ev.msg, ev.dst, ev.precedence, ev.body, now + ttl, MsgState.ACCEPTED, pending=pending)
         self.out[ev.msg.seq] = o
-        self._move(o, "enqueue", acts)
+        self.move(o, "enqueue", acts)
         acts.append(StoreTtl(((ev.msg.seq, ttl),), ()))
         self.sched.put(("out", ev.msg.seq), ev.precedence, now)
 
@@ -244,7 +237,7 @@ class Node:
         """Every box a bulletin must reach (each confirms for itself): the roster minus us and revoked boxes."""
         return {e.addr for e in self.cfg.keyring.roster.entries if e.addr != self.me and not e.revoked}
 
-    def _move(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
+    def move(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
         new = lifecycle.advance(o.state, event)
         changed = new != o.state
         o.state = new
@@ -262,13 +255,13 @@ class Node:
     def finish(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
         if o.state in FINAL:
             return
-        self._move(o, event, acts, detail)
+        self.move(o, event, acts, detail)
         if event == "expire":
             self.expired[o.msg.seq] = o.dst
             if len(self.expired) > _EXPIRED_KEPT:
                 self.expired.pop(min(self.expired))
             prec = o.precedence.name
-            who = "alle posten" if o.bulletin else f"post {self._name(o.dst)}"
+            who = "alle posten" if o.bulletin else f"post {self.name_of(o.dst)}"
             text = f"Bericht {o.msg.seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging: {detail}".rstrip(": ")
             acts.append(Notify("expired", text))
 
@@ -289,7 +282,7 @@ class Node:
         state = lifecycle.advance(MsgState.EXPIRED, "late_receipt")
         acts.append(StoreOutboxState(seq, state, (), None, "laat afgeleverd"))
         acts.append(Notify("delivered_late", (
-            f"Bericht {seq} aan post {self._name(dst)} is toch AFGELEVERD (na de melding VERLOPEN); "
+            f"Bericht {seq} aan post {self.name_of(dst)} is toch AFGELEVERD (na de melding VERLOPEN); "
             "niet opnieuw sturen.")))
 
     def custody_acked(self, o: OutMsg, frag: int, now: float, acts: list[Action]) -> None:
@@ -299,7 +292,7 @@ class Node:
         outbound.fragments_of(self, o)
         if len(o.acked) >= len(o.frags) and o.state != MsgState.HELD_BY_RELAY:
             o.round.clear()
-            self._move(o, "custody_ack", acts)
+            self.move(o, "custody_ack", acts)
             o.rechecks += 1
             wait = backoff_s(o.rechecks, self.cfg.held_recheck_s, 8 * self.cfg.held_recheck_s, self.rng)
             self.sched.put(("out", o.msg.seq), o.precedence, now + wait)
@@ -310,13 +303,13 @@ class Node:
         if not want or o.state in FINAL:
             return
         if o.state == MsgState.HELD_BY_RELAY:
-            self._move(o, "fragment_request", acts)
+            self.move(o, "fragment_request", acts)
         o.acked.difference_update(want)
         o.round = [(i, None) for i in want if (i, None) not in o.round] + o.round
         o.via = None
         self.sched.put(("out", o.msg.seq), o.precedence, now)
 
-    def _name(self, addr: int) -> str:
+    def name_of(self, addr: int) -> str:
         e = self.cfg.keyring.roster.get(addr)
         return f"{e.name} ({addr})" if e is not None else str(addr)
 
@@ -406,18 +399,18 @@ class Node:
             **self.stats}))
 
     def queue_receipt(self, origin: BoxAddr, seq: int, prec: Precedence, now: float) -> None:
-        seqs, p, at = self._receipts.get(origin, (set(), prec, now + self._batch_delay(prec)))
+        seqs, p, at = self._receipts.get(origin, (set(), prec, now + self.batch_delay(prec)))
         seqs.add(seq)
         p = min(p, prec)
-        self._receipts[origin] = (seqs, p, min(at, now + self._batch_delay(p)))
+        self._receipts[origin] = (seqs, p, min(at, now + self.batch_delay(p)))
 
     def queue_ack(self, hop: BoxAddr, link: str, ref: object, now: float, prec: Precedence) -> None:
-        refs, at = self._acks.get((hop, link), ([], now + self._batch_delay(prec)))
+        refs, at = self._acks.get((hop, link), ([], now + self.batch_delay(prec)))
         if ref not in refs:
             refs.append(ref)
-        self._acks[(hop, link)] = (refs, min(at, now + self._batch_delay(prec)))
+        self._acks[(hop, link)] = (refs, min(at, now + self.batch_delay(prec)))
 
-    def _batch_delay(self, prec: Precedence) -> float:
+    def batch_delay(self, prec: Precedence) -> float:
         return self.cfg.receipt_delay_s / (4.0 if prec == Precedence.FLASH else 1.0)
 
     def add_ctl(self, c: Ctl, now: float, delay: float = 0.0) -> int:

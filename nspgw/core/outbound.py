@@ -39,6 +39,53 @@ _QUICK_RETRIES = 3
 _CTL_CUSTODY_TRIES = 8  # sends of a control frame to a relay before the end-to-end re-check takes over
 
 
+class RadioTx:
+    """The outbound side's own state: transmission references, the radio's busy and blocked times, and the
+    NAK count per job. Only this class changes it; the rest of the core asks through its methods."""
+
+    def __init__(self) -> None:
+        self._seq = 0
+        self._sent: dict[int, Sent] = {}  # tx reference → what it carried (radio frames awaiting a result)
+        self._naks: dict[Hashable, int] = {}
+        self._free_at = 0.0
+        self._blocked_until = 0.0
+
+    def gate(self, now: float) -> float:
+        """Earliest time the radio is free and not blocked by the firmware (at least `now`)."""
+        return max(self._free_at, self._blocked_until, now)
+
+    def busy(self, now: float) -> bool:
+        return now < self._free_at or now < self._blocked_until
+
+    def next_ref(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def on_air(self, ref: int, until: float, sent: Sent | None) -> None:
+        """A radio frame went out under `ref`; the radio is busy until `until`."""
+        self._free_at = until
+        if sent is not None:
+            self._sent[ref] = sent
+            if len(self._sent) > 2000:  # results that never came (adapter restarted): forget the oldest
+                self._sent.pop(next(iter(self._sent)))
+
+    def result(self, ref: int) -> Sent | None:
+        return self._sent.pop(ref, None)
+
+    def acked(self, key: Hashable) -> None:
+        self._naks.pop(key, None)
+
+    def nak(self, key: Hashable) -> int:
+        """Count one more NAK for `key`; the count so far."""
+        if len(self._naks) > 1000:
+            self._naks.clear()
+        n = self._naks[key] = self._naks.get(key, 0) + 1
+        return n
+
+    def block(self, until: float) -> None:
+        self._blocked_until = until
+
+
 # ------------------------------------------------------------------------------------------ sending
 def fragments_of(node: Node, o: OutMsg) -> list[MessageFrame]:
     if not o.frags:
@@ -125,7 +172,7 @@ def radio_gate(node: Node, key: Hashable, prec: Precedence, now: float) -> float
     blocked by the firmware, and the duty-cycle ledger has room for its frame (inf: radio reported down)."""
     if not node.links.healthy(RADIO):
         return math.inf
-    gate = max(node._radio_free_at, node._radio_blocked_until, now)
+    gate = node.radio.gate(now)
     est = airtime_ms(estimate_len(node, key), node.cfg.preset)
     reserve = node.ledger.limit_ms * node.cfg.reserve_fraction if prec == Precedence.ROUTINE else 0.0
     # A frame that could never fit (a budget smaller than one frame) is tried again after the longest backoff
@@ -168,21 +215,17 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
 
 def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: Sent | None,
               now: float, acts: list[Action], want_ack: bool = False) -> None:
-    node._tx_seq += 1
+    ref = node.radio.next_ref()
     airtime = 0.0
     if link == RADIO:
         airtime = airtime_ms(len(data), node.cfg.preset)
         node.ledger.record(now, airtime)
-        node._radio_free_at = now + airtime / 1000.0 + node.cfg.radio_margin_s
-        if sent is not None:
-            node._tx[node._tx_seq] = sent
-            if len(node._tx) > 2000:  # results that never came (adapter restarted): forget the oldest
-                node._tx.pop(next(iter(node._tx)))
-    acts.append(Transmit(link, hop, data, prec, node._tx_seq, airtime, want_ack and link == RADIO))
+        node.radio.on_air(ref, now + airtime / 1000.0 + node.cfg.radio_margin_s, sent)
+    acts.append(Transmit(link, hop, data, prec, ref, airtime, want_ack and link == RADIO))
 
 def also_radio(node: Node, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float, acts: list[Action]) -> None:
     """FLASH goes on both links: the receiver deduplicates by message id."""
-    if prec != Precedence.FLASH or now < node._radio_free_at or now < node._radio_blocked_until:
+    if prec != Precedence.FLASH or node.radio.busy(now):
         return
     if not node.links.healthy(RADIO):
         return
@@ -247,14 +290,14 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
     if not o.round:  # a new round
         recheck = o.state == MsgState.HELD_BY_RELAY
         if recheck:
-            node._move(o, "recheck", acts)
+            node.move(o, "recheck", acts)
             o.acked.clear()
             o.attempts = max(o.attempts, 1)
         if o.state == MsgState.IN_FLIGHT:
             # `r` was planned with this failure counted already (see `plan`), and `pump` checked its gate.
             if o.via is not None and not o.via.custody:
                 o.direct_failures += 1
-            node._move(o, "retry", acts)
+            node.move(o, "retry", acts)
         if o.bulletin and o.attempts > 0:
             if o.pending is None:
                 o.pending = node.bulletin_addressees()
@@ -292,7 +335,7 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
             off_ip = o.bulletin and any(not node.ip_reaches(b, now) for b in o.pending or ())
             also_radio(node, Precedence.FLASH if off_ip else o.precedence, data, hop, now, acts)
     if o.state != MsgState.IN_FLIGHT:
-        node._move(o, "transmit", acts)
+        node.move(o, "transmit", acts)
     if o.round:
         node.sched.put(key, o.precedence, now)
     else:
@@ -318,21 +361,19 @@ def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) ->
 
 # ------------------------------------------------------------------------------------ send results
 def send_result(node: Node, ev: RadioSendResult, now: float, acts: list[Action]) -> None:
-    sent = node._tx.pop(ev.tx_ref, None)
+    sent = node.radio.result(ev.tx_ref)
     if sent is None:
         return
     if ev.ok:
-        node._naks.pop(sent.key, None)
+        node.radio.acked(sent.key)
         return
     # The next hop did not acknowledge even after the firmware's own retransmissions. Try again soon a
     # few times (a box that just came back is often still busy), then fall back to the normal backoff.
-    if len(node._naks) > 1000:
-        node._naks.clear()
-    naks = node._naks[sent.key] = node._naks.get(sent.key, 0) + 1
+    naks = node.radio.nak(sent.key)
     soon = now + backoff_s(naks, 10.0, node.cfg.max_backoff_s, node.rng) if naks <= _QUICK_RETRIES else None
     if ev.error_reason == "DUTY_CYCLE_LIMIT":
         # The firmware's own ledger disagrees with ours (other traffic, a reboot): back off the radio.
-        node._radio_blocked_until = now + _DUTY_BLOCK_S
+        node.radio.block(now + _DUTY_BLOCK_S)
     key = sent.key
     assert isinstance(key, tuple)
     if sent.ctl is not None:
