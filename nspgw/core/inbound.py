@@ -30,6 +30,7 @@ from nspgw.core.actions import (
 )
 from nspgw.core.config import body_digest
 from nspgw.core.events import RADIO, FrameIn
+from nspgw.core.lifecycle import CustodyEvent, MsgEvent, advance_custody
 from nspgw.core.resync import sync_hint, sync_received
 from nspgw.core.work import Ctl, Held
 from nspgw.errors import AuthError, DecodeError
@@ -247,10 +248,10 @@ def _receipt(node: Node, frame: ReceiptFrame, acts: list[Action]) -> None:
                 o.pending.discard(frame.src)
                 acts.append(StoreReceipt(seq, frame.src))
             if not o.pending:
-                node.finish(o, "receipt", acts)
+                node.finish(o, MsgEvent.RECEIPT, acts)
         elif frame.src == o.dst:
             acts.append(StoreReceipt(seq, frame.src))
-            node.finish(o, "receipt", acts)
+            node.finish(o, MsgEvent.RECEIPT, acts)
         else:
             node.stats["rejected"] += 1
 
@@ -275,7 +276,7 @@ def _custody_ack(node: Node, frame: CustodyAckFrame, now: float, acts: list[Acti
             if frame.src not in held.sent_to and frame.src != held.dst:
                 node.stats["rejected"] += 1
                 continue
-            _drop_held(node, held, f"overgedragen aan {frame.src}", acts)
+            _drop_held(node, held, CustodyEvent.CUSTODY_ACK, f"overgedragen aan {frame.src}", acts)
 
 
 def _ctl_custody_acked(node: Node, counter: int, by: BoxAddr) -> bool:
@@ -300,7 +301,7 @@ def _expired(node: Node, frame: ExpiredFrame, acts: list[Action]) -> None:
         if node.frame_hops.get(c) != frame.src or hit[1] not in o.acked:
             node.stats["rejected"] += 1
             continue
-        node.finish(o, "expire", acts, f"opgegeven door {node.name_of(frame.src)}")
+        node.finish(o, MsgEvent.EXPIRE, acts, f"opgegeven door {node.name_of(frame.src)}")
 
 
 def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
@@ -460,7 +461,8 @@ def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list
     node.queue_ack(rec.hop_src, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
-def _drop_held(node: Node, held: Held, reason: str, acts: list[Action]) -> None:
+def _drop_held(node: Node, held: Held, event: CustodyEvent, reason: str, acts: list[Action]) -> None:
+    held.state = advance_custody(held.state, event)
     node.held.pop((held.origin, held.counter), None)
     node.sched.remove(("held", held.origin, held.counter))
     acts.append(DropCustody(held.origin, held.counter, reason))
@@ -468,7 +470,7 @@ def _drop_held(node: Node, held: Held, reason: str, acts: list[Action]) -> None:
 
 def custody_expired(node: Node, held: Held, now: float, acts: list[Action]) -> None:
     """A relay gives up: report to the originator (a FLASH is never dropped silently)."""
-    _drop_held(node, held, "verlopen", acts)
+    _drop_held(node, held, CustodyEvent.EXPIRE, "verlopen", acts)
     prec = min(held.precedence, Precedence.IMMEDIATE)
     node.add_ctl(Ctl(ExpiredFrame(node.me, held.origin, (held.counter,)), Precedence(prec), tries_left=3), now)
 

@@ -39,7 +39,7 @@ from nspgw.core.events import (
     RadioSendResult,
 )
 from nspgw.core.history import FrameHistory
-from nspgw.core.lifecycle import FINAL, MsgState
+from nspgw.core.lifecycle import FINAL, MsgEvent, MsgState
 from nspgw.core.link_health import LinkHealth
 from nspgw.core.netwindow import NetWindows
 from nspgw.core.peer_links import PeerLinks
@@ -229,7 +229,7 @@ class Node:
         pending = self.bulletin_addressees() if ev.dst == BROADCAST_ADDR else None
         o = OutMsg(ev.msg, ev.dst, ev.precedence, ev.body, now + ttl, MsgState.ACCEPTED, pending=pending)
         self.out[ev.msg.seq] = o
-        self.move(o, "enqueue", acts)
+        self.move(o, MsgEvent.ENQUEUE, acts)
         acts.append(StoreTtl(((ev.msg.seq, ttl),), ()))
         self.sched.put(("out", ev.msg.seq), ev.precedence, now)
 
@@ -237,11 +237,11 @@ class Node:
         """Every box a bulletin must reach (each confirms for itself): the roster minus us and revoked boxes."""
         return {e.addr for e in self.cfg.keyring.roster.entries if e.addr != self.me and not e.revoked}
 
-    def move(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
+    def move(self, o: OutMsg, event: MsgEvent, acts: list[Action], detail: str = "") -> None:
         new = lifecycle.advance(o.state, event)
         changed = new != o.state
         o.state = new
-        if changed or event in ("custody_ack", "receipt"):
+        if changed or event in (MsgEvent.CUSTODY_ACK, MsgEvent.RECEIPT):
             acts.append(StoreOutboxState(o.msg.seq, new, tuple(sorted(o.acked)),
                                          tuple(sorted(o.pending)) if o.pending is not None else None, detail))
         if new in FINAL:
@@ -252,11 +252,11 @@ class Node:
                 self.frame_hops.pop(c, None)
             o.counters.clear()
 
-    def finish(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
+    def finish(self, o: OutMsg, event: MsgEvent, acts: list[Action], detail: str = "") -> None:
         if o.state in FINAL:
             return
         self.move(o, event, acts, detail)
-        if event == "expire":
+        if event == MsgEvent.EXPIRE:
             self.expired[o.msg.seq] = o.dst
             if len(self.expired) > _EXPIRED_KEPT:
                 self.expired.pop(min(self.expired))
@@ -279,7 +279,7 @@ class Node:
             return
         del self.expired[seq]
         acts.append(StoreReceipt(seq, by))
-        state = lifecycle.advance(MsgState.EXPIRED, "late_receipt")
+        state = lifecycle.advance(MsgState.EXPIRED, MsgEvent.LATE_RECEIPT)
         acts.append(StoreOutboxState(seq, state, (), None, "laat afgeleverd"))
         acts.append(Notify("delivered_late", (
             f"Bericht {seq} aan post {self.name_of(dst)} is toch AFGELEVERD (na de melding VERLOPEN); "
@@ -292,7 +292,7 @@ class Node:
         outbound.fragments_of(self, o)
         if len(o.acked) >= len(o.frags) and o.state != MsgState.HELD_BY_RELAY:
             o.round.clear()
-            self.move(o, "custody_ack", acts)
+            self.move(o, MsgEvent.CUSTODY_ACK, acts)
             o.rechecks += 1
             wait = backoff_s(o.rechecks, self.cfg.held_recheck_s, 8 * self.cfg.held_recheck_s, self.rng)
             self.sched.put(("out", o.msg.seq), o.precedence, now + wait)
@@ -303,7 +303,7 @@ class Node:
         if not want or o.state in FINAL:
             return
         if o.state == MsgState.HELD_BY_RELAY:
-            self.move(o, "fragment_request", acts)
+            self.move(o, MsgEvent.FRAGMENT_REQUEST, acts)
         o.acked.difference_update(want)
         o.round = [(i, None) for i in want if (i, None) not in o.round] + o.round
         o.via = None
@@ -365,7 +365,7 @@ class Node:
     # -------------------------------------------------------------------------------------------- timers
     def _timers(self, now: float, acts: list[Action]) -> None:
         for o in [o for o in self.out.values() if o.deadline <= now]:
-            self.finish(o, "expire", acts, "tijd verstreken")
+            self.finish(o, MsgEvent.EXPIRE, acts, "tijd verstreken")
         for h in [h for h in self.held.values() if h.deadline <= now]:
             inbound.custody_expired(self, h, now, acts)
         for origin, (seqs, prec, at) in list(self._receipts.items()):

@@ -15,7 +15,7 @@ from nspgw.core import inbound
 from nspgw.core.actions import Action, StoreFrameSent, Transmit
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.events import IP, RADIO, RadioSendResult
-from nspgw.core.lifecycle import MsgState
+from nspgw.core.lifecycle import MsgEvent, MsgState
 from nspgw.core.router import Route, route
 from nspgw.core.scheduler import backoff_s
 from nspgw.core.work import Ctl, Held, OutMsg, Sent
@@ -243,7 +243,7 @@ def serve(node: Node, key: Hashable, now: float, acts: list[Action]) -> None:
         node.sched.remove(key)
         node.stats["unsendable"] = node.stats.get("unsendable", 0) + 1
         if key[0] == "out" and key[1] in node.out:
-            node.finish(node.out[key[1]], "expire", acts, f"kan niet worden verzonden ({exc})")
+            node.finish(node.out[key[1]], MsgEvent.EXPIRE, acts, f"kan niet worden verzonden ({exc})")
         elif key[0] == "held" and (key[1], key[2]) in node.held:
             inbound.custody_expired(node, node.held[(key[1], key[2])], now, acts)
         else:
@@ -290,14 +290,14 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
     if not o.round:  # a new round
         recheck = o.state == MsgState.HELD_BY_RELAY
         if recheck:
-            node.move(o, "recheck", acts)
+            node.move(o, MsgEvent.RECHECK, acts)
             o.acked.clear()
             o.attempts = max(o.attempts, 1)
         if o.state == MsgState.IN_FLIGHT:
             # `r` was planned with this failure counted already (see `plan`), and `pump` checked its gate.
             if o.via is not None and not o.via.custody:
                 o.direct_failures += 1
-            node.move(o, "retry", acts)
+            node.move(o, MsgEvent.RETRY, acts)
         if o.bulletin and o.attempts > 0:
             if o.pending is None:
                 o.pending = node.bulletin_addressees()
@@ -335,7 +335,7 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
             off_ip = o.bulletin and any(not node.ip_reaches(b, now) for b in o.pending or ())
             also_radio(node, Precedence.FLASH if off_ip else o.precedence, data, hop, now, acts)
     if o.state != MsgState.IN_FLIGHT:
-        node.move(o, "transmit", acts)
+        node.move(o, MsgEvent.TRANSMIT, acts)
     if o.round:
         node.sched.put(key, o.precedence, now)
     else:

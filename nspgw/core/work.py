@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from nspgw.core.lifecycle import MsgState
+from nspgw.core.lifecycle import CustodyState, MsgState
 from nspgw.core.router import Route
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import Frame, MessageFrame, MsgId, Precedence
@@ -51,6 +51,7 @@ class Held:
     direct_failures: int = 0
     last_direct: bool = False
     sent_to: set[BoxAddr] = field(default_factory=set)  # hops we handed it to: only they may acknowledge
+    state: CustodyState = CustodyState.HELD  # moves by `lifecycle.CUSTODY_TRANSITIONS` only
 
 
 @dataclass
