@@ -32,7 +32,7 @@ from nspgw.core.config import body_digest
 from nspgw.core.events import RADIO, FrameIn
 from nspgw.core.lifecycle import CustodyEvent, MsgEvent, advance_custody
 from nspgw.core.resync import sync_hint, sync_received
-from nspgw.core.work import Ctl, Held
+from nspgw.core.work import Ctl, CtlKey, Held, HeldKey
 from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
@@ -286,7 +286,7 @@ def _ctl_custody_acked(node: Node, counter: int, by: BoxAddr) -> bool:
         return False
     del node.ctl_custody[counter]
     node.ctl.pop(hit[1], None)
-    node.sched.remove(("ctl", hit[1]))
+    node.sched.remove(CtlKey(hit[1]))
     return True
 
 
@@ -457,14 +457,14 @@ def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list
         node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts)
     node.held[key] = Held(h.src, h.counter, h.dst, h.precedence, rec.raw, now + ttl, rec.hop_src)
     acts.append(StoreCustody(h.src, h.counter, h.dst, h.precedence, rec.raw, ttl, rec.hop_src))
-    node.sched.put(("held", h.src, h.counter), h.precedence, now)
+    node.sched.put(HeldKey(h.src, h.counter), h.precedence, now)
     node.queue_ack(rec.hop_src, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
 def _drop_held(node: Node, held: Held, event: CustodyEvent, reason: str, acts: list[Action]) -> None:
     held.state = advance_custody(held.state, event)
     node.held.pop((held.origin, held.counter), None)
-    node.sched.remove(("held", held.origin, held.counter))
+    node.sched.remove(HeldKey(held.origin, held.counter))
     acts.append(DropCustody(held.origin, held.counter, reason))
 
 
@@ -489,7 +489,7 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
                 # ack of the earlier copy no longer makes it redundant
                 for counter in [k for k, (_, job) in node.ctl_custody.items() if job == n]:
                     del node.ctl_custody[counter]
-            node.sched.put(("ctl", n), c.precedence, now)
+            node.sched.put(CtlKey(n), c.precedence, now)
             todo -= set(extra) | set(f.seqs)
     ordered = sorted(todo)
     for i in range(0, len(ordered), _MAX_RECEIPT_SEQS):

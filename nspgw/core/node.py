@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Hashable
 
 from nspgw.core import inbound, lifecycle, outbound
 from nspgw.core.actions import (
@@ -46,7 +45,7 @@ from nspgw.core.peer_links import PeerLinks
 from nspgw.core.resync import ResyncState
 from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
-from nspgw.core.work import Ctl, Held, OutMsg
+from nspgw.core.work import Ctl, CtlKey, Held, HeldKey, JobKey, OutKey, OutMsg
 from nspgw.crypto.replay import ReplayWindow
 from nspgw.errors import DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
@@ -70,9 +69,9 @@ class Node:
         self.peers = PeerLinks()
         # Ready jobs the last `pump` could not serve → the earliest time their link lets them go (radio busy,
         # blocked, out of duty-cycle budget). `next_deadline` waits for these, never for a job's ready time.
-        self.gates: dict[Hashable, float] = {}
+        self.gates: dict[JobKey, float] = {}
         self.pumped_at = 0.0
-        self.sched = Scheduler()
+        self.sched: Scheduler[JobKey] = Scheduler()
         self.reasm = Reassembler()
         self.out: dict[int, OutMsg] = {}
         self.held: dict[tuple[BoxAddr, int], Held] = {}
@@ -185,13 +184,13 @@ class Node:
                 o.pending = self.bulletin_addressees()
                 acts.append(StoreOutboxState(o.msg.seq, o.state, tuple(sorted(o.acked)), tuple(sorted(o.pending))))
             if o.state != MsgState.HELD_BY_RELAY:
-                self.sched.put(("out", o.msg.seq), o.precedence, now)
+                self.sched.put(OutKey(o.msg.seq), o.precedence, now)
             else:
-                self.sched.put(("out", o.msg.seq), o.precedence, now + self.cfg.held_recheck_s)
+                self.sched.put(OutKey(o.msg.seq), o.precedence, now + self.cfg.held_recheck_s)
         for c in self._state.custody:
             h = Held(c.origin, c.counter, c.dst, c.precedence, c.raw, now + c.ttl_remaining_s, c.from_hop)
             self.held[(c.origin, c.counter)] = h
-            self.sched.put(("held", c.origin, c.counter), c.precedence, now)
+            self.sched.put(HeldKey(c.origin, c.counter), c.precedence, now)
         for f in self._state.fragments:
             with contextlib.suppress(DecodeError):  # inconsistent leftovers: the sender repeats what is missing
                 self.reasm.add(f)
@@ -231,7 +230,7 @@ class Node:
         self.out[ev.msg.seq] = o
         self.move(o, MsgEvent.ENQUEUE, acts)
         acts.append(StoreTtl(((ev.msg.seq, ttl),), ()))
-        self.sched.put(("out", ev.msg.seq), ev.precedence, now)
+        self.sched.put(OutKey(ev.msg.seq), ev.precedence, now)
 
     def bulletin_addressees(self) -> set[BoxAddr]:
         """Every box a bulletin must reach (each confirms for itself): the roster minus us and revoked boxes."""
@@ -246,7 +245,7 @@ class Node:
                                          tuple(sorted(o.pending)) if o.pending is not None else None, detail))
         if new in FINAL:
             self.out.pop(o.msg.seq, None)
-            self.sched.remove(("out", o.msg.seq))
+            self.sched.remove(OutKey(o.msg.seq))
             for c in o.counters:  # the store drops its rows too (StoreOutboxState to a final state)
                 self.frames_sent.pop(c, None)
                 self.frame_hops.pop(c, None)
@@ -295,7 +294,7 @@ class Node:
             self.move(o, MsgEvent.CUSTODY_ACK, acts)
             o.rechecks += 1
             wait = backoff_s(o.rechecks, self.cfg.held_recheck_s, 8 * self.cfg.held_recheck_s, self.rng)
-            self.sched.put(("out", o.msg.seq), o.precedence, now + wait)
+            self.sched.put(OutKey(o.msg.seq), o.precedence, now + wait)
 
     def resend_fragments(self, o: OutMsg, missing: tuple[int, ...], now: float, acts: list[Action]) -> None:
         outbound.fragments_of(self, o)
@@ -307,7 +306,7 @@ class Node:
         o.acked.difference_update(want)
         o.round = [(i, None) for i in want if (i, None) not in o.round] + o.round
         o.via = None
-        self.sched.put(("out", o.msg.seq), o.precedence, now)
+        self.sched.put(OutKey(o.msg.seq), o.precedence, now)
 
     def name_of(self, addr: int) -> str:
         e = self.cfg.keyring.roster.get(addr)
@@ -341,10 +340,10 @@ class Node:
         for o in self.out.values():
             waiting = o.state == MsgState.QUEUED or (o.state == MsgState.IN_FLIGHT and not o.round)
             if waiting and (o.dst == addr or relay_for(roster, self.me, o.dst) == addr):
-                self.sched.put(("out", o.msg.seq), o.precedence, now)
+                self.sched.put(OutKey(o.msg.seq), o.precedence, now)
         for h in self.held.values():
             if h.dst == addr:
-                self.sched.put(("held", h.origin, h.counter), h.precedence, now)
+                self.sched.put(HeldKey(h.origin, h.counter), h.precedence, now)
 
     def is_fresh(self, addr: BoxAddr, now: float) -> bool:
         t = self.heard.get(addr)
@@ -354,13 +353,12 @@ class Node:
         for key in self.sched.job_keys():
             self.sched.put(key, self._prec_of(key), min(now, self.sched.ready_at(key) or now))
 
-    def _prec_of(self, key: Hashable) -> Precedence:
-        assert isinstance(key, tuple)
-        if key[0] == "out":
-            return self.out[key[1]].precedence
-        if key[0] == "held":
-            return self.held[(key[1], key[2])].precedence
-        return self.ctl[key[1]].precedence
+    def _prec_of(self, key: JobKey) -> Precedence:
+        if isinstance(key, OutKey):
+            return self.out[key.seq].precedence
+        if isinstance(key, HeldKey):
+            return self.held[(key.origin, key.counter)].precedence
+        return self.ctl[key.job].precedence
 
     # -------------------------------------------------------------------------------------------- timers
     def _timers(self, now: float, acts: list[Action]) -> None:
@@ -381,7 +379,7 @@ class Node:
             beacon = BeaconFrame(self.me, self.cfg.keyring.roster.version, min(self.queued(), 255))
             for n in [n for n, c in self.ctl.items() if isinstance(c.frame, BeaconFrame)]:
                 del self.ctl[n]  # one that never went out (radio down, budget) is stale: replace it
-                self.sched.remove(("ctl", n))
+                self.sched.remove(CtlKey(n))
             self.add_ctl(Ctl(beacon, Precedence.ROUTINE, BROADCAST_ADDR, RADIO, 1), now)
         if now >= self._next_checkpoint:
             self._next_checkpoint = now + self.cfg.checkpoint_interval_s
@@ -414,10 +412,10 @@ class Node:
         return self.cfg.receipt_delay_s / (4.0 if prec == Precedence.FLASH else 1.0)
 
     def add_ctl(self, c: Ctl, now: float, delay: float = 0.0) -> int:
-        """Queue a control frame; returns its job number (the scheduler key is ("ctl", number))."""
+        """Queue a control frame; returns its job number (the scheduler key is CtlKey(number))."""
         self._ctl_seq += 1
         self.ctl[self._ctl_seq] = c
-        self.sched.put(("ctl", self._ctl_seq), c.precedence, now + delay)
+        self.sched.put(CtlKey(self._ctl_seq), c.precedence, now + delay)
         return self._ctl_seq
 
     def window(self, sender: int) -> ReplayWindow:

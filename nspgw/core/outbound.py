@@ -7,7 +7,6 @@ scheduler picks by precedence, `plan` routes each job, the duty-cycle ledger gat
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ from nspgw.core.events import IP, RADIO, RadioSendResult
 from nspgw.core.lifecycle import MsgEvent, MsgState
 from nspgw.core.router import Route, route
 from nspgw.core.scheduler import backoff_s
-from nspgw.core.work import Ctl, Held, OutMsg, Sent
+from nspgw.core.work import Ctl, Held, HeldKey, JobKey, OutKey, OutMsg, RadioSent
 from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.fragment import fragment
@@ -45,8 +44,8 @@ class RadioTx:
 
     def __init__(self) -> None:
         self._seq = 0
-        self._sent: dict[int, Sent] = {}  # tx reference → what it carried (radio frames awaiting a result)
-        self._naks: dict[Hashable, int] = {}
+        self._sent: dict[int, RadioSent] = {}  # tx reference → what it carried (radio frames awaiting a result)
+        self._naks: dict[JobKey, int] = {}
         self._free_at = 0.0
         self._blocked_until = 0.0
 
@@ -61,7 +60,7 @@ class RadioTx:
         self._seq += 1
         return self._seq
 
-    def on_air(self, ref: int, until: float, sent: Sent | None) -> None:
+    def on_air(self, ref: int, until: float, sent: RadioSent | None) -> None:
         """A radio frame went out under `ref`; the radio is busy until `until`."""
         self._free_at = until
         if sent is not None:
@@ -69,13 +68,13 @@ class RadioTx:
             if len(self._sent) > 2000:  # results that never came (adapter restarted): forget the oldest
                 self._sent.pop(next(iter(self._sent)))
 
-    def result(self, ref: int) -> Sent | None:
+    def result(self, ref: int) -> RadioSent | None:
         return self._sent.pop(ref, None)
 
-    def acked(self, key: Hashable) -> None:
+    def acked(self, key: JobKey) -> None:
         self._naks.pop(key, None)
 
-    def nak(self, key: Hashable) -> int:
+    def nak(self, key: JobKey) -> int:
         """Count one more NAK for `key`; the count so far."""
         if len(self._naks) > 1000:
             self._naks.clear()
@@ -101,12 +100,10 @@ def fragments_of(node: Node, o: OutMsg) -> list[MessageFrame]:
             o.frags = fragment(whole, node.codec.max_body(custody=True))
     return o.frags
 
-def plan(node: Node, key: Hashable, now: float) -> Route | None:
-    assert isinstance(key, tuple)
-    kind = key[0]
+def plan(node: Node, key: JobKey, now: float) -> Route | None:
     ip = node.links.ip_up
-    if kind == "out":
-        o = node.out[key[1]]
+    if isinstance(key, OutKey):
+        o = node.out[key.seq]
         if o.bulletin:  # before `via`: each repeat of a round has its own box, and so its own link
             box = _next_bulletin_box(o)
             if box is not None:
@@ -123,14 +120,14 @@ def plan(node: Node, key: Hashable, now: float) -> Route | None:
                      ip_up=node.ip_reaches(o.dst, now),
                      direct_failures=o.direct_failures + failed, direct_limit=node.cfg.direct_attempts_before_relay,
                      relay_on_ip=lambda hop: node.ip_confirmed(hop))
-    if kind == "held":
-        h = node.held[(key[1], key[2])]
+    if isinstance(key, HeldKey):
+        h = node.held[(key.origin, key.counter)]
         failed = int(h.attempts > 0 and h.last_direct)
         return route(node.cfg.keyring.roster, node.me, h.dst, heard_fresh=node.is_fresh(h.dst, now),
                      ip_up=node.ip_reaches(h.dst, now),
                      direct_failures=h.direct_failures + failed, direct_limit=node.cfg.direct_attempts_before_relay,
                      holding=True, exclude=h.from_hop, relay_on_ip=lambda hop: node.ip_confirmed(hop))
-    c = node.ctl[key[1]]
+    c = node.ctl[key.job]
     if c.hop is not None:
         return Route(c.link or (IP if ip else RADIO), c.hop, False)
     dst = getattr(c.frame, "dst", BROADCAST_ADDR)
@@ -155,19 +152,18 @@ def bulletin_link(node: Node, o: OutMsg, box: BoxAddr) -> str:
 def airtime_ms(data_len: int, preset: str) -> float:
     return time_on_air_ms(meshtastic_frame_len(data_len, NSPGW_PORTNUM), preset)
 
-def estimate_len(node: Node, key: Hashable) -> int:
-    assert isinstance(key, tuple)
-    if key[0] == "out":
-        o = node.out[key[1]]
+def estimate_len(node: Node, key: JobKey) -> int:
+    if isinstance(key, OutKey):
+        o = node.out[key.seq]
         frags = fragments_of(node, o)
         i = o.round[0][0] if o.round else len(frags) - 1
         # An estimate for the airtime budget; no frame the codec makes exceeds the broadcast limit.
         return min(len(frags[i].body) + len(frags[i].signature) + 26, MAX_BROADCAST_FRAME)
-    if key[0] == "held":
-        return len(node.held[(key[1], key[2])].raw) + 4
+    if isinstance(key, HeldKey):
+        return len(node.held[(key.origin, key.counter)].raw) + 4
     return 40
 
-def radio_gate(node: Node, key: Hashable, prec: Precedence, now: float) -> float:
+def radio_gate(node: Node, key: JobKey, prec: Precedence, now: float) -> float:
     """Earliest time a radio job could go: `now` when it may go now, else when the radio is free, no longer
     blocked by the firmware, and the duty-cycle ledger has room for its frame (inf: radio reported down)."""
     if not node.links.healthy(RADIO):
@@ -186,9 +182,9 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
     node.gates.clear()
     node.pumped_at = now
     for _ in range(10_000):
-        gates: dict[Hashable, float] = {}
+        gates: dict[JobKey, float] = {}
 
-        def fits(key: Hashable, prec: Precedence, gates: dict[Hashable, float] = gates) -> bool:
+        def fits(key: JobKey, prec: Precedence, gates: dict[JobKey, float] = gates) -> bool:
             r = plan(node, key, now)
             if r is None:  # a custodian holds until the destination is heard (or a slow re-probe)
                 node.sched.put(key, prec, now + node.cfg.max_backoff_s)
@@ -213,7 +209,7 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
         serve(node, key, now, acts)
     raise RuntimeError(f"outbound pump did not settle at t={now:.3f}: {len(node.sched)} jobs")
 
-def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: Sent | None,
+def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: RadioSent | None,
               now: float, acts: list[Action], want_ack: bool = False) -> None:
     ref = node.radio.next_ref()
     airtime = 0.0
@@ -232,32 +228,33 @@ def also_radio(node: Node, prec: Precedence, data: bytes, hop: BoxAddr | None, n
     if node.ledger.can_send(now, airtime_ms(len(data), node.cfg.preset)):
         transmit(node, RADIO, hop, data, prec, None, now, acts)
 
-def serve(node: Node, key: Hashable, now: float, acts: list[Action]) -> None:
+def serve(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
     """Serve one job. A frame that cannot be sealed any more (destination or relay revoked or removed
     from the roster since the message was accepted, oversized content) ends that job with a report;
     it never takes the node down."""
-    assert isinstance(key, tuple)
     try:
         serve_job(node, key, now, acts)
     except (AuthError, ValueError) as exc:
         node.sched.remove(key)
         node.stats["unsendable"] = node.stats.get("unsendable", 0) + 1
-        if key[0] == "out" and key[1] in node.out:
-            node.finish(node.out[key[1]], MsgEvent.EXPIRE, acts, f"kan niet worden verzonden ({exc})")
-        elif key[0] == "held" and (key[1], key[2]) in node.held:
-            inbound.custody_expired(node, node.held[(key[1], key[2])], now, acts)
+        if isinstance(key, OutKey):
+            if key.seq in node.out:
+                node.finish(node.out[key.seq], MsgEvent.EXPIRE, acts, f"kan niet worden verzonden ({exc})")
+        elif isinstance(key, HeldKey):
+            if (key.origin, key.counter) in node.held:
+                inbound.custody_expired(node, node.held[(key.origin, key.counter)], now, acts)
         else:
-            node.ctl.pop(key[1], None)
+            node.ctl.pop(key.job, None)
 
-def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action]) -> None:
+def serve_job(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
     r = plan(node, key, now)
     assert r is not None
-    if key[0] == "out":
-        serve_out(node, node.out[key[1]], r, now, acts)  # type: ignore[index]
-    elif key[0] == "held":
-        serve_held(node, node.held[(key[1], key[2])], r, now, acts)  # type: ignore[index]
+    if isinstance(key, OutKey):
+        serve_out(node, node.out[key.seq], r, now, acts)
+    elif isinstance(key, HeldKey):
+        serve_held(node, node.held[(key.origin, key.counter)], r, now, acts)
     else:
-        c = node.ctl.pop(key[1])  # type: ignore[call-overload]
+        c = node.ctl.pop(key.job)
         node.sched.remove(key)
         hop = None if r.hop == BROADCAST_ADDR else r.hop
         ttl = node.cfg.ttl_s[c.precedence] if r.custody else None
@@ -272,7 +269,7 @@ def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action
             _await_custody(node, c, counter, r.hop, now)
             return
         notice = isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
-        transmit(node, r.link, hop, data, c.precedence, Sent(key, 0, c), now, acts, want_ack=notice)
+        transmit(node, r.link, hop, data, c.precedence, RadioSent(key, 0, c), now, acts, want_ack=notice)
 
 def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
     again = replace(c, custody_sends=c.custody_sends + 1)
@@ -285,7 +282,7 @@ def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -
     node.ctl_custody[counter] = (hop, job)
 
 def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
-    key = ("out", o.msg.seq)
+    key = OutKey(o.msg.seq)
     frags = fragments_of(node, o)
     if not o.round:  # a new round
         recheck = o.state == MsgState.HELD_BY_RELAY
@@ -324,11 +321,11 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
         node.frame_hops[counter] = hop
     if box is not None:  # bulletin repeated to one box that did not confirm (`plan` chose the same link)
         data = node.codec.encode(frame, counter)
-        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, Sent(key, i, None), now, acts)
+        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, RadioSent(key, i, None), now, acts)
     else:
         custody_to = via.hop if via.custody else None
         data = node.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
-        transmit(node, via.link, hop, data, o.precedence, Sent(key, i, None), now, acts)
+        transmit(node, via.link, hop, data, o.precedence, RadioSent(key, i, None), now, acts)
         if via.link == IP:
             # FLASH goes on both links; a bulletin too while presence says some addressee is off the broker
             # (a radio broadcast reaches them all at once instead of one repeat per box later).
@@ -345,7 +342,7 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
         o.via = via  # remembered to count a direct failure at the next round
 
 def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) -> None:
-    key = ("held", h.origin, h.counter)
+    key = HeldKey(h.origin, h.counter)
     if h.attempts > 0 and h.last_direct:
         h.direct_failures += 1  # already counted in `r` (see `plan`)
     remaining = max(int(h.deadline - now), 1)
@@ -353,7 +350,7 @@ def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) ->
     h.attempts += 1
     h.last_direct = not r.custody
     h.sent_to.add(r.hop)
-    transmit(node, r.link, r.hop, data, h.precedence, Sent(key, 0, None), now, acts)
+    transmit(node, r.link, r.hop, data, h.precedence, RadioSent(key, 0, None), now, acts)
     if r.link == IP:
         also_radio(node, h.precedence, data, r.hop, now, acts)
     wait = backoff_s(h.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
@@ -375,14 +372,13 @@ def send_result(node: Node, ev: RadioSendResult, now: float, acts: list[Action])
         # The firmware's own ledger disagrees with ours (other traffic, a reboot): back off the radio.
         node.radio.block(now + _DUTY_BLOCK_S)
     key = sent.key
-    assert isinstance(key, tuple)
     if sent.ctl is not None:
         if sent.ctl.tries_left > 1:
             node.add_ctl(replace(sent.ctl, tries_left=sent.ctl.tries_left - 1), now,
                          backoff_s(1, node.cfg.receipt_delay_s * 4, node.cfg.max_backoff_s, node.rng))
         return
-    if key[0] == "out" and key[1] in node.out:
-        o = node.out[key[1]]
+    if isinstance(key, OutKey) and key.seq in node.out:
+        o = node.out[key.seq]
         if o.state not in (MsgState.IN_FLIGHT, MsgState.QUEUED):
             return
         if ev.error_reason == "DUTY_CYCLE_LIMIT":
@@ -390,6 +386,6 @@ def send_result(node: Node, ev: RadioSendResult, now: float, acts: list[Action])
             node.sched.put(key, o.precedence, now)
         elif not o.round and soon is not None:
             node.sched.put(key, o.precedence, min(soon, node.sched.ready_at(key) or soon))
-    elif key[0] == "held" and (key[1], key[2]) in node.held and soon is not None:
-        h = node.held[(key[1], key[2])]
+    elif isinstance(key, HeldKey) and (key.origin, key.counter) in node.held and soon is not None:
+        h = node.held[(key.origin, key.counter)]
         node.sched.put(key, h.precedence, min(soon, node.sched.ready_at(key) or soon))

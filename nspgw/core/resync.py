@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from nspgw.core.actions import Action, Notify, StoreSeqJump
 from nspgw.core.lifecycle import FINAL
-from nspgw.core.work import Ctl
+from nspgw.core.work import Ctl, OutKey
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import Precedence, SyncFrame
 
@@ -73,6 +73,6 @@ def sync_received(node: Node, frame: SyncFrame, now: float, acts: list[Action]) 
             acts.append(StoreSeqJump(SEQ_JUMP))
         for o in node.out.values():  # frames with stale counters were dropped: send again, fresh counters
             if o.state not in FINAL:
-                node.sched.put(("out", o.msg.seq), o.precedence, now)
+                node.sched.put(OutKey(o.msg.seq), o.precedence, now)
         acts.append(Notify("counter_resync", (
             f"Tellers bijgesteld na melding van {node.name_of(frame.src)} (kastje teruggezet uit een back-up?)")))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from nspgw.core.lifecycle import CustodyState, MsgState
@@ -67,7 +66,34 @@ class Ctl:
 
 
 @dataclass(frozen=True, slots=True)
-class Sent:
-    key: Hashable
+class OutKey:
+    """Scheduler key of one of our messages."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeldKey:
+    """Scheduler key of a frame in our custody."""
+
+    origin: BoxAddr
+    counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class CtlKey:
+    """Scheduler key of a queued control frame (its job number, `Node.add_ctl`)."""
+
+    job: int
+
+
+JobKey = OutKey | HeldKey | CtlKey
+
+
+@dataclass(frozen=True, slots=True)
+class RadioSent:
+    """What a radio transmission carried, to act on its send result (NAK: try that job again soon)."""
+
+    key: JobKey
     frag: int
     ctl: Ctl | None
