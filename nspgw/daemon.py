@@ -26,7 +26,7 @@ from nspgw.config import Config
 from nspgw.core.actions import Action, Notify, StoreFrameSent, StoreInbox, StorePeer, Transmit
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
-from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, PeerPresence, RadioSendResult
+from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkChanged, PeerPresence, RadioSendResult
 from nspgw.core.node import Node
 from nspgw.daemon_control import (
     KEY_COMMANDS,
@@ -398,7 +398,7 @@ class Daemon:
             elif ev.status != before:
                 log.info("radio %s: %s", ev.status, ev.detail)
             self._journal.link(RADIO, ev.connected, ev.detail)
-            self._handle(LinkState(RADIO, ev.connected, ev.detail))
+            self._handle(LinkChanged(RADIO, ev.connected, ev.detail))
         elif kind == "delivered":
             if ev.ref is not None and ev.request_id:
                 self._tx_refs[int(ev.request_id)] = int(ev.ref)
@@ -429,7 +429,7 @@ class Daemon:
             self._mqtt_state = {"status": ev.status, "detail": ev.detail}
             log.info("MQTT %s: %s", ev.status, ev.detail)
             self._journal.link(IP, ev.connected, ev.detail)
-            self._handle(LinkState(IP, ev.connected, ev.detail))
+            self._handle(LinkChanged(IP, ev.connected, ev.detail))
         elif kind == "delivered" and not ev.ok:
             log.warning("MQTT-broker nam frame niet aan: %s", ev.detail)
 

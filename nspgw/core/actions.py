@@ -189,7 +189,3 @@ StoreAction = (
     | StoreStatus
 )
 Action = Transmit | Notify | StoreAction
-
-
-def store_actions(actions: list[Action]) -> list[StoreAction]:
-    return [a for a in actions if not isinstance(a, Transmit | Notify)]

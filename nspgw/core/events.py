@@ -44,7 +44,7 @@ class RadioSendResult:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkState:
+class LinkChanged:
     """An adapter reports its link up or down (radio connected, MQTT broker reachable)."""
 
     link: str
@@ -71,4 +71,4 @@ class PeerPresence:
     online: bool
 
 
-Event = MessageAccepted | FrameIn | RadioSendResult | LinkState | PeerHeard | PeerPresence
+Event = MessageAccepted | FrameIn | RadioSendResult | LinkChanged | PeerHeard | PeerPresence

@@ -166,12 +166,9 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         _fragment_request(node, frame, now, acts)
     elif isinstance(frame, SyncFrame):
         sync_received(node, frame, now, acts)
-    elif isinstance(frame, ProbeFrame):
-        if frame.reply:
-            node.links.probe_ok(ev.link, now)
-        else:
-            reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
-            node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
+    elif isinstance(frame, ProbeFrame) and not frame.reply:  # a reply answers an operator's ping (driver)
+        reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
+        node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
 
 
 def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> None:

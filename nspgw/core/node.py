@@ -31,7 +31,7 @@ from nspgw.core.events import (
     RADIO,
     Event,
     FrameIn,
-    LinkState,
+    LinkChanged,
     MessageAccepted,
     PeerHeard,
     PeerPresence,
@@ -119,7 +119,7 @@ class Node:
             inbound.frame_in(self, event, now, acts)
         elif isinstance(event, RadioSendResult):
             outbound.send_result(self, event, now, acts)
-        elif isinstance(event, LinkState):
+        elif isinstance(event, LinkChanged):
             if self.links.set_state(event.link, event.up, event.detail, now):
                 self._wake_all(now)
         elif isinstance(event, PeerHeard):

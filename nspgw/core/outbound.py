@@ -193,7 +193,7 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
                 return True
             if not node.links.healthy(RADIO):
                 # The adapter reported the radio gone: a frame made now would only pile up in its queue
-                # with a counter and airtime booked for nothing. Wait; LinkState up wakes every job.
+                # with a counter and airtime booked for nothing. Wait; LinkChanged up wakes every job.
                 node.sched.put(key, prec, now + node.cfg.max_backoff_s)
                 return False
             gate = radio_gate(node, key, prec, now)

@@ -20,7 +20,7 @@ from nspgw.core.events import (
     RADIO,
     Event,
     FrameIn,
-    LinkState,
+    LinkChanged,
     MessageAccepted,
     PeerPresence,
     RadioSendResult,
@@ -140,7 +140,7 @@ class SimNet:
         self._deadlines.pop(addr, None)
         self._pending = [(a, e) for a, e in self._pending if a != addr or isinstance(e, MessageAccepted)]
         if box.ip_up:
-            self._pending.append((addr, LinkState(IP, True)))
+            self._pending.append((addr, LinkChanged(IP, True)))
             self._presence(addr, True)
 
     def set_up(self, addr: int, up: bool) -> None:
@@ -158,7 +158,7 @@ class SimNet:
         box = self.boxes[addr]
         changed = box.ip_up != up and box.up
         box.ip_up = up
-        self._pending.append((addr, LinkState(IP, up)))
+        self._pending.append((addr, LinkChanged(IP, up)))
         if changed:
             self._presence(addr, up)
 
