@@ -4,7 +4,7 @@
         → queue.Queue → node.handle(event, now) / node.handle_timer(now)
         → store.apply(actions)            ONE transaction: persist before acknowledging
         → Transmit → radio (BoxAddr → node number via the roster) or MQTT (topic by address)
-        → Notify   → log (the store already recorded it as a notice for `nspgw status`)
+        → Notice   → log (the store already recorded it as a notice for `nspgw status`)
 
 The queue's `get(timeout=...)` is the loop's only wait; the timeout is the core's next deadline (or the
 next heartbeat), never a polling interval. Time for the core is `time.monotonic()`: a Raspberry Pi without
@@ -22,8 +22,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from nspgw.cli.texts import notice_text
 from nspgw.config import Config
-from nspgw.core.actions import Action, Notify, StoreFrameSent, StoreInbox, StorePeer, Transmit
+from nspgw.core.actions import Action, Notice, StoreFrameSent, StoreInbox, StorePeer, Transmit
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkChanged, PeerPresence, RadioSendResult
@@ -337,9 +338,10 @@ class Daemon:
                     self._sent_via[frame_of] = a.link
                     frame_of = None
                 self._transmit(a)
-            elif isinstance(a, Notify):
-                log.warning("melding (%s): %s", a.kind, a.text)
-                if relay_alert(self.store, self.node, a.kind, a.text):
+            elif isinstance(a, Notice):
+                text = notice_text(a)
+                log.warning("melding (%s): %s", a.kind, text)
+                if relay_alert(self.store, self.node, a.kind, text):
                     alerts = True
             elif isinstance(a, StoreInbox) and self._flash_hook is not None:
                 self._flash_hook.delivered(a.frame)

@@ -2,13 +2,14 @@
 
 Contract (persist before acknowledging): the driver applies every `Store*`/`Drop*` action of one `handle`
 call in ONE SQLite transaction (`Store.apply`), and only after that commit hands the `Transmit`s to the
-links and shows the `Notify`s. A receipt or custody acknowledgement is therefore never on air before the
+links and shows the `Notice`s. A receipt or custody acknowledgement is therefore never on air before the
 inbox or custody row it vouches for is durable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, field
 
 from nspgw.core.lifecycle import MsgState
 from nspgw.ids import BoxAddr
@@ -31,12 +32,25 @@ class Transmit:
     want_ack: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Notify:
-    """Operator-visible event (Dutch text). kind: expired, clone_suspected, delivered_bulletin, …"""
+class NoticeKind(enum.StrEnum):
+    """What the operator is told (the stored notice kind; `nspgw.cli.texts.notice_text` words it)."""
 
-    kind: str
-    text: str
+    EXPIRED = "expired"  # our message ran out of time without a receipt
+    DELIVERED_LATE = "delivered_late"  # ... and then its receipt came after all
+    CLONE_SUSPECTED = "clone_suspected"  # two copies of one box's keys are speaking
+    ROSTER_NEWER = "roster_newer"  # a beacon names a newer roster than ours
+    SEQ_CONFLICT = "seq_conflict"  # a box reused a message number for other content
+    COUNTER_RESYNC = "counter_resync"  # a sync hint moved our counters (restored from a backup?)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Operator-visible event: a kind and its facts, never prose (the core speaks no language). `variant`
+    picks another wording of the same kind; the driver renders it through the catalogue (`cli/texts.py`)."""
+
+    kind: NoticeKind
+    params: dict[str, str | int] = field(default_factory=dict)
+    variant: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,4 +202,4 @@ StoreAction = (
     | StorePeer
     | StoreStatus
 )
-Action = Transmit | Notify | StoreAction
+Action = Transmit | Notice | StoreAction

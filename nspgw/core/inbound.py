@@ -22,7 +22,8 @@ from nspgw.core.actions import (
     Action,
     DropCustody,
     DropFragments,
-    Notify,
+    Notice,
+    NoticeKind,
     StoreCustody,
     StoreFragment,
     StoreInbox,
@@ -179,10 +180,7 @@ def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> 
     if src in node.clone_alerted:
         return
     node.clone_alerted.add(src)
-    acts.append(Notify("clone_suspected", (
-        f"Post {node.name_of(src)} zond twee verschillende frames met hetzelfde volgnummer {counter}: er draaien "
-        "twee kopieën van dat kastje (gekloonde SD-kaart of teruggezette back-up). Controleer het kastje; "
-        "trek het in als het gestolen of gekloond is.")))
+    acts.append(Notice(NoticeKind.CLONE_SUSPECTED, {"box": node.name_of(src), "counter": counter}))
 
 
 def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
@@ -202,10 +200,8 @@ def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: fl
             # Possibly a revocation this box missed. Said once per higher version (a forged beacon can claim
             # any version, so this is a hint to the operator, never acted on).
             node.roster_warned = frame.roster_version
-            acts.append(Notify("roster_newer", (
-                f"Post {node.name_of(h.src)} meldt rosterversie {frame.roster_version}; dit kastje heeft versie "
-                f"{mine}. Mogelijk is een kastje ingetrokken: vraag de GCT de wijziging opnieuw uit te zenden "
-                "of importeer de nieuwe roster (nspgw roster import).")))
+            acts.append(Notice(NoticeKind.ROSTER_NEWER, {"box": node.name_of(h.src), "version": frame.roster_version,
+                                                         "mine": mine}))
     # BeaconFrame: hearing it (peer_heard above) is the whole point. RosterUpdateFrame: applied by the
     # daemon through the key store (a roster change must be persisted with the key files, not here).
 
@@ -426,9 +422,7 @@ def _seq_conflict(node: Node, frame: MessageFrame, rec: Received, link: str, rel
         sync_hint(node, frame.src, rec.hop_src, link, node.window(frame.src).highest, now)
     if frame.msg not in node.conflicts:
         node.conflicts.add(frame.msg)
-        acts.append(Notify("seq_conflict", (
-            f"Post {node.name_of(frame.src)} hergebruikt berichtnummer {frame.msg.seq} voor een ander bericht "
-            "(teruggezette back-up?). Dat bericht is niet afgeleverd; vraag de afzender het opnieuw te sturen.")))
+        acts.append(Notice(NoticeKind.SEQ_CONFLICT, {"box": node.name_of(frame.src), "seq": frame.msg.seq}))
 
 
 def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:

@@ -17,7 +17,8 @@ from nspgw.core import inbound, lifecycle, outbound
 from nspgw.core.actions import (
     Action,
     DropFragments,
-    Notify,
+    Notice,
+    NoticeKind,
     StoreCounter,
     StoreOutboxState,
     StoreReceipt,
@@ -259,10 +260,9 @@ class Node:
             self.expired[o.msg.seq] = o.dst
             if len(self.expired) > _EXPIRED_KEPT:
                 self.expired.pop(min(self.expired))
-            prec = o.precedence.name
-            who = "alle posten" if o.bulletin else f"post {self.name_of(o.dst)}"
-            text = f"Bericht {o.msg.seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging: {detail}".rstrip(": ")
-            acts.append(Notify("expired", text))
+            to = "" if o.bulletin else self.name_of(o.dst)  # "": every box (a bulletin)
+            acts.append(Notice(NoticeKind.EXPIRED, {"seq": o.msg.seq, "prec": o.precedence.name, "to": to,
+                                                    "detail": detail}))
 
     def late_receipt(self, seq: int, by: BoxAddr, acts: list[Action]) -> None:
         """A receipt for a message we already reported expired: it did arrive after all (a custodian that was
@@ -280,9 +280,7 @@ class Node:
         acts.append(StoreReceipt(seq, by))
         state = lifecycle.advance(MsgState.EXPIRED, MsgEvent.LATE_RECEIPT)
         acts.append(StoreOutboxState(seq, state, (), None, "laat afgeleverd"))
-        acts.append(Notify("delivered_late", (
-            f"Bericht {seq} aan post {self.name_of(dst)} is toch AFGELEVERD (na de melding VERLOPEN); "
-            "niet opnieuw sturen.")))
+        acts.append(Notice(NoticeKind.DELIVERED_LATE, {"seq": seq, "to": self.name_of(dst)}))
 
     def custody_acked(self, o: OutMsg, frag: int, now: float, acts: list[Action]) -> None:
         if o.state in FINAL or o.bulletin:

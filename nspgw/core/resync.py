@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nspgw.core.actions import Action, Notify, StoreSeqJump
+from nspgw.core.actions import Action, Notice, NoticeKind, StoreSeqJump
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.work import Ctl, OutKey
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
@@ -60,9 +60,7 @@ def sync_received(node: Node, frame: SyncFrame, now: float, acts: list[Action]) 
         node.raise_counter(floor, acts)
         if frame.src not in st.warned:
             st.warned.add(frame.src)
-            acts.append(Notify("clone_suspected", (
-                f"Post {node.name_of(frame.src)} ziet frametellers van dit kastje die wij niet verstuurd hebben: "
-                "mogelijk een gekloonde SD-kaart. Waarschuw de beheerder.")))
+            acts.append(Notice(NoticeKind.CLONE_SUSPECTED, {"box": node.name_of(frame.src)}, variant="sync"))
         return
     if restored:
         st.counter_resynced = True
@@ -74,5 +72,4 @@ def sync_received(node: Node, frame: SyncFrame, now: float, acts: list[Action]) 
         for o in node.out.values():  # frames with stale counters were dropped: send again, fresh counters
             if o.state not in FINAL:
                 node.sched.put(OutKey(o.msg.seq), o.precedence, now)
-        acts.append(Notify("counter_resync", (
-            f"Tellers bijgesteld na melding van {node.name_of(frame.src)} (kastje teruggezet uit een back-up?)")))
+        acts.append(Notice(NoticeKind.COUNTER_RESYNC, {"box": node.name_of(frame.src)}))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nspgw.core.actions import Action, Notify, StoreInbox, StoreOutboxState, Transmit
+from nspgw.core.actions import Action, Notice, StoreInbox, StoreOutboxState, Transmit
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import (
     IP,
@@ -57,7 +57,7 @@ class SimBox:
     up: bool = True
     ip_up: bool = False
     last_polled: int = 0  # highest outbox seq already fed to the node
-    notices: list[Notify] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
     transmits: list[tuple[float, Transmit]] = field(default_factory=list)
 
     @property
@@ -294,7 +294,7 @@ class SimNet:
                 self.deliveries.append((self.now, box.spec.addr, int(a.frame.msg.origin), a.frame.msg.seq))
             elif isinstance(a, StoreOutboxState) and a.state in FINAL:
                 self.outcomes[(box.spec.addr, a.seq)] = (self.now, a.state.value)
-            if isinstance(a, Notify):
+            if isinstance(a, Notice):
                 box.notices.append(a)
             elif isinstance(a, Transmit):
                 box.transmits.append((self.now, a))

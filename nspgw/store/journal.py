@@ -18,7 +18,7 @@ from typing import Any
 from nspgw.core.actions import (
     Action,
     DropCustody,
-    Notify,
+    Notice,
     StoreCustody,
     StoreInbox,
     StoreOutboxState,
@@ -72,8 +72,10 @@ def observe(db: sqlite3.Connection, a: Action, links: Sequence[str]) -> list[Not
         if row is None:
             return []
         return [("custody_out", {"origin": int(a.origin), "counter": a.counter, "dst": row[0], "reason": a.reason})]
-    if isinstance(a, Notify):
-        return [("notice", {"notice": a.kind, "text": a.text})]
+    if isinstance(a, Notice):
+        from nspgw.cli.texts import notice_text
+
+        return [("notice", {"notice": a.kind.value, "text": notice_text(a)})]
     return []
 
 

@@ -20,7 +20,7 @@ from nspgw.core.actions import (
     Action,
     DropCustody,
     DropFragments,
-    Notify,
+    Notice,
     StoreCounter,
     StoreCustody,
     StoreCustodyWindow,
@@ -382,8 +382,10 @@ def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
                    (int(a.addr), a.link, now, a.snr, a.rssi))
     elif isinstance(a, StoreStatus):
         db.execute("INSERT OR REPLACE INTO status VALUES (?, ?)", (a.key, json.dumps(a.value)))
-    elif isinstance(a, Notify):
-        db.execute("INSERT INTO notices (kind, text, wall) VALUES (?, ?, ?)", (a.kind, a.text, now))
+    elif isinstance(a, Notice):
+        from nspgw.cli.texts import notice_text
+
+        db.execute("INSERT INTO notices (kind, text, wall) VALUES (?, ?, ?)", (a.kind, notice_text(a), now))
     else:
         raise TypeError(f"not a store action: {a!r}")  # a core/store mismatch must not pass silently
 
