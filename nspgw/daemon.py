@@ -455,7 +455,8 @@ class Daemon:
 
     def status_record(self, running: bool = True) -> dict[str, Any]:
         assert self.node is not None
-        for seq in [s for s in self._sent_via if s not in self.node.out]:
+        outbox = self.node.snapshot(time.monotonic()).outbox
+        for seq in [s for s in self._sent_via if s not in outbox]:
             del self._sent_via[seq]  # delivered or expired: the outbox row says so itself
         return build_record(self.node, time.monotonic(), running=running, box=self.cfg.name,
                             started_wall=self._started_wall, radio=dict(self._radio_state, telemetry=self._telemetry),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from types import MappingProxyType
 
 from nspgw.core import inbound, lifecycle, outbound
 from nspgw.core.actions import (
@@ -46,6 +47,7 @@ from nspgw.core.peer_links import PeerLinks
 from nspgw.core.resync import ResyncState
 from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
+from nspgw.core.snapshot import NodeSnapshot
 from nspgw.core.work import Ctl, CtlKey, Held, HeldKey, JobKey, OutKey, OutMsg
 from nspgw.crypto.replay import ReplayWindow
 from nspgw.errors import DecodeError
@@ -167,6 +169,18 @@ class Node:
 
     def queued(self) -> int:
         return len(self.out) + len(self.held)
+
+    def snapshot(self, now: float) -> NodeSnapshot:
+        """A read-only view for status, drills and diagnostics (outside the core, read this, not the tables)."""
+        queue = dict.fromkeys(Precedence, 0)
+        for o in self.out.values():
+            queue[o.precedence] += 1
+        return NodeSnapshot(
+            me=self.me, outbox=frozenset(self.out), queue=MappingProxyType(queue), custody=len(self.held),
+            links=MappingProxyType(self.links.snapshot()), peer_links=MappingProxyType(self.peers.snapshot(now)),
+            airtime_used_ms=self.ledger.used_ms(now), airtime_limit_ms=self.ledger.limit_ms,
+            jobs=len(self.sched), waiting_on_radio=len(self.gates), deadline=self.next_deadline(),
+            stats=MappingProxyType(dict(self.stats)))
 
     # ------------------------------------------------------------------------------------------ startup
     def _start(self, now: float, acts: list[Action]) -> None:

@@ -350,11 +350,12 @@ class SimNet:
 
 def stuck_state(node: Node, now: float) -> str:
     """What a box was doing, for an internal-error line: its deadline, queues, links and radio budget."""
-    d = node.next_deadline()
-    links = ",".join(f"{k} {'up' if v['up'] else 'down'}" for k, v in node.links.snapshot().items())
-    return (f"deadline {'-' if d is None else f'{d:.1f}'}, outbox {len(node.out)}, custody {len(node.held)}, "
-            f"jobs {len(node.sched)}, waiting on the radio {len(node.gates)}, {links}, "
-            f"airtime {node.ledger.used_ms(now) / 1000:.1f}/{node.ledger.limit_ms / 1000:.0f} s")
+    s = node.snapshot(now)
+    d = s.deadline
+    links = ",".join(f"{k} {'up' if v['up'] else 'down'}" for k, v in s.links.items())
+    return (f"deadline {'-' if d is None else f'{d:.1f}'}, outbox {len(s.outbox)}, custody {s.custody}, "
+            f"jobs {s.jobs}, waiting on the radio {s.waiting_on_radio}, {links}, "
+            f"airtime {s.airtime_used_ms / 1000:.1f}/{s.airtime_limit_ms / 1000:.0f} s")
 
 
 def _mesh_priority(p: Precedence) -> int:
