@@ -24,7 +24,17 @@ from typing import Any
 
 from nspgw.cli.texts import notice_text
 from nspgw.config import Config
-from nspgw.core.actions import Action, Notice, StoreFrameSent, StoreInbox, StorePeer, Transmit
+from nspgw.core.actions import (
+    Action,
+    AdoptNetworkKeys,
+    AdoptRoster,
+    Notice,
+    ProbeAnswered,
+    StoreFrameSent,
+    StoreInbox,
+    StorePeer,
+    Transmit,
+)
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkChanged, PeerPresence, RadioSendResult
@@ -32,8 +42,8 @@ from nspgw.core.node import Node
 from nspgw.daemon_control import (
     KEY_COMMANDS,
     Pings,
+    adopt_keys,
     check_key_floor,
-    inspect,
     key_command,
     record_key_floor,
     relay_alert,
@@ -330,6 +340,7 @@ class Daemon:
         self.store.apply(acts)
         frame_of: int | None = None
         alerts = False
+        adopt: list[AdoptRoster | AdoptNetworkKeys] = []
         for a in acts:
             if isinstance(a, StoreFrameSent):
                 frame_of = a.seq
@@ -343,11 +354,18 @@ class Daemon:
                 log.warning("melding (%s): %s", a.kind, text)
                 if relay_alert(self.store, self.node, a.kind, text):
                     alerts = True
+            elif isinstance(a, ProbeAnswered):
+                self._pings.reply(a, time.monotonic())
+            elif isinstance(a, AdoptRoster | AdoptNetworkKeys):
+                adopt.append(a)
             elif isinstance(a, StoreInbox) and self._flash_hook is not None:
                 self._flash_hook.delivered(a.frame)
             elif isinstance(a, StorePeer):
                 self._peers[int(a.addr)] = {"link": a.link, "snr": a.snr, "rssi": a.rssi,
                                             "wall": time.time(), "mono": time.monotonic()}
+        for k in adopt:  # key files first, then the node adopts them, then the floor (daemon_control.py)
+            self._step(adopt_keys(self.node, self.cfg.keys_dir, k, time.monotonic()))
+            record_key_floor(self.store, self.node.cfg.keyring)
         if alerts:
             self._feed_outbox()
 
@@ -390,7 +408,6 @@ class Daemon:
             entry = self.node.cfg.keyring.roster.by_node(ev.from_node)
             if entry is None:
                 return  # not an enrolled box's radio: nothing to authenticate it with
-            self._inspect(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi)
             self._handle(FrameIn(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi))
         elif kind == "state":
             before = self._radio_state.get("status")
@@ -425,7 +442,6 @@ class Daemon:
             if p is not None:
                 self._handle(PeerPresence(BoxAddr(p.addr), p.online))
         elif kind == "frame":
-            self._inspect(IP, ev.data, BoxAddr(ev.src_addr), None, None)
             self._handle(FrameIn(IP, ev.data, BoxAddr(ev.src_addr)))
         elif kind == "state":
             self._mqtt_state = {"status": ev.status, "detail": ev.detail}
@@ -443,10 +459,6 @@ class Daemon:
             return
         self._step(self._pings.request(self.node, req, time.monotonic()))
 
-    def _inspect(self, link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
-        assert self.node is not None
-        if inspect(self.node, self.cfg.keys_dir, self._pings, link, data, hop, snr, rssi, time.monotonic()):
-            record_key_floor(self.store, self.node.cfg.keyring)
 
     # -------------------------------------------------------------------------------------------- status
     def _summary(self) -> str:

@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass, field
 
 from nspgw.core.lifecycle import MsgState
+from nspgw.crypto.keys import NetworkKey
+from nspgw.crypto.roster import Roster
 from nspgw.ids import BoxAddr
 from nspgw.wire.frames import MessageFrame, MsgId, Precedence
 
@@ -51,6 +53,36 @@ class Notice:
     kind: NoticeKind
     params: dict[str, str | int] = field(default_factory=dict)
     variant: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAnswered:
+    """Box `src` answered our probe `nonce` (an operator's ping), handed over by `hop` on `link`."""
+
+    src: BoxAddr
+    nonce: int
+    link: str
+    hop: BoxAddr
+    snr: float | None = None
+    rssi: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptRoster:
+    """A newer roster, verified (signed delta from the network authority, received over the air): the driver
+    writes roster.json, then feeds `RosterChanged` so the node adopts it (persist first: a crash between
+    the two re-reads the new roster at start, never forgets a revocation already acted on)."""
+
+    roster: Roster
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptNetworkKeys:
+    """A newer network key from crisis-team box `src`: the driver writes network.key, then feeds
+    `NetworkKeysChanged`."""
+
+    keys: tuple[NetworkKey, ...]
+    src: BoxAddr
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,4 +234,6 @@ StoreAction = (
     | StorePeer
     | StoreStatus
 )
-Action = Transmit | Notice | StoreAction
+# Carried out by the driver itself, after the store commit (the store skips them).
+DriverAction = Transmit | ProbeAnswered | AdoptRoster | AdoptNetworkKeys
+Action = DriverAction | Notice | StoreAction

@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING
 
 from nspgw.core.actions import (
     Action,
+    AdoptNetworkKeys,
+    AdoptRoster,
     DropCustody,
     DropFragments,
     Notice,
     NoticeKind,
+    ProbeAnswered,
     StoreCustody,
     StoreFragment,
     StoreInbox,
@@ -34,7 +37,8 @@ from nspgw.core.events import RADIO, FrameIn
 from nspgw.core.lifecycle import CustodyEvent, MsgEvent, advance_custody
 from nspgw.core.resync import sync_hint, sync_received
 from nspgw.core.work import Ctl, CtlKey, Held, HeldKey
-from nspgw.errors import AuthError, DecodeError
+from nspgw.crypto.roster import RosterDelta
+from nspgw.errors import AuthError, DecodeError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
     RECEIPT_DIGEST_LEN,
@@ -46,10 +50,12 @@ from nspgw.wire.frames import (
     FrameRef,
     MessageFrame,
     MsgId,
+    NetworkKeyFrame,
     Precedence,
     ProbeFrame,
     ReceiptFrame,
     Received,
+    RosterUpdateFrame,
     SyncFrame,
     receipt_digest,
 )
@@ -167,9 +173,17 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         _fragment_request(node, frame, now, acts)
     elif isinstance(frame, SyncFrame):
         sync_received(node, frame, now, acts)
-    elif isinstance(frame, ProbeFrame) and not frame.reply:  # a reply answers an operator's ping (driver)
-        reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
-        node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
+    elif isinstance(frame, ProbeFrame):
+        if not frame.reply:
+            reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
+            node.add_ctl(Ctl(reply, Precedence.PRIORITY, hop, ev.link, 1), now)
+        elif frame.dst == node.me:  # the answer to an operator's ping: the driver's ping table matches it
+            acts.append(ProbeAnswered(frame.src, frame.nonce, ev.link, hop, ev.snr, ev.rssi))
+    elif isinstance(frame, NetworkKeyFrame) and frame.dst == node.me:
+        # The codec opens one only from an unrevoked crisis-team box. An epoch we hold already is a repeat.
+        keys = node.cfg.keyring.network_keys_after(frame.key)
+        if keys is not None:
+            acts.append(AdoptNetworkKeys(keys, frame.src))
 
 
 def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> None:
@@ -202,8 +216,23 @@ def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: fl
             node.roster_warned = frame.roster_version
             acts.append(Notice(NoticeKind.ROSTER_NEWER, {"box": node.name_of(h.src), "version": frame.roster_version,
                                                          "mine": mine}))
-    # BeaconFrame: hearing it (peer_heard above) is the whole point. RosterUpdateFrame: applied by the
-    # daemon through the key store (a roster change must be persisted with the key files, not here).
+    elif isinstance(frame, RosterUpdateFrame):
+        _roster_update(node, frame, acts)
+    # BeaconFrame: hearing it (peer_heard above) is the whole point.
+
+
+def _roster_update(node: Node, frame: RosterUpdateFrame, acts: list[Action]) -> None:
+    """A roster delta anyone can relay: only the authority's signature counts. A newer roster leaves as an
+    `AdoptRoster` action (the driver persists it with the key files, then the node adopts it); a repeat or
+    replay changes nothing; a forged, unreadable or version-skipping one is counted and ignored (the box
+    then needs the full roster, `nspgw roster import`)."""
+    try:
+        roster = node.cfg.keyring.roster_after(RosterDelta.from_bytes(frame.blob))
+    except (DecodeError, SecurityError):
+        node.stats["keys_refused"] = node.stats.get("keys_refused", 0) + 1
+        return
+    if roster is not None:
+        acts.append(AdoptRoster(roster))
 
 
 def _fragment_request(node: Node, frame: FragmentRequestFrame, now: float, acts: list[Action]) -> None:

@@ -31,13 +31,18 @@ from nspgw.core.airtime import DutyCycleLedger
 from nspgw.core.config import NodeConfig, NodeState
 from nspgw.core.events import (
     RADIO,
+    BroadcastRoster,
+    Command,
     Event,
     FrameIn,
     LinkChanged,
     MessageAccepted,
+    NetworkKeysChanged,
     PeerHeard,
     PeerPresence,
+    ProbeRequested,
     RadioSendResult,
+    RosterChanged,
 )
 from nspgw.core.history import FrameHistory
 from nspgw.core.lifecycle import FINAL, MsgEvent, MsgState
@@ -54,7 +59,7 @@ from nspgw.errors import DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FrameCodec
 from nspgw.wire.fragment import Reassembler
-from nspgw.wire.frames import BeaconFrame, MsgId, Precedence
+from nspgw.wire.frames import BeaconFrame, MsgId, NetworkKeyFrame, Precedence, ProbeFrame, RosterUpdateFrame
 
 _EXPIRED_KEPT = 1024  # recently expired messages a late receipt is still accepted for
 
@@ -129,10 +134,30 @@ class Node:
             self.peer_heard(event.addr, event.link, event.snr, event.rssi, now, acts)
         elif isinstance(event, PeerPresence):
             self.peer_presence(event.addr, event.online, now)
+        elif isinstance(event, Command):
+            self._command(event, now)
         self._timers(now, acts)
         outbound.pump(self, now, acts)
         self._flush_windows(acts)
         return acts
+
+    def _command(self, ev: Command, now: float) -> None:
+        """Operator commands and key material the driver persisted: the key ring changes only here."""
+        if isinstance(ev, ProbeRequested):
+            self.add_ctl(Ctl(ProbeFrame(self.me, ev.dst, ev.nonce), Precedence.PRIORITY), now)
+        elif isinstance(ev, RosterChanged):
+            self.cfg.keyring.set_roster(ev.roster)
+        elif isinstance(ev, NetworkKeysChanged):
+            self.cfg.keyring.set_network_keys(ev.keys)
+        elif isinstance(ev, BroadcastRoster):
+            for delay in ev.repeats:
+                self.add_ctl(Ctl(RosterUpdateFrame(self.me, ev.blob), Precedence.FLASH, BROADCAST_ADDR,
+                                 tries_left=1), now, delay)
+        else:
+            for addr in ev.boxes:  # sealed under each pair key: a revoked box has none any more
+                for delay in ev.repeats:
+                    self.add_ctl(Ctl(NetworkKeyFrame(self.me, addr, ev.key), Precedence.FLASH, tries_left=3),
+                                 now, delay)
 
     def handle_timer(self, now: float) -> list[Action]:
         acts: list[Action] = []

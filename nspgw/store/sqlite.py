@@ -18,6 +18,7 @@ from typing import Any
 
 from nspgw.core.actions import (
     Action,
+    DriverAction,
     DropCustody,
     DropFragments,
     Notice,
@@ -35,7 +36,6 @@ from nspgw.core.actions import (
     StoreSeqJump,
     StoreStatus,
     StoreTtl,
-    Transmit,
 )
 from nspgw.core.config import DEFAULT_TTL_S, CustodyItem, NodeState, OutboxItem, body_digest
 from nspgw.core.events import MessageAccepted
@@ -242,10 +242,10 @@ class Store:
 
     # ------------------------------------------------------------------------------------ one core step
     def apply(self, actions: Iterable[Action]) -> None:
-        """Carry out the store actions of one core step in ONE transaction (Transmit is skipped), with the
+        """Carry out the store actions of one core step in ONE transaction (driver actions are skipped), with the
         journal entries for what they change (nspgw/store/journal.py)."""
         acts = list(actions)
-        todo = [a for a in acts if not isinstance(a, Transmit)]
+        todo = [a for a in acts if not isinstance(a, DriverAction)]
         if not todo:
             return
         now = time.time()
