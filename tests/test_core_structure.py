@@ -1,7 +1,7 @@
 """The core's modules form no import cycle, and no code reaches into another class's underscored state.
 
 Each collaborator of `Node` (inbound memory, radio transmissions, resync, scheduler, ledger, ...) keeps its
-own fields behind methods (docs/architecture.md, "Who owns which state"): these AST checks keep it so.
+own fields behind methods (docs/architecture.md, "The core"): these AST checks keep it so.
 """
 
 from __future__ import annotations
@@ -78,6 +78,19 @@ def test_cycle_finder_finds_a_cycle() -> None:
 
 def test_core_modules_import_no_cycle_at_runtime() -> None:
     assert _cycles(_graph(runtime_only=True)) == []
+
+
+# The collaborators that are functions over a Node name it for typing only; no other back-edge may appear.
+TYPING_ONLY_BACK_EDGES = {("nspgw.core.inbound", "nspgw.core.node"), ("nspgw.core.outbound", "nspgw.core.node"),
+                          ("nspgw.core.resync", "nspgw.core.node")}
+
+
+def test_typing_only_imports_add_no_cycle_beyond_the_known_back_edges() -> None:
+    full, runtime = _graph(runtime_only=False), _graph(runtime_only=True)
+    extra = {(m, n) for m, deps in full.items() for n in deps - runtime[m]}
+    assert extra <= TYPING_ONLY_BACK_EDGES, f"new typing-only imports: {sorted(extra - TYPING_ONLY_BACK_EDGES)}"
+    without = {m: deps - {n for (a, n) in TYPING_ONLY_BACK_EDGES if a == m} for m, deps in full.items()}
+    assert _cycles(without) == []
 
 
 def _defined_private(tree: ast.Module) -> set[str]:

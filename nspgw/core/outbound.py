@@ -17,7 +17,7 @@ from nspgw.core.events import IP, RADIO, RadioSendResult
 from nspgw.core.lifecycle import MsgEvent, MsgState
 from nspgw.core.router import Route, route
 from nspgw.core.scheduler import backoff_s
-from nspgw.core.work import Ctl, Held, HeldKey, JobKey, OutKey, OutMsg, RadioSent
+from nspgw.core.work import Ctl, Held, HeldKey, JobKey, OutKey, OutMsg, TxRecord
 from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.fragment import fragment
@@ -44,7 +44,7 @@ class RadioTx:
 
     def __init__(self) -> None:
         self._seq = 0
-        self._sent: dict[int, RadioSent] = {}  # tx reference → what it carried (radio frames awaiting a result)
+        self._sent: dict[int, TxRecord] = {}  # tx reference → what it carried (radio frames awaiting a result)
         self._naks: dict[JobKey, int] = {}
         self._free_at = 0.0
         self._blocked_until = 0.0
@@ -60,7 +60,7 @@ class RadioTx:
         self._seq += 1
         return self._seq
 
-    def on_air(self, ref: int, until: float, sent: RadioSent | None) -> None:
+    def on_air(self, ref: int, until: float, sent: TxRecord | None) -> None:
         """A radio frame went out under `ref`; the radio is busy until `until`."""
         self._free_at = until
         if sent is not None:
@@ -68,7 +68,7 @@ class RadioTx:
             if len(self._sent) > 2000:  # results that never came (adapter restarted): forget the oldest
                 self._sent.pop(next(iter(self._sent)))
 
-    def result(self, ref: int) -> RadioSent | None:
+    def result(self, ref: int) -> TxRecord | None:
         return self._sent.pop(ref, None)
 
     def acked(self, key: JobKey) -> None:
@@ -209,7 +209,7 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
         serve(node, key, now, acts)
     raise RuntimeError(f"outbound pump did not settle at t={now:.3f}: {len(node.sched)} jobs")
 
-def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: RadioSent | None,
+def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: TxRecord | None,
               now: float, acts: list[Action], want_ack: bool = False) -> None:
     ref = node.radio.next_ref()
     airtime = 0.0
@@ -269,7 +269,7 @@ def serve_job(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
             _await_custody(node, c, counter, r.hop, now)
             return
         notice = isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
-        transmit(node, r.link, hop, data, c.precedence, RadioSent(key, 0, c), now, acts, want_ack=notice)
+        transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice)
 
 def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
     again = replace(c, custody_sends=c.custody_sends + 1)
@@ -321,11 +321,11 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
         node.frame_hops[counter] = hop
     if box is not None:  # bulletin repeated to one box that did not confirm (`plan` chose the same link)
         data = node.codec.encode(frame, counter)
-        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, RadioSent(key, i, None), now, acts)
+        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, TxRecord(key, i, None), now, acts)
     else:
         custody_to = via.hop if via.custody else None
         data = node.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
-        transmit(node, via.link, hop, data, o.precedence, RadioSent(key, i, None), now, acts)
+        transmit(node, via.link, hop, data, o.precedence, TxRecord(key, i, None), now, acts)
         if via.link == IP:
             # FLASH goes on both links; a bulletin too while presence says some addressee is off the broker
             # (a radio broadcast reaches them all at once instead of one repeat per box later).
@@ -350,7 +350,7 @@ def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) ->
     h.attempts += 1
     h.last_direct = not r.custody
     h.sent_to.add(r.hop)
-    transmit(node, r.link, r.hop, data, h.precedence, RadioSent(key, 0, None), now, acts)
+    transmit(node, r.link, r.hop, data, h.precedence, TxRecord(key, 0, None), now, acts)
     if r.link == IP:
         also_radio(node, h.precedence, data, r.hop, now, acts)
     wait = backoff_s(h.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)

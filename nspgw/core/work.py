@@ -91,7 +91,7 @@ JobKey = OutKey | HeldKey | CtlKey
 
 
 @dataclass(frozen=True, slots=True)
-class RadioSent:
+class TxRecord:
     """What a radio transmission carried, to act on its send result (NAK: try that job again soon)."""
 
     key: JobKey
