@@ -10,12 +10,18 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the core stays out of quick commands' imports (cli/__init__.py)
-    from nspgw.core.actions import Notice
+    from nspgw.core.actions import Detail, Notice
 
 NL: dict[str, str] = {
     # operator notices from the core (nspgw.core.actions.Notice): notice.<kind>[.<variant>]
     "notice.expired": "Bericht {seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging",
     "notice.expired.detail": "Bericht {seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging: {detail}",
+    "detail.ttl": "tijd verstreken",
+    "detail.given_up": "opgegeven door {by}",
+    "detail.unsendable": "kan niet worden verzonden ({error})",
+    "detail.delivered_late": "laat afgeleverd",
+    "detail.handed_over": "overgedragen aan {to}",
+    "detail.custody_expired": "verlopen",
     "notice.to_box": "post {to}",
     "notice.to_all": "alle posten",
     "notice.delivered_late": "Bericht {seq} aan post {to} is toch AFGELEVERD (na de melding VERLOPEN); "
@@ -145,6 +151,12 @@ NL: dict[str, str] = {
 EN: dict[str, str] = {
     "notice.expired": "Message {seq} ({prec}) to {who} EXPIRED without confirmation",
     "notice.expired.detail": "Message {seq} ({prec}) to {who} EXPIRED without confirmation: {detail}",
+    "detail.ttl": "time ran out",
+    "detail.given_up": "given up by {by}",
+    "detail.unsendable": "cannot be sent ({error})",
+    "detail.delivered_late": "delivered late",
+    "detail.handed_over": "handed over to {to}",
+    "detail.custody_expired": "expired",
     "notice.to_box": "post {to}",
     "notice.to_all": "all posts",
     "notice.delivered_late": "Message {seq} to post {to} was DELIVERED after all (after the EXPIRED notice); "
@@ -296,6 +308,15 @@ def notice_text(notice: Notice, lang: str | None = None) -> str:
     if notice.kind == "expired":
         to = params.get("to")
         params["who"] = t("notice.to_box", lang, to=to) if to else t("notice.to_all", lang)
-        if params.get("detail"):
+        reason = params.pop("reason", None)
+        if reason:
+            params["detail"] = t(f"detail.{reason}", lang, **params)
             key += ".detail"
     return t(key, lang, **params)
+
+
+def detail_text(detail: Detail | str, lang: str | None = None) -> str:
+    """The words for why a message or held frame ended as it did (a plain string passes unchanged)."""
+    if isinstance(detail, str):
+        return detail
+    return t(f"detail.{detail.kind.value}", lang or default_lang(), **detail.params)

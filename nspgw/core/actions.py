@@ -34,6 +34,25 @@ class Transmit:
     want_ack: bool = False
 
 
+class DetailKind(enum.StrEnum):
+    """Why a message or a held frame ended as it did (stored beside its state; worded by the catalogue)."""
+
+    TTL = "ttl"  # its time to live ran out here
+    GIVEN_UP = "given_up"  # params: by (the relay that gave up on it)
+    UNSENDABLE = "unsendable"  # params: error (cannot be sealed any more: revoked, removed, oversized)
+    DELIVERED_LATE = "delivered_late"  # the receipt came after the EXPIRED notice
+    HANDED_OVER = "handed_over"  # params: to (the hop or destination that acknowledged custody)
+    CUSTODY_EXPIRED = "custody_expired"  # a held frame's time to live ran out here
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """A reason as a kind and its facts; `nspgw.cli.texts.detail_text` words it (the store keeps the words)."""
+
+    kind: DetailKind
+    params: dict[str, str | int] = field(default_factory=dict)
+
+
 class NoticeKind(enum.StrEnum):
     """What the operator is told (the stored notice kind; `nspgw.cli.texts.notice_text` words it)."""
 
@@ -119,7 +138,7 @@ class StoreOutboxState:
     state: MsgState
     acked_frags: tuple[int, ...] = ()
     pending: tuple[BoxAddr, ...] | None = None
-    detail: str = ""
+    detail: Detail | str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +186,7 @@ class StoreCustody:
 class DropCustody:
     origin: BoxAddr
     counter: int
-    reason: str
+    reason: Detail | str
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,8 @@ from nspgw.core.actions import (
     Action,
     AdoptNetworkKeys,
     AdoptRoster,
+    Detail,
+    DetailKind,
     DropCustody,
     DropFragments,
     Notice,
@@ -298,7 +300,8 @@ def _custody_ack(node: Node, frame: CustodyAckFrame, now: float, acts: list[Acti
             if frame.src not in held.sent_to and frame.src != held.dst:
                 node.stats["rejected"] += 1
                 continue
-            _drop_held(node, held, CustodyEvent.CUSTODY_ACK, f"overgedragen aan {frame.src}", acts)
+            _drop_held(node, held, CustodyEvent.CUSTODY_ACK, Detail(DetailKind.HANDED_OVER, {"to": int(frame.src)}),
+                       acts)
 
 
 def _ctl_custody_acked(node: Node, counter: int, by: BoxAddr) -> bool:
@@ -323,7 +326,7 @@ def _expired(node: Node, frame: ExpiredFrame, acts: list[Action]) -> None:
         if node.frame_hops.get(c) != frame.src or hit[1] not in o.acked:
             node.stats["rejected"] += 1
             continue
-        node.finish(o, MsgEvent.EXPIRE, acts, f"opgegeven door {node.name_of(frame.src)}")
+        node.finish(o, MsgEvent.EXPIRE, acts, Detail(DetailKind.GIVEN_UP, {"by": node.name_of(frame.src)}))
 
 
 def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
@@ -481,7 +484,7 @@ def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list
     node.queue_ack(rec.hop_src, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
-def _drop_held(node: Node, held: Held, event: CustodyEvent, reason: str, acts: list[Action]) -> None:
+def _drop_held(node: Node, held: Held, event: CustodyEvent, reason: Detail, acts: list[Action]) -> None:
     held.state = advance_custody(held.state, event)
     node.held.pop((held.origin, held.counter), None)
     node.sched.remove(HeldKey(held.origin, held.counter))
@@ -490,7 +493,7 @@ def _drop_held(node: Node, held: Held, event: CustodyEvent, reason: str, acts: l
 
 def custody_expired(node: Node, held: Held, now: float, acts: list[Action]) -> None:
     """A relay gives up: report to the originator (a FLASH is never dropped silently)."""
-    _drop_held(node, held, CustodyEvent.EXPIRE, "verlopen", acts)
+    _drop_held(node, held, CustodyEvent.EXPIRE, Detail(DetailKind.CUSTODY_EXPIRED), acts)
     prec = min(held.precedence, Precedence.IMMEDIATE)
     node.add_ctl(Ctl(ExpiredFrame(node.me, held.origin, (held.counter,)), Precedence(prec), tries_left=3), now)
 

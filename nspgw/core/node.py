@@ -17,6 +17,8 @@ from types import MappingProxyType
 from nspgw.core import inbound, lifecycle, outbound
 from nspgw.core.actions import (
     Action,
+    Detail,
+    DetailKind,
     DropFragments,
     Notice,
     NoticeKind,
@@ -276,7 +278,7 @@ class Node:
         """Every box a bulletin must reach (each confirms for itself): the roster minus us and revoked boxes."""
         return {e.addr for e in self.cfg.keyring.roster.entries if e.addr != self.me and not e.revoked}
 
-    def move(self, o: OutMsg, event: MsgEvent, acts: list[Action], detail: str = "") -> None:
+    def move(self, o: OutMsg, event: MsgEvent, acts: list[Action], detail: Detail | str = "") -> None:
         new = lifecycle.advance(o.state, event)
         changed = new != o.state
         o.state = new
@@ -291,17 +293,17 @@ class Node:
                 self.frame_hops.pop(c, None)
             o.counters.clear()
 
-    def finish(self, o: OutMsg, event: MsgEvent, acts: list[Action], detail: str = "") -> None:
+    def finish(self, o: OutMsg, event: MsgEvent, acts: list[Action], detail: Detail | None = None) -> None:
         if o.state in FINAL:
             return
-        self.move(o, event, acts, detail)
+        self.move(o, event, acts, detail or "")
         if event == MsgEvent.EXPIRE:
             self.expired[o.msg.seq] = o.dst
             if len(self.expired) > _EXPIRED_KEPT:
                 self.expired.pop(min(self.expired))
             to = "" if o.bulletin else self.name_of(o.dst)  # "": every box (a bulletin)
-            acts.append(Notice(NoticeKind.EXPIRED, {"seq": o.msg.seq, "prec": o.precedence.name, "to": to,
-                                                    "detail": detail}))
+            why: dict[str, str | int] = {} if detail is None else {"reason": detail.kind.value, **detail.params}
+            acts.append(Notice(NoticeKind.EXPIRED, {"seq": o.msg.seq, "prec": o.precedence.name, "to": to, **why}))
 
     def late_receipt(self, seq: int, by: BoxAddr, acts: list[Action]) -> None:
         """A receipt for a message we already reported expired: it did arrive after all (a custodian that was
@@ -318,7 +320,7 @@ class Node:
         del self.expired[seq]
         acts.append(StoreReceipt(seq, by))
         state = lifecycle.advance(MsgState.EXPIRED, MsgEvent.LATE_RECEIPT)
-        acts.append(StoreOutboxState(seq, state, (), None, "laat afgeleverd"))
+        acts.append(StoreOutboxState(seq, state, (), None, Detail(DetailKind.DELIVERED_LATE)))
         acts.append(Notice(NoticeKind.DELIVERED_LATE, {"seq": seq, "to": self.name_of(dst)}))
 
     def custody_acked(self, o: OutMsg, frag: int, now: float, acts: list[Action]) -> None:
@@ -400,7 +402,7 @@ class Node:
     # -------------------------------------------------------------------------------------------- timers
     def _timers(self, now: float, acts: list[Action]) -> None:
         for o in [o for o in self.out.values() if o.deadline <= now]:
-            self.finish(o, MsgEvent.EXPIRE, acts, "tijd verstreken")
+            self.finish(o, MsgEvent.EXPIRE, acts, Detail(DetailKind.TTL))
         for h in [h for h in self.held.values() if h.deadline <= now]:
             inbound.custody_expired(self, h, now, acts)
         for origin, (seqs, prec, at) in list(self._receipts.items()):

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nspgw.core import inbound
-from nspgw.core.actions import Action, StoreFrameSent, Transmit
+from nspgw.core.actions import Action, Detail, DetailKind, StoreFrameSent, Transmit
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.events import IP, RADIO, RadioSendResult
 from nspgw.core.lifecycle import MsgEvent, MsgState
@@ -239,7 +239,8 @@ def serve(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
         node.stats["unsendable"] = node.stats.get("unsendable", 0) + 1
         if isinstance(key, OutKey):
             if key.seq in node.out:
-                node.finish(node.out[key.seq], MsgEvent.EXPIRE, acts, f"kan niet worden verzonden ({exc})")
+                node.finish(node.out[key.seq], MsgEvent.EXPIRE, acts,
+                            Detail(DetailKind.UNSENDABLE, {"error": str(exc)}))
         elif isinstance(key, HeldKey):
             if (key.origin, key.counter) in node.held:
                 inbound.custody_expired(node, node.held[(key.origin, key.counter)], now, acts)
