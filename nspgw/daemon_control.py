@@ -104,14 +104,20 @@ def adopt_keys(node: Node, keys_dir: Path, a: AdoptRoster | AdoptNetworkKeys, no
     actions. The driver then raises the key floor (`record_key_floor`)."""
     from nspgw.store.keyfiles import NETWORK_KEY, save_network_keys, save_roster
 
+    try:
+        if isinstance(a, AdoptRoster):
+            save_roster(keys_dir, a.roster)
+        else:
+            save_network_keys(Path(keys_dir) / NETWORK_KEY, a.keys)
+    except NspgwError as exc:  # not written: keep the keys we have (the sender repeats), say why
+        log.error("sleutelwijziging geweigerd: %s", exc)
+        return []
     if isinstance(a, AdoptRoster):
-        save_roster(keys_dir, a.roster)
         acts = node.handle(RosterChanged(a.roster), now)
         revoked = [e.name for e in a.roster.entries if e.revoked]
         log.warning("roster bijgewerkt naar versie %d (ingetrokken: %s)", a.roster.version,
                     ", ".join(revoked) or "geen")
         return acts
-    save_network_keys(Path(keys_dir) / NETWORK_KEY, a.keys)
     acts = node.handle(NetworkKeysChanged(a.keys), now)
     log.warning("nieuwe netwerksleutel (epoch %d) van kastje %d overgenomen", a.keys[0].epoch, a.src)
     return acts
