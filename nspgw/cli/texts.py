@@ -7,10 +7,38 @@ sees a key instead of a sentence.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the core stays out of quick commands' imports (cli/__init__.py)
+    from nspgw.core.actions import Detail, Notice
 
 NL: dict[str, str] = {
     "sim.ignored_key": "let op: scenario.{name} is onbekend en wordt genegeerd (hoe frames vertrekken volgt nu "
                        "altijd de dienst zelf; zie docs/simulation.md)",
+    # operator notices from the core (nspgw.core.actions.Notice): notice.<kind>[.<variant>]
+    "notice.expired": "Bericht {seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging",
+    "notice.expired.detail": "Bericht {seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging: {detail}",
+    "detail.ttl": "tijd verstreken",
+    "detail.given_up": "opgegeven door {by}",
+    "detail.unsendable": "kan niet worden verzonden ({error})",
+    "detail.delivered_late": "laat afgeleverd",
+    "detail.handed_over": "overgedragen aan {to}",
+    "detail.custody_expired": "verlopen",
+    "notice.to_box": "post {to}",
+    "notice.to_all": "alle posten",
+    "notice.delivered_late": "Bericht {seq} aan post {to} is toch AFGELEVERD (na de melding VERLOPEN); "
+                             "niet opnieuw sturen.",
+    "notice.clone_suspected": "Post {box} zond twee verschillende frames met hetzelfde volgnummer {counter}: er "
+                              "draaien twee kopieën van dat kastje (gekloonde SD-kaart of teruggezette back-up). "
+                              "Controleer het kastje; trek het in als het gestolen of gekloond is.",
+    "notice.clone_suspected.sync": "Post {box} ziet frametellers van dit kastje die wij niet verstuurd hebben: "
+                                   "mogelijk een gekloonde SD-kaart. Waarschuw de beheerder.",
+    "notice.roster_newer": "Post {box} meldt rosterversie {version}; dit kastje heeft versie {mine}. Mogelijk is "
+                           "een kastje ingetrokken: vraag de GCT de wijziging opnieuw uit te zenden of importeer "
+                           "de nieuwe roster (nspgw roster import).",
+    "notice.seq_conflict": "Post {box} hergebruikt berichtnummer {seq} voor een ander bericht (teruggezette "
+                           "back-up?). Dat bericht is niet afgeleverd; vraag de afzender het opnieuw te sturen.",
+    "notice.counter_resync": "Tellers bijgesteld na melding van {box} (kastje teruggezet uit een back-up?)",
     "sim.internal_error": "interne fout in de oefening op t={t:.0f} s bij post {box}: {cause} (toestand: {state}). "
                           "Dit is een fout in nspgw, niet in het scenario; meld het met dit scenario en zijn seed.",
     "accepted": "Bericht {id} geaccepteerd ({priority}) voor {to}. Het blijft bewaard tot het is afgeleverd.",
@@ -125,6 +153,29 @@ NL: dict[str, str] = {
 EN: dict[str, str] = {
     "sim.ignored_key": "note: scenario.{name} is unknown and ignored (how frames leave now always follows the "
                        "service itself; see docs/simulation.md)",
+    "notice.expired": "Message {seq} ({prec}) to {who} EXPIRED without confirmation",
+    "notice.expired.detail": "Message {seq} ({prec}) to {who} EXPIRED without confirmation: {detail}",
+    "detail.ttl": "time ran out",
+    "detail.given_up": "given up by {by}",
+    "detail.unsendable": "cannot be sent ({error})",
+    "detail.delivered_late": "delivered late",
+    "detail.handed_over": "handed over to {to}",
+    "detail.custody_expired": "expired",
+    "notice.to_box": "post {to}",
+    "notice.to_all": "all posts",
+    "notice.delivered_late": "Message {seq} to post {to} was DELIVERED after all (after the EXPIRED notice); "
+                             "do not send it again.",
+    "notice.clone_suspected": "Post {box} sent two different frames with the same counter {counter}: two copies "
+                              "of that box are running (cloned SD card or restored backup). Check the box; revoke "
+                              "it if it was stolen or cloned.",
+    "notice.clone_suspected.sync": "Post {box} sees frame counters of this box that we never sent: possibly a "
+                                   "cloned SD card. Warn the administrator.",
+    "notice.roster_newer": "Post {box} reports roster version {version}; this box has version {mine}. A box may "
+                           "have been revoked: ask the GCT to broadcast the change again or import the new "
+                           "roster (nspgw roster import).",
+    "notice.seq_conflict": "Post {box} reuses message number {seq} for another message (restored backup?). That "
+                           "message was not delivered; ask the sender to send it again.",
+    "notice.counter_resync": "Counters adjusted after a report from {box} (box restored from a backup?)",
     "sim.internal_error": "internal error in the drill at t={t:.0f} s on box {box}: {cause} (state: {state}). "
                           "This is a defect in nspgw, not in the scenario; report it with this scenario and seed.",
     "accepted": "Message {id} accepted ({priority}) for {to}. It is kept until delivered.",
@@ -283,3 +334,25 @@ def default_lang() -> str:
 def t(key: str, lang: str = "nl", **fields: object) -> str:
     text = CATALOGUES.get(lang, NL).get(key) or NL[key]
     return text.format(**fields) if fields else text
+
+
+def notice_text(notice: Notice, lang: str | None = None) -> str:
+    """The operator's sentence for a core notice (`lang` None: the operator's language, `default_lang`)."""
+    lang = lang or default_lang()
+    params: dict[str, object] = dict(notice.params)
+    key = f"notice.{notice.kind.value}" + (f".{notice.variant}" if notice.variant else "")
+    if notice.kind == "expired":
+        to = params.get("to")
+        params["who"] = t("notice.to_box", lang, to=to) if to else t("notice.to_all", lang)
+        reason = params.pop("reason", None)
+        if reason:
+            params["detail"] = t(f"detail.{reason}", lang, **params)
+            key += ".detail"
+    return t(key, lang, **params)
+
+
+def detail_text(detail: Detail | str, lang: str | None = None) -> str:
+    """The words for why a message or held frame ended as it did (a plain string passes unchanged)."""
+    if isinstance(detail, str):
+        return detail
+    return t(f"detail.{detail.kind.value}", lang or default_lang(), **detail.params)

@@ -2,15 +2,18 @@
 
 Contract (persist before acknowledging): the driver applies every `Store*`/`Drop*` action of one `handle`
 call in ONE SQLite transaction (`Store.apply`), and only after that commit hands the `Transmit`s to the
-links and shows the `Notify`s. A receipt or custody acknowledgement is therefore never on air before the
+links and shows the `Notice`s. A receipt or custody acknowledgement is therefore never on air before the
 inbox or custody row it vouches for is durable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, field
 
 from nspgw.core.lifecycle import MsgState
+from nspgw.crypto.keys import NetworkKey
+from nspgw.crypto.roster import Roster
 from nspgw.ids import BoxAddr
 from nspgw.wire.frames import MessageFrame, MsgId, Precedence
 
@@ -31,12 +34,74 @@ class Transmit:
     want_ack: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Notify:
-    """Operator-visible event (Dutch text). kind: expired, clone_suspected, delivered_bulletin, …"""
+class DetailKind(enum.StrEnum):
+    """Why a message or a held frame ended as it did (stored beside its state; worded by the catalogue)."""
 
-    kind: str
-    text: str
+    TTL = "ttl"  # its time to live ran out here
+    GIVEN_UP = "given_up"  # params: by (the relay that gave up on it)
+    UNSENDABLE = "unsendable"  # params: error (cannot be sealed any more: revoked, removed, oversized)
+    DELIVERED_LATE = "delivered_late"  # the receipt came after the EXPIRED notice
+    HANDED_OVER = "handed_over"  # params: to (the hop or destination that acknowledged custody)
+    CUSTODY_EXPIRED = "custody_expired"  # a held frame's time to live ran out here
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """A reason as a kind and its facts; `nspgw.cli.texts.detail_text` words it (the store keeps the words)."""
+
+    kind: DetailKind
+    params: dict[str, str | int] = field(default_factory=dict)
+
+
+class NoticeKind(enum.StrEnum):
+    """What the operator is told (the stored notice kind; `nspgw.cli.texts.notice_text` words it)."""
+
+    EXPIRED = "expired"  # our message ran out of time without a receipt
+    DELIVERED_LATE = "delivered_late"  # ... and then its receipt came after all
+    CLONE_SUSPECTED = "clone_suspected"  # two copies of one box's keys are speaking
+    ROSTER_NEWER = "roster_newer"  # a beacon names a newer roster than ours
+    SEQ_CONFLICT = "seq_conflict"  # a box reused a message number for other content
+    COUNTER_RESYNC = "counter_resync"  # a sync hint moved our counters (restored from a backup?)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Operator-visible event: a kind and its facts, never prose (the core speaks no language). `variant`
+    picks another wording of the same kind; the driver renders it through the catalogue (`cli/texts.py`)."""
+
+    kind: NoticeKind
+    params: dict[str, str | int] = field(default_factory=dict)
+    variant: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAnswered:
+    """Box `src` answered our probe `nonce` (an operator's ping), handed over by `hop` on `link`."""
+
+    src: BoxAddr
+    nonce: int
+    link: str
+    hop: BoxAddr
+    snr: float | None = None
+    rssi: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptRoster:
+    """A newer roster, verified (signed delta from the network authority, received over the air): the driver
+    writes roster.json, then feeds `RosterChanged` so the node adopts it (persist first: a crash between
+    the two re-reads the new roster at start, never forgets a revocation already acted on)."""
+
+    roster: Roster
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptNetworkKeys:
+    """A newer network key from crisis-team box `src`: the driver writes network.key, then feeds
+    `NetworkKeysChanged`."""
+
+    keys: tuple[NetworkKey, ...]
+    src: BoxAddr
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +138,7 @@ class StoreOutboxState:
     state: MsgState
     acked_frags: tuple[int, ...] = ()
     pending: tuple[BoxAddr, ...] | None = None
-    detail: str = ""
+    detail: Detail | str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +186,7 @@ class StoreCustody:
 class DropCustody:
     origin: BoxAddr
     counter: int
-    reason: str
+    reason: Detail | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +253,6 @@ StoreAction = (
     | StorePeer
     | StoreStatus
 )
-Action = Transmit | Notify | StoreAction
-
-
-def store_actions(actions: list[Action]) -> list[StoreAction]:
-    return [a for a in actions if not isinstance(a, Transmit | Notify)]
+# Carried out by the driver itself, after the store commit (the store skips them).
+DriverAction = Transmit | ProbeAnswered | AdoptRoster | AdoptNetworkKeys
+Action = DriverAction | Notice | StoreAction

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nspgw.crypto.keys import NetworkKey
+from nspgw.crypto.roster import Roster
 from nspgw.ids import BoxAddr
 from nspgw.wire.frames import MsgId, Precedence
 
@@ -44,7 +46,7 @@ class RadioSendResult:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkState:
+class LinkChanged:
     """An adapter reports its link up or down (radio connected, MQTT broker reachable)."""
 
     link: str
@@ -71,4 +73,50 @@ class PeerPresence:
     online: bool
 
 
-Event = MessageAccepted | FrameIn | RadioSendResult | LinkState | PeerHeard | PeerPresence
+# Operator commands and key material: the driver asks, the node acts inside `handle` (it owns its key ring).
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRequested:
+    """The operator pings `dst` (`nspgw ping`): send it a probe with `nonce`; its reply leaves as a
+    `ProbeAnswered` action."""
+
+    dst: BoxAddr
+    nonce: int
+
+
+@dataclass(frozen=True, slots=True)
+class RosterChanged:
+    """The driver persisted this newer, verified roster (roster.json first): the node adopts it now."""
+
+    roster: Roster
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkKeysChanged:
+    """The driver persisted this newer network key set (network.key first): the node adopts it now."""
+
+    keys: tuple[NetworkKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastRoster:
+    """Broadcast a signed roster delta (`nspgw roster broadcast`) once after each delay in `repeats`: nobody
+    acknowledges a broadcast, so it goes more than once."""
+
+    blob: bytes
+    repeats: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendNetworkKey:
+    """Send the new network key to each of `boxes`, sealed to each (the crisis team's rotation), once after
+    each delay in `repeats`."""
+
+    key: NetworkKey
+    boxes: tuple[BoxAddr, ...]
+    repeats: tuple[float, ...]
+
+
+Command = ProbeRequested | RosterChanged | NetworkKeysChanged | BroadcastRoster | SendNetworkKey
+Event = MessageAccepted | FrameIn | RadioSendResult | LinkChanged | PeerHeard | PeerPresence | Command

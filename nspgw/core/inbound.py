@@ -21,9 +21,15 @@ from typing import TYPE_CHECKING
 
 from nspgw.core.actions import (
     Action,
+    AdoptNetworkKeys,
+    AdoptRoster,
+    Detail,
+    DetailKind,
     DropCustody,
     DropFragments,
-    Notify,
+    Notice,
+    NoticeKind,
+    ProbeAnswered,
     StoreCustody,
     StoreFragment,
     StoreInbox,
@@ -32,10 +38,12 @@ from nspgw.core.actions import (
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.config import body_digest
 from nspgw.core.events import RADIO, FrameIn
+from nspgw.core.lifecycle import CustodyEvent, MsgEvent, advance_custody
 from nspgw.core.resync import sync_hint, sync_received
 from nspgw.core.scheduler import backoff_s
-from nspgw.core.work import Ctl, Held
-from nspgw.errors import AuthError, DecodeError
+from nspgw.core.work import Ctl, CtlKey, Held, HeldKey
+from nspgw.crypto.roster import RosterDelta
+from nspgw.errors import AuthError, DecodeError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import (
     MAX_BROADCAST_FRAME,
@@ -49,10 +57,12 @@ from nspgw.wire.frames import (
     FrameRef,
     MessageFrame,
     MsgId,
+    NetworkKeyFrame,
     Precedence,
     ProbeFrame,
     ReceiptFrame,
     Received,
+    RosterUpdateFrame,
     SyncFrame,
     receipt_digest,
 )
@@ -69,6 +79,37 @@ _BULLETIN_PARTIAL_S = 6 * 3600.0  # past any duty-cycle wait between fragments; 
 _FRAG_REQUEST_GAP_S = 20.0  # fragments of one message are resent for one requester at most this often
 
 
+class InboundMemory:
+    """What the inbound side remembers on its own: digests of recent raw frames (exact copies across links
+    and replays) and when each delivered message last got a receipt. Only this class changes it."""
+
+    def __init__(self) -> None:
+        self._recent: dict[bytes, None] = {}
+        self._receipt_sent: dict[MsgId, float] = {}
+
+    def seen(self, digest: bytes) -> bool:
+        """True for bytes seen recently; otherwise remembers them (bounded) and returns False."""
+        if digest in self._recent:
+            return True
+        self._recent[digest] = None
+        if len(self._recent) > _RECENT_MAX:
+            self._recent.pop(next(iter(self._recent)))
+        return False
+
+    def receipt_due(self, msg: MsgId, now: float) -> bool:
+        """A duplicate of a delivered message gets its receipt again, at most every `_RECEIPT_REPEAT_S`."""
+        last = self._receipt_sent.get(msg)
+        if last is not None and now - last < _RECEIPT_REPEAT_S:
+            return False
+        self._receipt_sent[msg] = now
+        return True
+
+    def receipt_queued(self, msg: MsgId, now: float) -> None:
+        self._receipt_sent[msg] = now
+        if len(self._receipt_sent) > 4096:
+            self._receipt_sent.clear()
+
+
 def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     try:
         rec = node.codec.decode(ev.data, ev.hop_src_addr)
@@ -78,7 +119,7 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     hop = rec.hop_src
     h = rec.header
     digest = hashlib.sha256(ev.data).digest()[:16]
-    if digest in node._recent:
+    if node.memory.seen(digest):
         # The same bytes again, whatever link or topic they came by: a copy over the other link, or a replay.
         # Nothing to act on; a custodian repeating a frame we already took only needs its ack again.
         node.stats["duplicates"] += 1
@@ -87,9 +128,6 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
         elif rec.frame is None:
             _take_custody(node, rec, ev, now, acts)
         return
-    node._recent[digest] = None
-    if len(node._recent) > _RECENT_MAX:
-        node._recent.pop(next(iter(node._recent)))
     # Only a hop tag proves who handed us a frame: the radio `from` and the MQTT topic are the attacker's
     # choice. The codec accepts a hop other than `src` only with a valid hop tag from a relay (a CP).
     relayed = h.custody
@@ -143,15 +181,20 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
     elif isinstance(frame, SyncFrame):
         sync_received(node, frame, now, acts)
     elif isinstance(frame, ProbeFrame):
-        if frame.reply:
-            node.links.probe_ok(ev.link, now)
-        else:
+        if not frame.reply:
             reply = ProbeFrame(node.me, frame.src, frame.nonce, reply=True)
             # A probe a relay brought goes back by the router, like a receipt: to the relay with custody (it
             # cannot open, so it refuses, a frame for another box without), or straight when heard. Pinned to
             # the relay as a one-hop frame, the first ping two hops away was never answered.
             node.add_ctl(Ctl(reply, Precedence.PRIORITY, None if relayed else hop, None if relayed else ev.link, 1),
                          now)
+        elif frame.dst == node.me:  # the answer to an operator's ping: the driver's ping table matches it
+            acts.append(ProbeAnswered(frame.src, frame.nonce, ev.link, hop, ev.snr, ev.rssi))
+    elif isinstance(frame, NetworkKeyFrame) and frame.dst == node.me:
+        # The codec opens one only from an unrevoked crisis-team box. An epoch we hold already is a repeat.
+        keys = node.cfg.keyring.network_keys_after(frame.key)
+        if keys is not None:
+            acts.append(AdoptNetworkKeys(keys, frame.src))
 
 
 def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> None:
@@ -162,10 +205,7 @@ def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> 
     if src in node.clone_alerted:
         return
     node.clone_alerted.add(src)
-    acts.append(Notify("clone_suspected", (
-        f"Post {node._name(src)} zond twee verschillende frames met hetzelfde volgnummer {counter}: er draaien "
-        "twee kopieën van dat kastje (gekloonde SD-kaart of teruggezette back-up). Controleer het kastje; "
-        "trek het in als het gestolen of gekloond is.")))
+    acts.append(Notice(NoticeKind.CLONE_SUSPECTED, {"box": node.name_of(src), "counter": counter}))
 
 
 def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
@@ -185,12 +225,25 @@ def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: fl
             # Possibly a revocation this box missed. Said once per higher version (a forged beacon can claim
             # any version, so this is a hint to the operator, never acted on).
             node.roster_warned = frame.roster_version
-            acts.append(Notify("roster_newer", (
-                f"Post {node._name(h.src)} meldt rosterversie {frame.roster_version}; dit kastje heeft versie "
-                f"{mine}. Mogelijk is een kastje ingetrokken: vraag de GCT de wijziging opnieuw uit te zenden "
-                "of importeer de nieuwe roster (nspgw roster import).")))
-    # BeaconFrame: hearing it (peer_heard above) is the whole point. RosterUpdateFrame: applied by the
-    # daemon through the key store (a roster change must be persisted with the key files, not here).
+            acts.append(Notice(NoticeKind.ROSTER_NEWER, {"box": node.name_of(h.src), "version": frame.roster_version,
+                                                         "mine": mine}))
+    elif isinstance(frame, RosterUpdateFrame):
+        _roster_update(node, frame, acts)
+    # BeaconFrame: hearing it (peer_heard above) is the whole point.
+
+
+def _roster_update(node: Node, frame: RosterUpdateFrame, acts: list[Action]) -> None:
+    """A roster delta anyone can relay: only the authority's signature counts. A newer roster leaves as an
+    `AdoptRoster` action (the driver persists it with the key files, then the node adopts it); a repeat or
+    replay changes nothing; a forged, unreadable or version-skipping one is counted and ignored (the box
+    then needs the full roster, `nspgw roster import`)."""
+    try:
+        roster = node.cfg.keyring.roster_after(RosterDelta.from_bytes(frame.blob))
+    except (DecodeError, SecurityError):
+        node.stats["keys_refused"] = node.stats.get("keys_refused", 0) + 1
+        return
+    if roster is not None:
+        acts.append(AdoptRoster(roster))
 
 
 def _fragment_request(node: Node, frame: FragmentRequestFrame, now: float, acts: list[Action]) -> None:
@@ -228,10 +281,10 @@ def _receipt(node: Node, frame: ReceiptFrame, acts: list[Action]) -> None:
                 o.pending.discard(frame.src)
                 acts.append(StoreReceipt(seq, frame.src))
             if not o.pending:
-                node.finish(o, "receipt", acts)
+                node.finish(o, MsgEvent.RECEIPT, acts)
         elif frame.src == o.dst:
             acts.append(StoreReceipt(seq, frame.src))
-            node.finish(o, "receipt", acts)
+            node.finish(o, MsgEvent.RECEIPT, acts)
         else:
             node.stats["rejected"] += 1
 
@@ -256,7 +309,8 @@ def _custody_ack(node: Node, frame: CustodyAckFrame, now: float, acts: list[Acti
             if frame.src not in held.sent_to and frame.src != held.dst:
                 node.stats["rejected"] += 1
                 continue
-            _drop_held(node, held, f"overgedragen aan {frame.src}", acts)
+            _drop_held(node, held, CustodyEvent.CUSTODY_ACK, Detail(DetailKind.HANDED_OVER, {"to": int(frame.src)}),
+                       acts)
 
 
 def _ctl_custody_acked(node: Node, counter: int, by: BoxAddr) -> bool:
@@ -266,7 +320,7 @@ def _ctl_custody_acked(node: Node, counter: int, by: BoxAddr) -> bool:
         return False
     del node.ctl_custody[counter]
     node.ctl.pop(hit[1], None)
-    node.sched.remove(("ctl", hit[1]))
+    node.sched.remove(CtlKey(hit[1]))
     return True
 
 
@@ -281,7 +335,7 @@ def _expired(node: Node, frame: ExpiredFrame, acts: list[Action]) -> None:
         if node.frame_hops.get(c) != frame.src or hit[1] not in o.acked:
             node.stats["rejected"] += 1
             continue
-        node.finish(o, "expire", acts, f"opgegeven door {node._name(frame.src)}")
+        node.finish(o, MsgEvent.EXPIRE, acts, Detail(DetailKind.GIVEN_UP, {"by": node.name_of(frame.src)}))
 
 
 def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
@@ -295,9 +349,7 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
             return
         if same:
             node.stats["duplicates"] += 1
-            last = node._receipt_sent.get(frame.msg)
-            if last is None or now - last >= _RECEIPT_REPEAT_S:  # the first receipt may have been lost
-                node._receipt_sent[frame.msg] = now
+            if node.memory.receipt_due(frame.msg, now):  # the first receipt may have been lost
                 node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
         if bulletin and frame.frag_count > 1:
@@ -330,9 +382,7 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
             node.delivered.add(frame.msg)
             node.digests[frame.msg] = body_digest(whole.body)
             node.stats["delivered_in"] += 1
-            node._receipt_sent[frame.msg] = now
-            if len(node._receipt_sent) > 4096:
-                node._receipt_sent.clear()
+            node.memory.receipt_queued(frame.msg, now)
             node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     if relayed and not bulletin:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
@@ -361,16 +411,16 @@ def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
     if not missing:
         return
     if frame.frag_index == frame.frag_count - 1:
-        at = now + node._batch_delay(frame.precedence)
+        at = now + node.batch_delay(frame.precedence)
     else:
         frame_s = time_on_air_ms(meshtastic_frame_len(MAX_BROADCAST_FRAME, NSPGW_PORTNUM), node.cfg.preset) / 1000.0
         rest = frame.frag_count - 1 - frame.frag_index
         at = now + node.cfg.ack_timeout_s + rest * (frame_s + node.cfg.radio_margin_s)
     job = _queued_request(node, frame.msg)
     if job is not None:  # bring the queued request forward when this fragment says it is due sooner
-        ready = node.sched.ready_at(("ctl", job))
+        ready = node.sched.ready_at(CtlKey(job))
         if ready is None or at < ready:
-            node.sched.put(("ctl", job), frame.precedence, at)
+            node.sched.put(CtlKey(job), frame.precedence, at)
         return
     req = FragmentRequestFrame(node.me, frame.src, frame.msg, missing)
     node.add_ctl(Ctl(req, frame.precedence), now, at - now)
@@ -449,9 +499,7 @@ def _seq_conflict(node: Node, frame: MessageFrame, rec: Received, link: str, rel
         sync_hint(node, frame.src, rec.hop_src, link, node.window(frame.src).highest, now)
     if frame.msg not in node.conflicts:
         node.conflicts.add(frame.msg)
-        acts.append(Notify("seq_conflict", (
-            f"Post {node._name(frame.src)} hergebruikt berichtnummer {frame.msg.seq} voor een ander bericht "
-            "(teruggezette back-up?). Dat bericht is niet afgeleverd; vraag de afzender het opnieuw te sturen.")))
+        acts.append(Notice(NoticeKind.SEQ_CONFLICT, {"box": node.name_of(frame.src), "seq": frame.msg.seq}))
 
 
 def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
@@ -477,19 +525,20 @@ def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list
         node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts)
     node.held[key] = Held(h.src, h.counter, h.dst, h.precedence, rec.raw, now + ttl, rec.hop_src)
     acts.append(StoreCustody(h.src, h.counter, h.dst, h.precedence, rec.raw, ttl, rec.hop_src))
-    node.sched.put(("held", h.src, h.counter), h.precedence, now)
+    node.sched.put(HeldKey(h.src, h.counter), h.precedence, now)
     node.queue_ack(rec.hop_src, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
-def _drop_held(node: Node, held: Held, reason: str, acts: list[Action]) -> None:
+def _drop_held(node: Node, held: Held, event: CustodyEvent, reason: Detail, acts: list[Action]) -> None:
+    held.state = advance_custody(held.state, event)
     node.held.pop((held.origin, held.counter), None)
-    node.sched.remove(("held", held.origin, held.counter))
+    node.sched.remove(HeldKey(held.origin, held.counter))
     acts.append(DropCustody(held.origin, held.counter, reason))
 
 
 def custody_expired(node: Node, held: Held, now: float, acts: list[Action]) -> None:
     """A relay gives up: report to the originator (a FLASH is never dropped silently)."""
-    _drop_held(node, held, "verlopen", acts)
+    _drop_held(node, held, CustodyEvent.EXPIRE, Detail(DetailKind.CUSTODY_EXPIRED), acts)
     prec = min(held.precedence, Precedence.IMMEDIATE)
     node.add_ctl(Ctl(ExpiredFrame(node.me, held.origin, (held.counter,)), Precedence(prec), tries_left=3), now)
 
@@ -508,7 +557,7 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
                 # ack of the earlier copy no longer makes it redundant
                 for counter in [k for k, (_, job) in node.ctl_custody.items() if job == n]:
                     del node.ctl_custody[counter]
-            node.sched.put(("ctl", n), c.precedence, now)
+            node.sched.put(CtlKey(n), c.precedence, now)
             todo -= set(extra) | set(f.seqs)
     ordered = sorted(todo)
     for i in range(0, len(ordered), _MAX_RECEIPT_SEQS):

@@ -1,7 +1,7 @@
-"""Up/down state per link kind ("radio", "ip") from adapter events and end-to-end probes.
+"""Up/down state per link kind ("radio", "ip") from adapter events.
 
 IP is preferred while healthy (no airtime); the radio is the link that is always there. A link is healthy
-when its adapter says it is up and no end-to-end probe on it has failed since the last success.
+when its adapter says it is up. (Whether one box answers is a per-peer question: core/peer_links.py.)
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ from nspgw.core.events import IP, LINKS, RADIO
 class _Link:
     up: bool = False
     detail: str = ""
-    probe_failures: int = 0
 
 
 class LinkHealth:
-    PROBE_FAILURES_DOWN = 2
-
     def __init__(self, radio_up: bool = True) -> None:
         self._links = {name: _Link() for name in LINKS}
         self._links[RADIO].up = radio_up
@@ -30,24 +27,11 @@ class LinkHealth:
         before = self.healthy(link)
         entry = self._links.setdefault(link, _Link())
         entry.up, entry.detail = up, detail
-        if up:
-            entry.probe_failures = 0
-        return before != self.healthy(link)
-
-    def probe_ok(self, link: str, now: float) -> bool:
-        before = self.healthy(link)
-        entry = self._links.setdefault(link, _Link())
-        entry.probe_failures = 0
-        return before != self.healthy(link)
-
-    def probe_failed(self, link: str) -> bool:
-        before = self.healthy(link)
-        self._links.setdefault(link, _Link()).probe_failures += 1
         return before != self.healthy(link)
 
     def healthy(self, link: str) -> bool:
         entry = self._links.get(link)
-        return entry is not None and entry.up and entry.probe_failures < self.PROBE_FAILURES_DOWN
+        return entry is not None and entry.up
 
     @property
     def ip_up(self) -> bool:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Hashable
+from types import MappingProxyType
 
 from nspgw.core import inbound, lifecycle, outbound
 from nspgw.core.actions import (
     Action,
+    Detail,
+    DetailKind,
     DropFragments,
-    Notify,
+    Notice,
+    NoticeKind,
     StoreCounter,
     StoreOutboxState,
     StoreReceipt,
@@ -30,28 +33,35 @@ from nspgw.core.airtime import DutyCycleLedger
 from nspgw.core.config import NodeConfig, NodeState
 from nspgw.core.events import (
     RADIO,
+    BroadcastRoster,
+    Command,
     Event,
     FrameIn,
-    LinkState,
+    LinkChanged,
     MessageAccepted,
+    NetworkKeysChanged,
     PeerHeard,
     PeerPresence,
+    ProbeRequested,
     RadioSendResult,
+    RosterChanged,
 )
 from nspgw.core.history import FrameHistory
-from nspgw.core.lifecycle import FINAL, MsgState
+from nspgw.core.lifecycle import FINAL, MsgEvent, MsgState
 from nspgw.core.link_health import LinkHealth
 from nspgw.core.netwindow import NetWindows
 from nspgw.core.peer_links import PeerLinks
+from nspgw.core.resync import ResyncState
 from nspgw.core.router import relay_for
 from nspgw.core.scheduler import Rng, Scheduler, backoff_s
-from nspgw.core.work import Ctl, Held, OutMsg, Sent
+from nspgw.core.snapshot import NodeSnapshot
+from nspgw.core.work import Ctl, CtlKey, Held, HeldKey, JobKey, OutKey, OutMsg
 from nspgw.crypto.replay import ReplayWindow
 from nspgw.errors import DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FrameCodec
 from nspgw.wire.fragment import Reassembler
-from nspgw.wire.frames import BeaconFrame, MsgId, Precedence
+from nspgw.wire.frames import BeaconFrame, MsgId, NetworkKeyFrame, Precedence, ProbeFrame, RosterUpdateFrame
 
 _EXPIRED_KEPT = 1024  # recently expired messages a late receipt is still accepted for
 
@@ -69,9 +79,9 @@ class Node:
         self.peers = PeerLinks()
         # Ready jobs the last `pump` could not serve → the earliest time their link lets them go (radio busy,
         # blocked, out of duty-cycle budget). `next_deadline` waits for these, never for a job's ready time.
-        self.gates: dict[Hashable, float] = {}
+        self.gates: dict[JobKey, float] = {}
         self.pumped_at = 0.0
-        self.sched = Scheduler()
+        self.sched: Scheduler[JobKey] = Scheduler()
         self.reasm = Reassembler()
         self.out: dict[int, OutMsg] = {}
         self.held: dict[tuple[BoxAddr, int], Held] = {}
@@ -98,22 +108,14 @@ class Node:
         self._state = state
         self._started = False
         self._ctl_seq = 0
-        self._tx_seq = 0
-        self._tx: dict[int, Sent] = {}
-        self._naks: dict[Hashable, int] = {}
-        self._radio_free_at = 0.0
-        self._radio_blocked_until = 0.0
+        self.radio = outbound.RadioTx()  # tx references, radio busy/blocked times, NAK counts
         self._next_beacon = 0.0
         self._next_checkpoint = 0.0
         self._dirty_windows: set[int] = set()
         self._receipts: dict[BoxAddr, tuple[set[int], Precedence, float]] = {}  # origin → seqs, prec, flush at
         self._acks: dict[tuple[BoxAddr, str], tuple[list[object], float]] = {}  # (hop, link) → refs, flush at
-        self._receipt_sent: dict[MsgId, float] = {}
-        self._recent: dict[bytes, None] = {}  # digests of recent raw frames (exact duplicates across links)
-        self._sync_hint_at: dict[BoxAddr, float] = {}
-        self._sync_from: set[BoxAddr] = set()  # boxes whose hint made us suspect a clone (warned once)
-        self._counter_resynced = False  # this boot: frame counter moved past a restored copy's
-        self._seq_resynced = False  # this boot: message numbers jumped past a restored copy's
+        self.memory = inbound.InboundMemory()  # recent raw frames, receipts last sent
+        self.resync = ResyncState()  # sync hints sent, clone warnings, this boot's counter/seq jumps
         self.conflicts: set[MsgId] = set()
         self.stats: dict[str, int] = {"rejected": 0, "duplicates": 0, "delivered_in": 0}
 
@@ -127,17 +129,37 @@ class Node:
             inbound.frame_in(self, event, now, acts)
         elif isinstance(event, RadioSendResult):
             outbound.send_result(self, event, now, acts)
-        elif isinstance(event, LinkState):
+        elif isinstance(event, LinkChanged):
             if self.links.set_state(event.link, event.up, event.detail, now):
                 self._wake_all(now)
         elif isinstance(event, PeerHeard):
             self.peer_heard(event.addr, event.link, event.snr, event.rssi, now, acts)
         elif isinstance(event, PeerPresence):
             self.peer_presence(event.addr, event.online, now)
+        elif isinstance(event, Command):
+            self._command(event, now)
         self._timers(now, acts)
         outbound.pump(self, now, acts)
         self._flush_windows(acts)
         return acts
+
+    def _command(self, ev: Command, now: float) -> None:
+        """Operator commands and key material the driver persisted: the key ring changes only here."""
+        if isinstance(ev, ProbeRequested):
+            self.add_ctl(Ctl(ProbeFrame(self.me, ev.dst, ev.nonce), Precedence.PRIORITY), now)
+        elif isinstance(ev, RosterChanged):
+            self.cfg.keyring.set_roster(ev.roster)
+        elif isinstance(ev, NetworkKeysChanged):
+            self.cfg.keyring.set_network_keys(ev.keys)
+        elif isinstance(ev, BroadcastRoster):
+            for delay in ev.repeats:
+                self.add_ctl(Ctl(RosterUpdateFrame(self.me, ev.blob), Precedence.FLASH, BROADCAST_ADDR,
+                                 tries_left=1), now, delay)
+        else:
+            for addr in ev.boxes:  # sealed under each pair key: a revoked box has none any more
+                for delay in ev.repeats:
+                    self.add_ctl(Ctl(NetworkKeyFrame(self.me, addr, ev.key), Precedence.FLASH, tries_left=3),
+                                 now, delay)
 
     def handle_timer(self, now: float) -> list[Action]:
         acts: list[Action] = []
@@ -175,6 +197,18 @@ class Node:
     def queued(self) -> int:
         return len(self.out) + len(self.held)
 
+    def snapshot(self, now: float) -> NodeSnapshot:
+        """A read-only view for status, drills and diagnostics (outside the core, read this, not the tables)."""
+        queue = dict.fromkeys(Precedence, 0)
+        for o in self.out.values():
+            queue[o.precedence] += 1
+        return NodeSnapshot(
+            me=self.me, outbox=frozenset(self.out), queue=MappingProxyType(queue), custody=len(self.held),
+            links=MappingProxyType(self.links.snapshot()), peer_links=MappingProxyType(self.peers.snapshot(now)),
+            airtime_used_ms=self.ledger.used_ms(now), airtime_limit_ms=self.ledger.limit_ms,
+            jobs=len(self.sched), waiting_on_radio=len(self.gates), deadline=self.next_deadline(),
+            stats=MappingProxyType(dict(self.stats)))
+
     # ------------------------------------------------------------------------------------------ startup
     def _start(self, now: float, acts: list[Action]) -> None:
         if self._started:
@@ -192,13 +226,13 @@ class Node:
                 o.pending = self.bulletin_addressees()
                 acts.append(StoreOutboxState(o.msg.seq, o.state, tuple(sorted(o.acked)), tuple(sorted(o.pending))))
             if o.state != MsgState.HELD_BY_RELAY:
-                self.sched.put(("out", o.msg.seq), o.precedence, now)
+                self.sched.put(OutKey(o.msg.seq), o.precedence, now)
             else:
-                self.sched.put(("out", o.msg.seq), o.precedence, now + self.cfg.held_recheck_s)
+                self.sched.put(OutKey(o.msg.seq), o.precedence, now + self.cfg.held_recheck_s)
         for c in self._state.custody:
             h = Held(c.origin, c.counter, c.dst, c.precedence, c.raw, now + c.ttl_remaining_s, c.from_hop)
             self.held[(c.origin, c.counter)] = h
-            self.sched.put(("held", c.origin, c.counter), c.precedence, now)
+            self.sched.put(HeldKey(c.origin, c.counter), c.precedence, now)
         for f in self._state.fragments:
             with contextlib.suppress(DecodeError):  # inconsistent leftovers: the sender repeats what is missing
                 self.reasm.add(f)
@@ -236,41 +270,40 @@ class Node:
         pending = self.bulletin_addressees() if ev.dst == BROADCAST_ADDR else None
         o = OutMsg(ev.msg, ev.dst, ev.precedence, ev.body, now + ttl, MsgState.ACCEPTED, pending=pending)
         self.out[ev.msg.seq] = o
-        self._move(o, "enqueue", acts)
+        self.move(o, MsgEvent.ENQUEUE, acts)
         acts.append(StoreTtl(((ev.msg.seq, ttl),), ()))
-        self.sched.put(("out", ev.msg.seq), ev.precedence, now)
+        self.sched.put(OutKey(ev.msg.seq), ev.precedence, now)
 
     def bulletin_addressees(self) -> set[BoxAddr]:
         """Every box a bulletin must reach (each confirms for itself): the roster minus us and revoked boxes."""
         return {e.addr for e in self.cfg.keyring.roster.entries if e.addr != self.me and not e.revoked}
 
-    def _move(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
+    def move(self, o: OutMsg, event: MsgEvent, acts: list[Action], detail: Detail | str = "") -> None:
         new = lifecycle.advance(o.state, event)
         changed = new != o.state
         o.state = new
-        if changed or event in ("custody_ack", "receipt"):
+        if changed or event in (MsgEvent.CUSTODY_ACK, MsgEvent.RECEIPT):
             acts.append(StoreOutboxState(o.msg.seq, new, tuple(sorted(o.acked)),
                                          tuple(sorted(o.pending)) if o.pending is not None else None, detail))
         if new in FINAL:
             self.out.pop(o.msg.seq, None)
-            self.sched.remove(("out", o.msg.seq))
+            self.sched.remove(OutKey(o.msg.seq))
             for c in o.counters:  # the store drops its rows too (StoreOutboxState to a final state)
                 self.frames_sent.pop(c, None)
                 self.frame_hops.pop(c, None)
             o.counters.clear()
 
-    def finish(self, o: OutMsg, event: str, acts: list[Action], detail: str = "") -> None:
+    def finish(self, o: OutMsg, event: MsgEvent, acts: list[Action], detail: Detail | None = None) -> None:
         if o.state in FINAL:
             return
-        self._move(o, event, acts, detail)
-        if event == "expire":
+        self.move(o, event, acts, detail or "")
+        if event == MsgEvent.EXPIRE:
             self.expired[o.msg.seq] = o.dst
             if len(self.expired) > _EXPIRED_KEPT:
                 self.expired.pop(min(self.expired))
-            prec = o.precedence.name
-            who = "alle posten" if o.bulletin else f"post {self._name(o.dst)}"
-            text = f"Bericht {o.msg.seq} ({prec}) aan {who} is VERLOPEN zonder bevestiging: {detail}".rstrip(": ")
-            acts.append(Notify("expired", text))
+            to = "" if o.bulletin else self.name_of(o.dst)  # "": every box (a bulletin)
+            why: dict[str, str | int] = {} if detail is None else {"reason": detail.kind.value, **detail.params}
+            acts.append(Notice(NoticeKind.EXPIRED, {"seq": o.msg.seq, "prec": o.precedence.name, "to": to, **why}))
 
     def late_receipt(self, seq: int, by: BoxAddr, acts: list[Action]) -> None:
         """A receipt for a message we already reported expired: it did arrive after all (a custodian that was
@@ -286,11 +319,9 @@ class Node:
             return
         del self.expired[seq]
         acts.append(StoreReceipt(seq, by))
-        state = lifecycle.advance(MsgState.EXPIRED, "late_receipt")
-        acts.append(StoreOutboxState(seq, state, (), None, "laat afgeleverd"))
-        acts.append(Notify("delivered_late", (
-            f"Bericht {seq} aan post {self._name(dst)} is toch AFGELEVERD (na de melding VERLOPEN); "
-            "niet opnieuw sturen.")))
+        state = lifecycle.advance(MsgState.EXPIRED, MsgEvent.LATE_RECEIPT)
+        acts.append(StoreOutboxState(seq, state, (), None, Detail(DetailKind.DELIVERED_LATE)))
+        acts.append(Notice(NoticeKind.DELIVERED_LATE, {"seq": seq, "to": self.name_of(dst)}))
 
     def custody_acked(self, o: OutMsg, frag: int, now: float, acts: list[Action]) -> None:
         if o.state in FINAL or o.bulletin:
@@ -299,10 +330,10 @@ class Node:
         outbound.fragments_of(self, o)
         if len(o.acked) >= len(o.frags) and o.state != MsgState.HELD_BY_RELAY:
             o.round.clear()
-            self._move(o, "custody_ack", acts)
+            self.move(o, MsgEvent.CUSTODY_ACK, acts)
             o.rechecks += 1
             wait = backoff_s(o.rechecks, self.cfg.held_recheck_s, 8 * self.cfg.held_recheck_s, self.rng)
-            self.sched.put(("out", o.msg.seq), o.precedence, now + wait)
+            self.sched.put(OutKey(o.msg.seq), o.precedence, now + wait)
 
     def resend_fragments(self, o: OutMsg, missing: tuple[int, ...], now: float, acts: list[Action]) -> None:
         outbound.fragments_of(self, o)
@@ -310,13 +341,13 @@ class Node:
         if not want or o.state in FINAL:
             return
         if o.state == MsgState.HELD_BY_RELAY:
-            self._move(o, "fragment_request", acts)
+            self.move(o, MsgEvent.FRAGMENT_REQUEST, acts)
         o.acked.difference_update(want)
         o.round = [(i, None) for i in want if (i, None) not in o.round] + o.round
         o.via = None
-        self.sched.put(("out", o.msg.seq), o.precedence, now)
+        self.sched.put(OutKey(o.msg.seq), o.precedence, now)
 
-    def _name(self, addr: int) -> str:
+    def name_of(self, addr: int) -> str:
         e = self.cfg.keyring.roster.get(addr)
         return f"{e.name} ({addr})" if e is not None else str(addr)
 
@@ -348,10 +379,10 @@ class Node:
         for o in self.out.values():
             waiting = o.state == MsgState.QUEUED or (o.state == MsgState.IN_FLIGHT and not o.round)
             if waiting and (o.dst == addr or relay_for(roster, self.me, o.dst) == addr):
-                self.sched.put(("out", o.msg.seq), o.precedence, now)
+                self.sched.put(OutKey(o.msg.seq), o.precedence, now)
         for h in self.held.values():
             if h.dst == addr:
-                self.sched.put(("held", h.origin, h.counter), h.precedence, now)
+                self.sched.put(HeldKey(h.origin, h.counter), h.precedence, now)
 
     def is_fresh(self, addr: BoxAddr, now: float) -> bool:
         t = self.heard.get(addr)
@@ -361,18 +392,17 @@ class Node:
         for key in self.sched.job_keys():
             self.sched.put(key, self._prec_of(key), min(now, self.sched.ready_at(key) or now))
 
-    def _prec_of(self, key: Hashable) -> Precedence:
-        assert isinstance(key, tuple)
-        if key[0] == "out":
-            return self.out[key[1]].precedence
-        if key[0] == "held":
-            return self.held[(key[1], key[2])].precedence
-        return self.ctl[key[1]].precedence
+    def _prec_of(self, key: JobKey) -> Precedence:
+        if isinstance(key, OutKey):
+            return self.out[key.seq].precedence
+        if isinstance(key, HeldKey):
+            return self.held[(key.origin, key.counter)].precedence
+        return self.ctl[key.job].precedence
 
     # -------------------------------------------------------------------------------------------- timers
     def _timers(self, now: float, acts: list[Action]) -> None:
         for o in [o for o in self.out.values() if o.deadline <= now]:
-            self.finish(o, "expire", acts, "tijd verstreken")
+            self.finish(o, MsgEvent.EXPIRE, acts, Detail(DetailKind.TTL))
         for h in [h for h in self.held.values() if h.deadline <= now]:
             inbound.custody_expired(self, h, now, acts)
         for origin, (seqs, prec, at) in list(self._receipts.items()):
@@ -388,7 +418,7 @@ class Node:
             beacon = BeaconFrame(self.me, self.cfg.keyring.roster.version, min(self.queued(), 255))
             for n in [n for n, c in self.ctl.items() if isinstance(c.frame, BeaconFrame)]:
                 del self.ctl[n]  # one that never went out (radio down, budget) is stale: replace it
-                self.sched.remove(("ctl", n))
+                self.sched.remove(CtlKey(n))
             self.add_ctl(Ctl(beacon, Precedence.ROUTINE, BROADCAST_ADDR, RADIO, 1), now)
         if now >= self._next_checkpoint:
             self._next_checkpoint = now + self.cfg.checkpoint_interval_s
@@ -406,25 +436,25 @@ class Node:
             **self.stats}))
 
     def queue_receipt(self, origin: BoxAddr, seq: int, prec: Precedence, now: float) -> None:
-        seqs, p, at = self._receipts.get(origin, (set(), prec, now + self._batch_delay(prec)))
+        seqs, p, at = self._receipts.get(origin, (set(), prec, now + self.batch_delay(prec)))
         seqs.add(seq)
         p = min(p, prec)
-        self._receipts[origin] = (seqs, p, min(at, now + self._batch_delay(p)))
+        self._receipts[origin] = (seqs, p, min(at, now + self.batch_delay(p)))
 
     def queue_ack(self, hop: BoxAddr, link: str, ref: object, now: float, prec: Precedence) -> None:
-        refs, at = self._acks.get((hop, link), ([], now + self._batch_delay(prec)))
+        refs, at = self._acks.get((hop, link), ([], now + self.batch_delay(prec)))
         if ref not in refs:
             refs.append(ref)
-        self._acks[(hop, link)] = (refs, min(at, now + self._batch_delay(prec)))
+        self._acks[(hop, link)] = (refs, min(at, now + self.batch_delay(prec)))
 
-    def _batch_delay(self, prec: Precedence) -> float:
+    def batch_delay(self, prec: Precedence) -> float:
         return self.cfg.receipt_delay_s / (4.0 if prec == Precedence.FLASH else 1.0)
 
     def add_ctl(self, c: Ctl, now: float, delay: float = 0.0) -> int:
-        """Queue a control frame; returns its job number (the scheduler key is ("ctl", number))."""
+        """Queue a control frame; returns its job number (the scheduler key is CtlKey(number))."""
         self._ctl_seq += 1
         self.ctl[self._ctl_seq] = c
-        self.sched.put(("ctl", self._ctl_seq), c.precedence, now + delay)
+        self.sched.put(CtlKey(self._ctl_seq), c.precedence, now + delay)
         return self._ctl_seq
 
     def window(self, sender: int) -> ReplayWindow:

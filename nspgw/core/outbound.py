@@ -7,18 +7,17 @@ scheduler picks by precedence, `plan` routes each job, the duty-cycle ledger gat
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nspgw.core import inbound
-from nspgw.core.actions import Action, StoreFrameSent, Transmit
+from nspgw.core.actions import Action, Detail, DetailKind, StoreFrameSent, Transmit
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.events import IP, RADIO, RadioSendResult
-from nspgw.core.lifecycle import MsgState
+from nspgw.core.lifecycle import MsgEvent, MsgState
 from nspgw.core.router import Route, route
 from nspgw.core.scheduler import backoff_s
-from nspgw.core.work import Ctl, Held, OutMsg, Sent
+from nspgw.core.work import Ctl, Held, HeldKey, JobKey, OutKey, OutMsg, TxRecord
 from nspgw.errors import AuthError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.fragment import fragment
@@ -40,6 +39,53 @@ _QUICK_RETRIES = 3
 _CTL_CUSTODY_TRIES = 8  # sends of a control frame to a relay before the end-to-end re-check takes over
 
 
+class RadioTx:
+    """The outbound side's own state: transmission references, the radio's busy and blocked times, and the
+    NAK count per job. Only this class changes it; the rest of the core asks through its methods."""
+
+    def __init__(self) -> None:
+        self._seq = 0
+        self._sent: dict[int, TxRecord] = {}  # tx reference → what it carried (radio frames awaiting a result)
+        self._naks: dict[JobKey, int] = {}
+        self._free_at = 0.0
+        self._blocked_until = 0.0
+
+    def gate(self, now: float) -> float:
+        """Earliest time the radio is free and not blocked by the firmware (at least `now`)."""
+        return max(self._free_at, self._blocked_until, now)
+
+    def busy(self, now: float) -> bool:
+        return now < self._free_at or now < self._blocked_until
+
+    def next_ref(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def on_air(self, ref: int, until: float, sent: TxRecord | None) -> None:
+        """A radio frame went out under `ref`; the radio is busy until `until`."""
+        self._free_at = until
+        if sent is not None:
+            self._sent[ref] = sent
+            if len(self._sent) > 2000:  # results that never came (adapter restarted): forget the oldest
+                self._sent.pop(next(iter(self._sent)))
+
+    def result(self, ref: int) -> TxRecord | None:
+        return self._sent.pop(ref, None)
+
+    def acked(self, key: JobKey) -> None:
+        self._naks.pop(key, None)
+
+    def nak(self, key: JobKey) -> int:
+        """Count one more NAK for `key`; the count so far."""
+        if len(self._naks) > 1000:
+            self._naks.clear()
+        n = self._naks[key] = self._naks.get(key, 0) + 1
+        return n
+
+    def block(self, until: float) -> None:
+        self._blocked_until = until
+
+
 # ------------------------------------------------------------------------------------------ sending
 def fragments_of(node: Node, o: OutMsg) -> list[MessageFrame]:
     if not o.frags:
@@ -55,12 +101,10 @@ def fragments_of(node: Node, o: OutMsg) -> list[MessageFrame]:
             o.frags = fragment(whole, node.codec.max_body(custody=True))
     return o.frags
 
-def plan(node: Node, key: Hashable, now: float) -> Route | None:
-    assert isinstance(key, tuple)
-    kind = key[0]
+def plan(node: Node, key: JobKey, now: float) -> Route | None:
     ip = node.links.ip_up
-    if kind == "out":
-        o = node.out[key[1]]
+    if isinstance(key, OutKey):
+        o = node.out[key.seq]
         if o.bulletin:  # before `via`: each repeat of a round has its own box, and so its own link
             box = _next_bulletin_box(o)
             if box is not None:
@@ -77,14 +121,14 @@ def plan(node: Node, key: Hashable, now: float) -> Route | None:
                      ip_up=node.ip_reaches(o.dst, now),
                      direct_failures=o.direct_failures + failed, direct_limit=node.cfg.direct_attempts_before_relay,
                      relay_on_ip=lambda hop: node.ip_confirmed(hop))
-    if kind == "held":
-        h = node.held[(key[1], key[2])]
+    if isinstance(key, HeldKey):
+        h = node.held[(key.origin, key.counter)]
         failed = int(h.attempts > 0 and h.last_direct)
         return route(node.cfg.keyring.roster, node.me, h.dst, heard_fresh=node.is_fresh(h.dst, now),
                      ip_up=node.ip_reaches(h.dst, now),
                      direct_failures=h.direct_failures + failed, direct_limit=node.cfg.direct_attempts_before_relay,
                      holding=True, exclude=h.from_hop, relay_on_ip=lambda hop: node.ip_confirmed(hop))
-    c = node.ctl[key[1]]
+    c = node.ctl[key.job]
     if c.hop is not None:
         return Route(c.link or (IP if ip else RADIO), c.hop, False)
     dst = getattr(c.frame, "dst", BROADCAST_ADDR)
@@ -109,24 +153,23 @@ def bulletin_link(node: Node, o: OutMsg, box: BoxAddr) -> str:
 def airtime_ms(data_len: int, preset: str) -> float:
     return time_on_air_ms(meshtastic_frame_len(data_len, NSPGW_PORTNUM), preset)
 
-def estimate_len(node: Node, key: Hashable) -> int:
-    assert isinstance(key, tuple)
-    if key[0] == "out":
-        o = node.out[key[1]]
+def estimate_len(node: Node, key: JobKey) -> int:
+    if isinstance(key, OutKey):
+        o = node.out[key.seq]
         frags = fragments_of(node, o)
         i = o.round[0][0] if o.round else len(frags) - 1
         # An estimate for the airtime budget; no frame the codec makes exceeds the broadcast limit.
         return min(len(frags[i].body) + len(frags[i].signature) + 26, MAX_BROADCAST_FRAME)
-    if key[0] == "held":
-        return len(node.held[(key[1], key[2])].raw) + 4
+    if isinstance(key, HeldKey):
+        return len(node.held[(key.origin, key.counter)].raw) + 4
     return 40
 
-def radio_gate(node: Node, key: Hashable, prec: Precedence, now: float) -> float:
+def radio_gate(node: Node, key: JobKey, prec: Precedence, now: float) -> float:
     """Earliest time a radio job could go: `now` when it may go now, else when the radio is free, no longer
     blocked by the firmware, and the duty-cycle ledger has room for its frame (inf: radio reported down)."""
     if not node.links.healthy(RADIO):
         return math.inf
-    gate = max(node._radio_free_at, node._radio_blocked_until, now)
+    gate = node.radio.gate(now)
     est = airtime_ms(estimate_len(node, key), node.cfg.preset)
     reserve = node.ledger.limit_ms * node.cfg.reserve_fraction if prec == Precedence.ROUTINE else 0.0
     # A frame that could never fit (a budget smaller than one frame) is tried again after the longest backoff
@@ -140,9 +183,9 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
     node.gates.clear()
     node.pumped_at = now
     for _ in range(10_000):
-        gates: dict[Hashable, float] = {}
+        gates: dict[JobKey, float] = {}
 
-        def fits(key: Hashable, prec: Precedence, gates: dict[Hashable, float] = gates) -> bool:
+        def fits(key: JobKey, prec: Precedence, gates: dict[JobKey, float] = gates) -> bool:
             r = plan(node, key, now)
             if r is None:  # a custodian holds until the destination is heard (or a slow re-probe)
                 node.sched.put(key, prec, now + node.cfg.max_backoff_s)
@@ -151,7 +194,7 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
                 return True
             if not node.links.healthy(RADIO):
                 # The adapter reported the radio gone: a frame made now would only pile up in its queue
-                # with a counter and airtime booked for nothing. Wait; LinkState up wakes every job.
+                # with a counter and airtime booked for nothing. Wait; LinkChanged up wakes every job.
                 node.sched.put(key, prec, now + node.cfg.max_backoff_s)
                 return False
             gate = radio_gate(node, key, prec, now)
@@ -167,60 +210,59 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
         serve(node, key, now, acts)
     raise RuntimeError(f"outbound pump did not settle at t={now:.3f}: {len(node.sched)} jobs")
 
-def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: Sent | None,
+def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: TxRecord | None,
               now: float, acts: list[Action], want_ack: bool = False) -> None:
-    node._tx_seq += 1
+    ref = node.radio.next_ref()
     airtime = 0.0
     if link == RADIO:
         airtime = airtime_ms(len(data), node.cfg.preset)
         node.ledger.record(now, airtime)
-        node._radio_free_at = now + airtime / 1000.0 + node.cfg.radio_margin_s
-        if sent is not None:
-            node._tx[node._tx_seq] = sent
-            if len(node._tx) > 2000:  # results that never came (adapter restarted): forget the oldest
-                node._tx.pop(next(iter(node._tx)))
-    acts.append(Transmit(link, hop, data, prec, node._tx_seq, airtime, want_ack and link == RADIO))
+        node.radio.on_air(ref, now + airtime / 1000.0 + node.cfg.radio_margin_s, sent)
+    acts.append(Transmit(link, hop, data, prec, ref, airtime, want_ack and link == RADIO))
 
 def also_radio(node: Node, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float, acts: list[Action]) -> None:
     """FLASH goes on both links: the receiver deduplicates by message id."""
-    if prec != Precedence.FLASH or now < node._radio_free_at or now < node._radio_blocked_until:
+    if prec != Precedence.FLASH or node.radio.busy(now):
         return
     if not node.links.healthy(RADIO):
         return
     if node.ledger.can_send(now, airtime_ms(len(data), node.cfg.preset)):
         transmit(node, RADIO, hop, data, prec, None, now, acts)
 
-def serve(node: Node, key: Hashable, now: float, acts: list[Action]) -> None:
+def serve(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
     """Serve one job. A frame that cannot be sealed any more (destination or relay revoked or removed
     from the roster since the message was accepted, oversized content) ends that job with a report;
     it never takes the node down."""
-    assert isinstance(key, tuple)
     try:
         serve_job(node, key, now, acts)
     except (AuthError, ValueError) as exc:
         node.sched.remove(key)
         node.stats["unsendable"] = node.stats.get("unsendable", 0) + 1
-        if key[0] == "out" and key[1] in node.out:
-            node.finish(node.out[key[1]], "expire", acts, f"kan niet worden verzonden ({exc})")
-        elif key[0] == "held" and (key[1], key[2]) in node.held:
-            inbound.custody_expired(node, node.held[(key[1], key[2])], now, acts)
+        if isinstance(key, OutKey):
+            if key.seq in node.out:
+                node.finish(node.out[key.seq], MsgEvent.EXPIRE, acts,
+                            Detail(DetailKind.UNSENDABLE, {"error": str(exc)}))
+        elif isinstance(key, HeldKey):
+            if (key.origin, key.counter) in node.held:
+                inbound.custody_expired(node, node.held[(key.origin, key.counter)], now, acts)
         else:
-            node.ctl.pop(key[1], None)
+            node.ctl.pop(key.job, None)
 
-def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action]) -> None:
+def serve_job(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
     r = plan(node, key, now)
     assert r is not None
-    if key[0] == "out":
-        serve_out(node, node.out[key[1]], r, now, acts)  # type: ignore[index]
-    elif key[0] == "held":
-        serve_held(node, node.held[(key[1], key[2])], r, now, acts)  # type: ignore[index]
+    if isinstance(key, OutKey):
+        serve_out(node, node.out[key.seq], r, now, acts)
+    elif isinstance(key, HeldKey):
+        serve_held(node, node.held[(key.origin, key.counter)], r, now, acts)
     else:
-        c = node.ctl.pop(key[1])  # type: ignore[call-overload]
+        c = node.ctl.pop(key.job)
         node.sched.remove(key)
         if isinstance(c.frame, FragmentRequestFrame):
-            c = inbound.next_request(node, c, now)  # what is missing now; None: nothing any more
-            if c is None:
+            asked = inbound.next_request(node, c, now)  # what is missing now; None: nothing any more
+            if asked is None:
                 return
+            c = asked
         hop = None if r.hop == BROADCAST_ADDR else r.hop
         ttl = node.cfg.ttl_s[c.precedence] if r.custody else None
         counter = node.alloc_counter(acts)
@@ -234,7 +276,7 @@ def serve_job(node: Node, key: tuple[object, ...], now: float, acts: list[Action
             _await_custody(node, c, counter, r.hop, now)
             return
         notice = isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
-        transmit(node, r.link, hop, data, c.precedence, Sent(key, 0, c), now, acts, want_ack=notice)
+        transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice)
 
 def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
     again = replace(c, custody_sends=c.custody_sends + 1)
@@ -247,19 +289,19 @@ def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -
     node.ctl_custody[counter] = (hop, job)
 
 def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
-    key = ("out", o.msg.seq)
+    key = OutKey(o.msg.seq)
     frags = fragments_of(node, o)
     if not o.round:  # a new round
         recheck = o.state == MsgState.HELD_BY_RELAY
         if recheck:
-            node._move(o, "recheck", acts)
+            node.move(o, MsgEvent.RECHECK, acts)
             o.acked.clear()
             o.attempts = max(o.attempts, 1)
         if o.state == MsgState.IN_FLIGHT:
             # `r` was planned with this failure counted already (see `plan`), and `pump` checked its gate.
             if o.via is not None and not o.via.custody:
                 o.direct_failures += 1
-            node._move(o, "retry", acts)
+            node.move(o, MsgEvent.RETRY, acts)
         if o.bulletin and o.attempts > 0:
             if o.pending is None:
                 o.pending = node.bulletin_addressees()
@@ -286,18 +328,18 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
         node.frame_hops[counter] = hop
     if box is not None:  # bulletin repeated to one box that did not confirm (`plan` chose the same link)
         data = node.codec.encode(frame, counter)
-        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, Sent(key, i, None), now, acts)
+        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, TxRecord(key, i, None), now, acts)
     else:
         custody_to = via.hop if via.custody else None
         data = node.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
-        transmit(node, via.link, hop, data, o.precedence, Sent(key, i, None), now, acts)
+        transmit(node, via.link, hop, data, o.precedence, TxRecord(key, i, None), now, acts)
         if via.link == IP:
             # FLASH goes on both links; a bulletin too while presence says some addressee is off the broker
             # (a radio broadcast reaches them all at once instead of one repeat per box later).
             off_ip = o.bulletin and any(not node.ip_reaches(b, now) for b in o.pending or ())
             also_radio(node, Precedence.FLASH if off_ip else o.precedence, data, hop, now, acts)
     if o.state != MsgState.IN_FLIGHT:
-        node._move(o, "transmit", acts)
+        node.move(o, MsgEvent.TRANSMIT, acts)
     if o.round:
         node.sched.put(key, o.precedence, now)
     else:
@@ -307,7 +349,7 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
         o.via = via  # remembered to count a direct failure at the next round
 
 def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) -> None:
-    key = ("held", h.origin, h.counter)
+    key = HeldKey(h.origin, h.counter)
     if h.attempts > 0 and h.last_direct:
         h.direct_failures += 1  # already counted in `r` (see `plan`)
     remaining = max(int(h.deadline - now), 1)
@@ -315,7 +357,7 @@ def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) ->
     h.attempts += 1
     h.last_direct = not r.custody
     h.sent_to.add(r.hop)
-    transmit(node, r.link, r.hop, data, h.precedence, Sent(key, 0, None), now, acts)
+    transmit(node, r.link, r.hop, data, h.precedence, TxRecord(key, 0, None), now, acts)
     if r.link == IP:
         also_radio(node, h.precedence, data, r.hop, now, acts)
     wait = backoff_s(h.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
@@ -323,30 +365,27 @@ def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) ->
 
 # ------------------------------------------------------------------------------------ send results
 def send_result(node: Node, ev: RadioSendResult, now: float, acts: list[Action]) -> None:
-    sent = node._tx.pop(ev.tx_ref, None)
+    sent = node.radio.result(ev.tx_ref)
     if sent is None:
         return
     if ev.ok:
-        node._naks.pop(sent.key, None)
+        node.radio.acked(sent.key)
         return
     # The next hop did not acknowledge even after the firmware's own retransmissions. Try again soon a
     # few times (a box that just came back is often still busy), then fall back to the normal backoff.
-    if len(node._naks) > 1000:
-        node._naks.clear()
-    naks = node._naks[sent.key] = node._naks.get(sent.key, 0) + 1
+    naks = node.radio.nak(sent.key)
     soon = now + backoff_s(naks, 10.0, node.cfg.max_backoff_s, node.rng) if naks <= _QUICK_RETRIES else None
     if ev.error_reason == "DUTY_CYCLE_LIMIT":
         # The firmware's own ledger disagrees with ours (other traffic, a reboot): back off the radio.
-        node._radio_blocked_until = now + _DUTY_BLOCK_S
+        node.radio.block(now + _DUTY_BLOCK_S)
     key = sent.key
-    assert isinstance(key, tuple)
     if sent.ctl is not None:
         if sent.ctl.tries_left > 1:
             node.add_ctl(replace(sent.ctl, tries_left=sent.ctl.tries_left - 1), now,
                          backoff_s(1, node.cfg.receipt_delay_s * 4, node.cfg.max_backoff_s, node.rng))
         return
-    if key[0] == "out" and key[1] in node.out:
-        o = node.out[key[1]]
+    if isinstance(key, OutKey) and key.seq in node.out:
+        o = node.out[key.seq]
         if o.state not in (MsgState.IN_FLIGHT, MsgState.QUEUED):
             return
         if ev.error_reason == "DUTY_CYCLE_LIMIT":
@@ -354,6 +393,6 @@ def send_result(node: Node, ev: RadioSendResult, now: float, acts: list[Action])
             node.sched.put(key, o.precedence, now)
         elif not o.round and soon is not None:
             node.sched.put(key, o.precedence, min(soon, node.sched.ready_at(key) or soon))
-    elif key[0] == "held" and (key[1], key[2]) in node.held and soon is not None:
-        h = node.held[(key[1], key[2])]
+    elif isinstance(key, HeldKey) and (key.origin, key.counter) in node.held and soon is not None:
+        h = node.held[(key.origin, key.counter)]
         node.sched.put(key, h.precedence, min(soon, node.sched.ready_at(key) or soon))

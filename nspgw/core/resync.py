@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nspgw.core.actions import Action, Notify, StoreSeqJump
+from nspgw.core.actions import Action, Notice, NoticeKind, StoreSeqJump
 from nspgw.core.lifecycle import FINAL
-from nspgw.core.work import Ctl
+from nspgw.core.work import Ctl, OutKey
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import Precedence, SyncFrame
 
@@ -20,11 +20,22 @@ SEQ_JUMP = 1 << 16
 SYNC_FLOOR_LIMIT = 1 << 31  # a sync hint never moves our frame counter beyond this
 
 
+class ResyncState:
+    """What resync remembers for this boot; only this module changes it."""
+
+    def __init__(self) -> None:
+        self.hint_at: dict[BoxAddr, float] = {}  # box → when we last sent it a sync hint
+        self.warned: set[BoxAddr] = set()  # boxes whose hint made us suspect a clone (warned once)
+        self.counter_resynced = False  # frame counter moved past a restored copy's
+        self.seq_resynced = False  # message numbers jumped past a restored copy's
+
+
 def sync_hint(node: Node, src: BoxAddr, hop: BoxAddr, link: str, floor: int, now: float) -> None:
-    last = node._sync_hint_at.get(src)
+    st = node.resync
+    last = st.hint_at.get(src)
     if last is not None and now - last < node.cfg.sync_hint_interval_s:
         return
-    node._sync_hint_at[src] = now
+    st.hint_at[src] = now
     node.add_ctl(Ctl(SyncFrame(node.me, src, floor), Precedence.PRIORITY, hop, link, 1), now)
 
 
@@ -44,23 +55,21 @@ def sync_received(node: Node, frame: SyncFrame, now: float, acts: list[Action]) 
         node.stats["sync_ignored"] = node.stats.get("sync_ignored", 0) + 1
         return
     restored = node.counter <= floor
-    if restored and node._counter_resynced:
+    st = node.resync
+    if restored and st.counter_resynced:
         node.raise_counter(floor, acts)
-        if frame.src not in node._sync_from:
-            node._sync_from.add(frame.src)
-            acts.append(Notify("clone_suspected", (
-                f"Post {node._name(frame.src)} ziet frametellers van dit kastje die wij niet verstuurd hebben: "
-                "mogelijk een gekloonde SD-kaart. Waarschuw de beheerder.")))
+        if frame.src not in st.warned:
+            st.warned.add(frame.src)
+            acts.append(Notice(NoticeKind.CLONE_SUSPECTED, {"box": node.name_of(frame.src)}, variant="sync"))
         return
     if restored:
-        node._counter_resynced = True
+        st.counter_resynced = True
         node.raise_counter(min(floor + SEQ_JUMP, SYNC_FLOOR_LIMIT), acts)
-    if restored or not node._seq_resynced:
-        if not node._seq_resynced:
-            node._seq_resynced = True
+    if restored or not st.seq_resynced:
+        if not st.seq_resynced:
+            st.seq_resynced = True
             acts.append(StoreSeqJump(SEQ_JUMP))
         for o in node.out.values():  # frames with stale counters were dropped: send again, fresh counters
             if o.state not in FINAL:
-                node.sched.put(("out", o.msg.seq), o.precedence, now)
-        acts.append(Notify("counter_resync", (
-            f"Tellers bijgesteld na melding van {node._name(frame.src)} (kastje teruggezet uit een back-up?)")))
+                node.sched.put(OutKey(o.msg.seq), o.precedence, now)
+        acts.append(Notice(NoticeKind.COUNTER_RESYNC, {"box": node.name_of(frame.src)}))

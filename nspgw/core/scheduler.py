@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from nspgw.wire.frames import Precedence
 
@@ -28,18 +28,21 @@ class _Job:
     order: int
 
 
-class Scheduler:
+K = TypeVar("K", bound=Hashable)
+
+
+class Scheduler(Generic[K]):
     def __init__(self) -> None:
-        self._jobs: dict[Hashable, _Job] = {}
+        self._jobs: dict[K, _Job] = {}
         self._order = 0
 
     def __len__(self) -> int:
         return len(self._jobs)
 
-    def __contains__(self, key: Hashable) -> bool:
+    def __contains__(self, key: K) -> bool:
         return key in self._jobs
 
-    def put(self, key: Hashable, precedence: Precedence, ready_at: float) -> None:
+    def put(self, key: K, precedence: Precedence, ready_at: float) -> None:
         """Add or re-time a job (keeps its place among equals when it already exists)."""
         job = self._jobs.get(key)
         if job is None:
@@ -48,14 +51,14 @@ class Scheduler:
         else:
             job.precedence, job.ready_at = precedence, ready_at
 
-    def remove(self, key: Hashable) -> None:
+    def remove(self, key: K) -> None:
         self._jobs.pop(key, None)
 
-    def ready_at(self, key: Hashable) -> float | None:
+    def ready_at(self, key: K) -> float | None:
         job = self._jobs.get(key)
         return None if job is None else job.ready_at
 
-    def pick(self, now: float, fits: Callable[[Hashable, Precedence], bool] | None = None) -> Hashable | None:
+    def pick(self, now: float, fits: Callable[[K, Precedence], bool] | None = None) -> K | None:
         """The ready job to serve now (not removed), or None."""
         ready = sorted(
             (j.precedence, j.ready_at, j.order, k) for k, j in self._jobs.items() if j.ready_at <= now
@@ -68,11 +71,11 @@ class Scheduler:
     def next_ready(self) -> float | None:
         return min((j.ready_at for j in self._jobs.values()), default=None)
 
-    def items(self) -> list[tuple[Hashable, float]]:
+    def items(self) -> list[tuple[K, float]]:
         """(key, ready time) of every job."""
         return [(k, j.ready_at) for k, j in self._jobs.items()]
 
-    def job_keys(self) -> list[Hashable]:
+    def job_keys(self) -> list[K]:
         return list(self._jobs)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from nspgw.core.lifecycle import MsgState
+from nspgw.core.lifecycle import CustodyState, MsgState
 from nspgw.core.router import Route
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import Frame, MessageFrame, MsgId, Precedence
@@ -51,6 +50,7 @@ class Held:
     direct_failures: int = 0
     last_direct: bool = False
     sent_to: set[BoxAddr] = field(default_factory=set)  # hops we handed it to: only they may acknowledge
+    state: CustodyState = CustodyState.HELD  # moves by `lifecycle.CUSTODY_TRANSITIONS` only
 
 
 @dataclass
@@ -67,7 +67,34 @@ class Ctl:
 
 
 @dataclass(frozen=True, slots=True)
-class Sent:
-    key: Hashable
+class OutKey:
+    """Scheduler key of one of our messages."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeldKey:
+    """Scheduler key of a frame in our custody."""
+
+    origin: BoxAddr
+    counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class CtlKey:
+    """Scheduler key of a queued control frame (its job number, `Node.add_ctl`)."""
+
+    job: int
+
+
+JobKey = OutKey | HeldKey | CtlKey
+
+
+@dataclass(frozen=True, slots=True)
+class TxRecord:
+    """What a radio transmission carried, to act on its send result (NAK: try that job again soon)."""
+
+    key: JobKey
     frag: int
     ctl: Ctl | None

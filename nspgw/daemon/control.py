@@ -2,8 +2,9 @@
 air (roster updates, network-key rotations), which the core leaves to the driver because it must be
 persisted with the key files (store/keyfiles.py) before the key ring adopts it.
 
-Both look at decoded frames. The codec's decode is pure (the replay window is the core's), so decoding a
-frame here before the core sees it changes nothing; frames that do not decode are the core's to count.
+The core decodes the frames: a ping's answer leaves it as a `ProbeAnswered` action, verified key material
+as `AdoptRoster`/`AdoptNetworkKeys`, which the driver persists before the node adopts it
+(`RosterChanged`/`NetworkKeysChanged` events).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import random
 from pathlib import Path
 from typing import Any
 
-from nspgw.core.actions import Action
-from nspgw.core.node import Ctl, Node
+from nspgw.core.actions import Action, AdoptNetworkKeys, AdoptRoster, ProbeAnswered
+from nspgw.core.events import BroadcastRoster, NetworkKeysChanged, ProbeRequested, RosterChanged, SendNetworkKey
+from nspgw.core.node import Node
 from nspgw.daemon.io import ControlRequest
 from nspgw.errors import NspgwError
-from nspgw.ids import BROADCAST_ADDR, BoxAddr
-from nspgw.wire.frames import NetworkKeyFrame, Precedence, ProbeFrame, RosterUpdateFrame
+from nspgw.ids import BoxAddr
+from nspgw.wire.frames import Precedence
 
 log = logging.getLogger("nspgw.daemon")
 
@@ -46,7 +48,7 @@ class Pings:
 
     def resend(self, node: Node, now: float) -> list[Action]:
         """Send the next probe of every ping still unanswered at its retry time (same nonce: any reply counts)."""
-        due = False
+        acts: list[Action] = []
         for key, (at, left) in list(self._retry.items()):
             if at > now or key not in self._pending:
                 continue
@@ -55,9 +57,8 @@ class Pings:
                 del self._retry[key]
             else:
                 self._retry[key] = (now + (until - t0) / PING_TRIES, left - 1)
-            node.add_ctl(Ctl(ProbeFrame(node.me, BoxAddr(key[0]), key[1]), Precedence.PRIORITY), now)
-            due = True
-        return node.handle_timer(now) if due else []
+            acts += node.handle(ProbeRequested(BoxAddr(key[0]), key[1]), now)
+        return acts
 
     def request(self, node: Node, req: ControlRequest, now: float) -> list[Action]:
         """Start a ping (the core's actions to carry out), or answer the request with an error at once."""
@@ -74,18 +75,15 @@ class Pings:
         timeout = min(float(body.get("timeout_s", 30.0)), MAX_PING_TIMEOUT_S)
         self._pending[(int(entry.addr), nonce)] = (now, req, now + timeout)
         self._retry[(int(entry.addr), nonce)] = (now + timeout / PING_TRIES, PING_TRIES - 1)
-        # The core has no probe API yet: queue the probe as a control frame, as its own link checks do.
-        node.add_ctl(Ctl(ProbeFrame(node.me, entry.addr, nonce), Precedence.PRIORITY), now)
-        return node.handle_timer(now)
+        return node.handle(ProbeRequested(entry.addr, nonce), now)
 
-    def reply(self, f: ProbeFrame, link: str, hop: BoxAddr, snr: float | None, rssi: int | None,
-              now: float) -> None:
-        hit = self._pending.pop((int(f.src), f.nonce), None)
-        self._retry.pop((int(f.src), f.nonce), None)
+    def reply(self, a: ProbeAnswered, now: float) -> None:
+        hit = self._pending.pop((int(a.src), a.nonce), None)
+        self._retry.pop((int(a.src), a.nonce), None)
         if hit is not None:
             t0, req, _ = hit
-            req.reply.put({"ok": True, "rtt_s": round(now - t0, 3), "link": link, "snr": snr, "rssi": rssi,
-                           "via": int(hop)})
+            req.reply.put({"ok": True, "rtt_s": round(now - t0, 3), "link": a.link, "snr": a.snr, "rssi": a.rssi,
+                           "via": int(a.hop)})
 
     def expire(self, now: float) -> None:
         for key, (_, req, until) in list(self._pending.items()):
@@ -101,41 +99,28 @@ class Pings:
         self._retry.clear()
 
 
-def inspect(node: Node, keys_dir: Path, pings: Pings, link: str, data: bytes, hop: BoxAddr,
-            snr: float | None, rssi: int | None, now: float) -> bool:
-    """Act on the frames the core leaves to the driver: key material and replies to our pings. True when
-    key material changed."""
+def adopt_keys(node: Node, keys_dir: Path, a: AdoptRoster | AdoptNetworkKeys, now: float) -> list[Action]:
+    """Persist key material the core verified (the key files first), then let the node adopt it; the node's
+    actions. The driver then raises the key floor (`record_key_floor`)."""
+    from nspgw.store.keyfiles import NETWORK_KEY, save_network_keys, save_roster
+
     try:
-        rec = node.codec.decode(data, hop)
-    except NspgwError:
-        return False
-    f: Any = rec.frame
-    if isinstance(f, RosterUpdateFrame | NetworkKeyFrame):
-        return adopt_keys(node, keys_dir, f)
-    elif isinstance(f, ProbeFrame) and f.reply and f.dst == node.me and pings:
-        pings.reply(f, link, hop, snr, rssi, now)
-    return False
-
-
-def adopt_keys(node: Node, keys_dir: Path, f: RosterUpdateFrame | NetworkKeyFrame) -> bool:
-    """Persist and adopt key material received over the air; True when something changed (the driver then
-    raises the key floor, `record_key_floor`)."""
-    from nspgw.store.keyfiles import apply_network_key, apply_roster_update
-
-    keyring = node.cfg.keyring
-    try:
-        if isinstance(f, RosterUpdateFrame):
-            if apply_roster_update(keys_dir, keyring, f.blob):
-                revoked = [e.name for e in keyring.roster.entries if e.revoked]
-                log.warning("roster bijgewerkt naar versie %d (ingetrokken: %s)", keyring.roster.version,
-                            ", ".join(revoked) or "geen")
-                return True
-        elif f.dst == node.me and apply_network_key(keys_dir, keyring, f.key):
-            log.warning("nieuwe netwerksleutel (epoch %d) van kastje %d overgenomen", f.key.epoch, f.src)
-            return True
-    except NspgwError as exc:  # a forged, skipped or unreadable update: keep the keys we have, say why
+        if isinstance(a, AdoptRoster):
+            save_roster(keys_dir, a.roster)
+        else:
+            save_network_keys(Path(keys_dir) / NETWORK_KEY, a.keys)
+    except NspgwError as exc:  # not written: keep the keys we have (the sender repeats), say why
         log.error("sleutelwijziging geweigerd: %s", exc)
-    return False
+        return []
+    if isinstance(a, AdoptRoster):
+        acts = node.handle(RosterChanged(a.roster), now)
+        revoked = [e.name for e in a.roster.entries if e.revoked]
+        log.warning("roster bijgewerkt naar versie %d (ingetrokken: %s)", a.roster.version,
+                    ", ".join(revoked) or "geen")
+        return acts
+    acts = node.handle(NetworkKeysChanged(a.keys), now)
+    log.warning("nieuwe netwerksleutel (epoch %d) van kastje %d overgenomen", a.keys[0].epoch, a.src)
+    return acts
 
 
 # ------------------------------------------------------------------------------------------ key floor
@@ -195,7 +180,7 @@ def key_command(node: Node, keys_dir: Path, store: Any, req: ControlRequest, now
     `nspgw roster rotate-key` (GCT only: a new network key to every unrevoked box, sealed to each)."""
     from nspgw.crypto.keys import NetworkKey
     from nspgw.crypto.roster import Role, RosterDelta
-    from nspgw.store.keyfiles import apply_network_key, apply_roster_update
+    from nspgw.store.keyfiles import NETWORK_KEY, save_network_keys, save_roster
 
     keyring = node.cfg.keyring
     body = req.body
@@ -204,31 +189,31 @@ def key_command(node: Node, keys_dir: Path, store: Any, req: ControlRequest, now
             blob = bytes.fromhex(str(body.get("delta", "")))
             delta = RosterDelta.from_bytes(blob)
             delta.verify(keyring.authority_public)
-            apply_roster_update(keys_dir, keyring, blob)
-            if keyring.roster.version < delta.new_version:
-                raise NspgwError(f"wijziging naar versie {delta.new_version} past niet op roster "
-                                 f"{keyring.roster.version}")
-            for delay in BROADCAST_REPEATS_S:
-                node.add_ctl(Ctl(RosterUpdateFrame(node.me, blob), Precedence.FLASH, BROADCAST_ADDR,
-                                 tries_left=1), now, delay)
+            roster = keyring.roster_after(delta)  # None: applied already (broadcast again all the same)
+            acts: list[Action] = []
+            if roster is not None:
+                save_roster(keys_dir, roster)  # persist first, then the node adopts it
+                acts += node.handle(RosterChanged(roster), now)
+            acts += node.handle(BroadcastRoster(blob, BROADCAST_REPEATS_S), now)
             record_key_floor(store, keyring)
             log.warning("rosterwijziging naar versie %d wordt uitgezonden (ingetrokken: %s)", delta.new_version,
                         ", ".join(str(a) for a in delta.revoked) or "geen")
             req.reply.put({"ok": True, "version": keyring.roster.version,
                            "revoked": [int(a) for a in delta.revoked]})
-            return node.handle_timer(now)
+            return acts
         if keyring.sender(node.me).role != Role.GCT:
             raise NspgwError("alleen het crisisteam (gct) kan de netwerksleutel vernieuwen")
         new = NetworkKey(keyring.network_key_set[0].epoch + 1, random_bytes(32))
         boxes = [e.addr for e in keyring.roster.entries if not e.revoked and e.addr != node.me]
-        for addr in boxes:  # sealed under each pair key: the revoked box has none any more
-            for delay in KEY_REPEATS_S:
-                node.add_ctl(Ctl(NetworkKeyFrame(node.me, addr, new), Precedence.FLASH, tries_left=3), now, delay)
-        apply_network_key(keys_dir, keyring, new)
+        acts = node.handle(SendNetworkKey(new, tuple(boxes), KEY_REPEATS_S), now)
+        keys = keyring.network_keys_after(new)
+        assert keys is not None  # one epoch past ours
+        save_network_keys(Path(keys_dir) / NETWORK_KEY, keys)  # persist first, then the node adopts it
+        acts += node.handle(NetworkKeysChanged(keys), now)
         record_key_floor(store, keyring)
         log.warning("nieuwe netwerksleutel (epoch %d) wordt naar %d kastjes gestuurd", new.epoch, len(boxes))
         req.reply.put({"ok": True, "epoch": new.epoch, "boxes": [int(a) for a in boxes]})
-        return node.handle_timer(now)
+        return acts
     except (NspgwError, ValueError) as exc:
         req.reply.put({"ok": False, "error": str(exc)})
         return []

@@ -23,7 +23,7 @@ from typing import Any
 
 from nspgw.adapters.ports import Clock, IpPort, RadioPort
 from nspgw.core.actions import Action, StoreFrameSent, Transmit
-from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkState, RadioSendResult
+from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkChanged, RadioSendResult
 from nspgw.core.node import Node
 from nspgw.daemon.trace import Trace
 from nspgw.errors import NspgwError
@@ -38,7 +38,6 @@ FIRMWARE_OK = "NONE"  # Routing.Error NONE: the firmware's ACK (anything else is
 # An observer sees every committed action of one step; returning True means "the outbox grew" (an alert
 # relayed to the crisis team), so the driver feeds the outbox again at the end of the step.
 Observer = Callable[[Any], "bool | None"]
-Inspector = Callable[[str, bytes, BoxAddr, "float | None", "int | None"], None]
 
 
 class Driver:
@@ -55,7 +54,9 @@ class Driver:
         self.trace = trace
         self.observers: dict[type, list[Observer]] = {}
         self.on_commit: list[Callable[[list[Action]], None]] = []  # sees each committed step as a whole
-        self.inspector: Inspector | None = None  # sees each received frame before the core (pings, keys)
+        # run once a step's actions are all carried out: work an observer noted that needs a step of its own
+        # (key files written, then the node adopts them: nspgw/daemon/service.py)
+        self.after_step: list[Callable[[], None]] = []
         self.tx_refs: dict[int, int] = {}  # radio packet id → core tx_ref
         self.sent_via: dict[int, str] = {}  # our message seq → link of its last frame (for `nspgw outbox`)
         self.last_seq = 0  # highest outbox seq fed to the core
@@ -102,8 +103,6 @@ class Driver:
 
     def frame_in(self, link: str, data: bytes, hop: BoxAddr, snr: float | None = None,
                  rssi: int | None = None) -> None:
-        if self.inspector is not None:
-            self.inspector(link, data, hop, snr, rssi)
         self.handle(FrameIn(link, data, hop, snr, rssi))
 
     def radio_frame(self, from_node: int, data: bytes, snr: float | None = None, rssi: int | None = None) -> None:
@@ -114,7 +113,7 @@ class Driver:
         self.frame_in(RADIO, data, entry.addr, snr, rssi)
 
     def link_state(self, link: str, up: bool, detail: str = "") -> None:
-        self.handle(LinkState(link, up, detail))
+        self.handle(LinkChanged(link, up, detail))
 
     def radio_queued(self, request_id: int, tx_ref: object) -> None:
         """The radio took the frame of `tx_ref` as packet `request_id`: its ACK/NAK will name that id."""
@@ -157,6 +156,8 @@ class Driver:
                     self.sent_via[frame_of] = a.link
                     frame_of = None
                 self.transmit(a)
+        for fn in self.after_step:
+            fn()
         if grew:
             self.feed_outbox()
 

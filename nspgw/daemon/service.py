@@ -5,7 +5,7 @@
         → node.handle(event, now) / node.handle_timer(now)
         → store.apply(actions)            ONE transaction: persist before acknowledging
         → Transmit → radio (BoxAddr → node number via the roster) or MQTT (topic by address)
-        → Notify   → log (the store already recorded it as a notice for `nspgw status`)
+        → Notice   → log (the store already recorded it as a notice for `nspgw status`)
 
 The queue's `get(timeout=...)` is the loop's only wait; the timeout is the core's next deadline (or the
 next heartbeat), never a polling interval. Time for the core is `time.monotonic()`: a Raspberry Pi without
@@ -24,8 +24,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nspgw.cli.texts import notice_text
 from nspgw.config import Config
-from nspgw.core.actions import Notify, StoreInbox, StorePeer
+from nspgw.core.actions import AdoptNetworkKeys, AdoptRoster, Notice, ProbeAnswered, StoreInbox, StorePeer
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, PeerPresence
@@ -33,8 +34,8 @@ from nspgw.core.node import Node
 from nspgw.daemon.control import (
     KEY_COMMANDS,
     Pings,
+    adopt_keys,
     check_key_floor,
-    inspect,
     key_command,
     record_key_floor,
     relay_alert,
@@ -104,6 +105,7 @@ class Daemon:
         self._journal: Any = None  # ServiceJournal, once the store is open
         self._rng = random.Random(os.urandom(16))
         self._pings = Pings(self._rng)
+        self._adopt: list[AdoptRoster | AdoptNetworkKeys] = []  # noted during a step, adopted after it
 
     # -------------------------------------------------------------------------------------- start/stop
     def start(self) -> None:
@@ -144,10 +146,13 @@ class Daemon:
         """The driver with the daemon's observers; the links are plugged in as their adapters start."""
         d = Driver(node, self.store, _MonotonicClock(),
                    trace=Trace(self._trace_path) if self._trace_path is not None else None)
-        d.observe(Notify, self._on_notify)
+        d.observe(Notice, self._on_notice)
         d.observe(StoreInbox, self._on_inbox)
         d.observe(StorePeer, self._on_peer)
-        d.inspector = self._inspect
+        d.observe(ProbeAnswered, lambda a: self._pings.reply(a, time.monotonic()))
+        d.observe(AdoptRoster, self._adopt.append)
+        d.observe(AdoptNetworkKeys, self._adopt.append)
+        d.after_step.append(self._adopt_keys)
         return d
 
     def _start_operator_side(self, keyring: Any) -> None:
@@ -341,10 +346,18 @@ class Daemon:
             self._stopping = True
 
     # -------------------------------------------------------------------- what the daemon adds to a step
-    def _on_notify(self, a: Notify) -> bool:
-        log.warning("melding (%s): %s", a.kind, a.text)
+    def _on_notice(self, a: Notice) -> bool:
+        text = notice_text(a)
+        log.warning("melding (%s): %s", a.kind, text)
         assert self.node is not None
-        return relay_alert(self.store, self.node, a.kind, a.text)  # True: an alert joined the outbox
+        return relay_alert(self.store, self.node, a.kind, text)  # True: an alert joined the outbox
+
+    def _adopt_keys(self) -> None:
+        """Key material the core verified: the key files first, then the node adopts it, then the floor."""
+        assert self.node is not None and self.driver is not None
+        while self._adopt:
+            self.driver.apply(adopt_keys(self.node, self.cfg.keys_dir, self._adopt.pop(0), time.monotonic()))
+            record_key_floor(self.store, self.node.cfg.keyring)
 
     def _on_inbox(self, a: StoreInbox) -> None:
         if self._flash_hook is not None:
@@ -403,10 +416,6 @@ class Daemon:
             return
         self.driver.apply(self._pings.request(self.node, req, time.monotonic()))
 
-    def _inspect(self, link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
-        assert self.node is not None
-        if inspect(self.node, self.cfg.keys_dir, self._pings, link, data, hop, snr, rssi, time.monotonic()):
-            record_key_floor(self.store, self.node.cfg.keyring)
 
     # -------------------------------------------------------------------------------------------- status
     def _summary(self) -> str:

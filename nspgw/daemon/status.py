@@ -113,17 +113,15 @@ def build_record(node: Any, now: float, *, running: bool, box: str, started_wall
                  mqtt: dict[str, Any], preset: str, region: str, peers: dict[int, dict[str, Any]],
                  sent_via: dict[int, str], presence: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The status record (without the heartbeat time, so that an unchanged record compares equal)."""
-    queue = {p.name.lower(): 0 for p in Precedence}  # FLASH first
-    for o in node.out.values():
-        queue[o.precedence.name.lower()] += 1
-    ledger = node.ledger
-    used = ledger.used_ms(now)
+    snap = node.snapshot(now)
+    queue = {p.name.lower(): snap.queue[p] for p in Precedence}  # FLASH first
+    used, limit = snap.airtime_used_ms, snap.airtime_limit_ms
     return {
-        "running": running, "pid": os.getpid(), "box": box, "addr": int(node.me), "started_wall": started_wall,
-        "radio": radio, "mqtt": mqtt, "links": node.links.snapshot(),
-        "queue": queue, "custody": len(node.held),
-        "airtime_used_ms": round(used), "airtime_limit_ms": round(ledger.limit_ms),
-        "airtime_left_ms": round(max(0.0, ledger.limit_ms - used)),
+        "running": running, "pid": os.getpid(), "box": box, "addr": int(snap.me), "started_wall": started_wall,
+        "radio": radio, "mqtt": mqtt, "links": {k: dict(v) for k, v in snap.links.items()},
+        "queue": queue, "custody": snap.custody,
+        "airtime_used_ms": round(used), "airtime_limit_ms": round(limit),
+        "airtime_left_ms": round(max(0.0, limit - used)),
         "preset": preset, "region": region,
         "peers": {str(k): v for k, v in sorted(peers.items())},
         "sent_via": {str(k): v for k, v in sent_via.items()},

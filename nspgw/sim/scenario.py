@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nspgw.cli.texts import notice_text
 from nspgw.core.airtime import preset as lookup_preset
 from nspgw.crypto.enrol import BoxSpec, demo_boxes
 from nspgw.crypto.roster import Role
@@ -380,5 +381,5 @@ def _result(sc: Scenario, net: SimNet, sent: dict[str, tuple[SendSpec, int, floa
         detail = f"{m.state}" + (f" na {m.done_at_s:.0f} s" if m.done_at_s is not None else "")
         checks.append((ex.message, ok, detail))
     airtime = {name: round(float(st["airtime_s"]), 1) for name, st in net.mesh.stats().items()}
-    notices = [(a, n.kind, n.text) for a, b in net.boxes.items() for n in b.notices]
+    notices = [(a, n.kind.value, notice_text(n)) for a, b in net.boxes.items() for n in b.notices]
     return ScenarioResult(sc.name, sc.duration_s, messages, checks, airtime, notices, figs)

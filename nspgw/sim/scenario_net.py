@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nspgw.core.actions import Notify, StoreInbox, StoreOutboxState, Transmit
+from nspgw.core.actions import Notice, StoreInbox, StoreOutboxState, Transmit
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import (
     IP,
     Event,
-    LinkState,
+    LinkChanged,
     MessageAccepted,
     PeerPresence,
 )
@@ -62,7 +62,7 @@ class SimBox:
     up: bool = True
     ip_up: bool = False
     last_polled: int = 0  # highest outbox seq already fed to the node
-    notices: list[Notify] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
     transmits: list[tuple[float, Transmit]] = field(default_factory=list)
 
     @property
@@ -120,7 +120,7 @@ class SimNet:
         box = SimBox(spec, db, store, node, driver)
         a = spec.addr  # observers look the box up: a restart hands its lists to the new SimBox
         driver.on_commit.append(lambda acts: self.link_log.note(a, self.now, acts, self._on_broker))
-        driver.observe(Notify, lambda n: self.boxes[a].notices.append(n))
+        driver.observe(Notice, lambda n: self.boxes[a].notices.append(n))
         driver.observe(Transmit, lambda t: self.boxes[a].transmits.append((self.now, t)))
         driver.observe(StoreInbox, lambda a: self.deliveries.append(
             (self.now, spec.addr, int(a.frame.msg.origin), a.frame.msg.seq)))
@@ -168,7 +168,7 @@ class SimNet:
         self._deadlines.pop(addr, None)
         self._pending = [(a, e) for a, e in self._pending if a != addr or isinstance(e, MessageAccepted)]
         if box.ip_up:
-            self._pending.append((addr, LinkState(IP, True)))
+            self._pending.append((addr, LinkChanged(IP, True)))
             self._presence(addr, True)
 
     def set_up(self, addr: int, up: bool) -> None:
@@ -186,7 +186,7 @@ class SimNet:
         box = self.boxes[addr]
         changed = box.ip_up != up and box.up
         box.ip_up = up
-        self._pending.append((addr, LinkState(IP, up)))
+        self._pending.append((addr, LinkChanged(IP, up)))
         if changed:
             self._presence(addr, up)
 
@@ -356,11 +356,12 @@ class RadioAnswer:
 
 def stuck_state(node: Node, now: float) -> str:
     """What a box was doing, for an internal-error line: its deadline, queues, links and radio budget."""
-    d = node.next_deadline()
-    links = ",".join(f"{k} {'up' if v['up'] else 'down'}" for k, v in node.links.snapshot().items())
-    return (f"deadline {'-' if d is None else f'{d:.1f}'}, outbox {len(node.out)}, custody {len(node.held)}, "
-            f"jobs {len(node.sched)}, waiting on the radio {len(node.gates)}, {links}, "
-            f"airtime {node.ledger.used_ms(now) / 1000:.1f}/{node.ledger.limit_ms / 1000:.0f} s")
+    s = node.snapshot(now)
+    d = s.deadline
+    links = ",".join(f"{k} {'up' if v['up'] else 'down'}" for k, v in s.links.items())
+    return (f"deadline {'-' if d is None else f'{d:.1f}'}, outbox {len(s.outbox)}, custody {s.custody}, "
+            f"jobs {s.jobs}, waiting on the radio {s.waiting_on_radio}, {links}, "
+            f"airtime {s.airtime_used_ms / 1000:.1f}/{s.airtime_limit_ms / 1000:.0f} s")
 
 
 def _mesh_priority(p: Precedence) -> int:

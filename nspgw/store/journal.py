@@ -17,8 +17,9 @@ from typing import Any
 
 from nspgw.core.actions import (
     Action,
+    Detail,
     DropCustody,
-    Notify,
+    Notice,
     StoreCustody,
     StoreInbox,
     StoreOutboxState,
@@ -48,7 +49,7 @@ def observe(db: sqlite3.Connection, a: Action, links: Sequence[str]) -> list[Not
         if a.state.value == "in_flight" and len(set(links)) == 1:
             d["link"] = links[0]
         if a.detail:
-            d["detail"] = a.detail
+            d["detail"] = _words(a.detail)
         return [("state", d)]
     if isinstance(a, StoreReceipt):
         if db.execute("SELECT 1 FROM receipts WHERE seq = ? AND box = ?", (a.seq, int(a.by))).fetchone():
@@ -71,9 +72,12 @@ def observe(db: sqlite3.Connection, a: Action, links: Sequence[str]) -> list[Not
                          (int(a.origin), a.counter)).fetchone()
         if row is None:
             return []
-        return [("custody_out", {"origin": int(a.origin), "counter": a.counter, "dst": row[0], "reason": a.reason})]
-    if isinstance(a, Notify):
-        return [("notice", {"notice": a.kind, "text": a.text})]
+        return [("custody_out", {"origin": int(a.origin), "counter": a.counter, "dst": row[0],
+                                 "reason": _words(a.reason)})]
+    if isinstance(a, Notice):
+        from nspgw.cli.texts import notice_text
+
+        return [("notice", {"notice": a.kind.value, "text": notice_text(a)})]
     return []
 
 
@@ -258,3 +262,8 @@ def _account() -> str:
     except (ImportError, KeyError):
         return os.environ.get("USER", "?")
 
+
+def _words(detail: Detail | str) -> str:
+    from nspgw.cli.texts import detail_text  # lazily, as in store/sqlite.py
+
+    return detail_text(detail)

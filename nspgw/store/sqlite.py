@@ -18,9 +18,11 @@ from typing import Any
 
 from nspgw.core.actions import (
     Action,
+    Detail,
+    DriverAction,
     DropCustody,
     DropFragments,
-    Notify,
+    Notice,
     StoreCounter,
     StoreCustody,
     StoreCustodyWindow,
@@ -35,7 +37,6 @@ from nspgw.core.actions import (
     StoreSeqJump,
     StoreStatus,
     StoreTtl,
-    Transmit,
 )
 from nspgw.core.config import DEFAULT_TTL_S, CustodyItem, NodeState, OutboxItem, body_digest
 from nspgw.core.events import MessageAccepted
@@ -242,10 +243,10 @@ class Store:
 
     # ------------------------------------------------------------------------------------ one core step
     def apply(self, actions: Iterable[Action]) -> None:
-        """Carry out the store actions of one core step in ONE transaction (Transmit is skipped), with the
+        """Carry out the store actions of one core step in ONE transaction (driver actions are skipped), with the
         journal entries for what they change (nspgw/store/journal.py)."""
         acts = list(actions)
-        todo = [a for a in acts if not isinstance(a, Transmit)]
+        todo = [a for a in acts if not isinstance(a, DriverAction)]
         if not todo:
             return
         now = time.time()
@@ -340,7 +341,7 @@ def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
         pending = json.dumps([int(x) for x in a.pending]) if a.pending is not None else None
         db.execute("UPDATE outbox SET state = ?, acked_frags = ?, pending = coalesce(?, pending), detail = ?, "
                    "updated_wall = ? WHERE seq = ?",
-                   (a.state.value, json.dumps(list(a.acked_frags)), pending, a.detail, now, a.seq))
+                   (a.state.value, json.dumps(list(a.acked_frags)), pending, _words(a.detail), now, a.seq))
         if a.state in FINAL:
             db.execute("DELETE FROM frames_sent WHERE seq = ?", (a.seq,))
     elif isinstance(a, StoreReceipt):
@@ -366,7 +367,7 @@ def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
         if row is not None:
             db.execute("DELETE FROM custody WHERE origin = ? AND counter = ?", (int(a.origin), a.counter))
             db.execute("INSERT INTO custody_log VALUES (?, ?, ?, ?, ?)",
-                       (int(a.origin), a.counter, row[0], a.reason, now))
+                       (int(a.origin), a.counter, row[0], _words(a.reason), now))
     elif isinstance(a, StoreTtl):
         db.executemany("UPDATE outbox SET ttl_remaining_s = ? WHERE seq = ?", [(t, s) for s, t in a.outbox])
         db.executemany("UPDATE custody SET ttl_remaining_s = ? WHERE origin = ? AND counter = ?",
@@ -382,8 +383,10 @@ def _apply_one(db: sqlite3.Connection, a: Action, now: float) -> None:
                    (int(a.addr), a.link, now, a.snr, a.rssi))
     elif isinstance(a, StoreStatus):
         db.execute("INSERT OR REPLACE INTO status VALUES (?, ?)", (a.key, json.dumps(a.value)))
-    elif isinstance(a, Notify):
-        db.execute("INSERT INTO notices (kind, text, wall) VALUES (?, ?, ?)", (a.kind, a.text, now))
+    elif isinstance(a, Notice):
+        from nspgw.cli.texts import notice_text
+
+        db.execute("INSERT INTO notices (kind, text, wall) VALUES (?, ?, ?)", (a.kind, notice_text(a), now))
     else:
         raise TypeError(f"not a store action: {a!r}")  # a core/store mismatch must not pass silently
 
@@ -429,3 +432,10 @@ def _check_header(p: Path) -> None:
     # size says nothing and PRAGMA quick_check, which runs next, is the judge.
     if len(head) < 100 or (valid and pages and size < pages * page_size and not wal_active):
         raise StoreError(f"database {p} is truncated ({size} bytes, header says {pages} pages); left untouched")
+
+
+def _words(detail: Detail | str) -> str:
+    """A core reason as the operator's words (the catalogue, `cli/texts.py`); kept as text in the store."""
+    from nspgw.cli.texts import detail_text  # the cli package imports lazily; this module is imported early
+
+    return detail_text(detail)

@@ -14,7 +14,8 @@ from journal_check import assert_journal_matches_state
 
 from nspgw.core.actions import (
     DropCustody,
-    Notify,
+    Notice,
+    NoticeKind,
     StoreCustody,
     StoreInbox,
     StoreOutboxState,
@@ -79,7 +80,7 @@ def test_every_operator_action_and_state_change_exactly_once(run: Run, boxes: di
         s.apply([take])
         s.apply([DropCustody(BoxAddr(101), 5, "delivered")])
         s.apply([DropCustody(BoxAddr(101), 5, "delivered")])
-        s.apply([Notify("clone_suspected", "kastje 101 lijkt gekloond")])
+        s.apply([Notice(NoticeKind.CLONE_SUSPECTED, {"box": "nsp-1 (101)", "counter": 5})])
     log = kinds(nsp)
     sends = [d for k, d in log if k == "msg_out"]
     outbox = json.loads(run("outbox", "--json", "-c", cfg)[1])

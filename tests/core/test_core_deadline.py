@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from nspgw.core.actions import Action, Transmit
 from nspgw.core.config import NodeConfig, NodeState
-from nspgw.core.events import IP, RADIO, FrameIn, LinkState, MessageAccepted, PeerPresence, RadioSendResult
+from nspgw.core.events import IP, RADIO, FrameIn, LinkChanged, MessageAccepted, PeerPresence, RadioSendResult
 from nspgw.core.node import Node
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import MsgId, Precedence
@@ -94,7 +94,7 @@ def test_repeated_handle_timer_at_one_instant_converges(steps: list[tuple[object
             a, up = BoxAddr(int(s[1])), bool(s[2])  # type: ignore[call-overload]
             if kind == "ip":
                 w.ip[a] = up
-            w.run(a, w.nodes[a].handle(LinkState(IP if kind == "ip" else RADIO, up), w.now))
+            w.run(a, w.nodes[a].handle(LinkChanged(IP if kind == "ip" else RADIO, up), w.now))
         elif kind == "presence":
             a, about, online = BoxAddr(int(s[1])), BoxAddr(int(s[2])), bool(s[3])  # type: ignore[call-overload]
             w.run(a, w.nodes[a].handle(PeerPresence(about, online), w.now))
@@ -122,7 +122,7 @@ def test_cp_with_ip_and_spent_budget_does_not_spin() -> None:
     w = Wire()
     cp = w.nodes[CP]
     w.ip[CP] = True
-    w.run(CP, cp.handle(LinkState(IP, True), 0.0))
+    w.run(CP, cp.handle(LinkChanged(IP, True), 0.0))
     w.run(CP, cp.handle(PeerPresence(NSP, False), 0.0))
     for i in range(1, 12):
         w.run(CP, cp.handle(MessageAccepted(MsgId(CP, i), NSP, Precedence.PRIORITY, b"y" * 180), 0.0))
@@ -147,7 +147,7 @@ def test_switch_from_ip_to_radio_respects_the_duty_cycle_budget() -> None:
     gate like any other: with the hour's budget spent, nothing goes on air (it did, planned as IP)."""
     cp = Node(NodeConfig(NET.keyring(CP)), NodeState(), random.Random(3))
     sent: list[Transmit] = []
-    sent += [a for a in cp.handle(LinkState(IP, True), 0.0) if isinstance(a, Transmit)]
+    sent += [a for a in cp.handle(LinkChanged(IP, True), 0.0) if isinstance(a, Transmit)]
     cp.ledger.record(0.0, cp.ledger.limit_ms)  # the hour's airtime is spent (others, or a long burst)
     sent += [a for a in cp.handle(MessageAccepted(MsgId(CP, 1), NSP, Precedence.IMMEDIATE, b"z" * 50), 0.0)
              if isinstance(a, Transmit)]
@@ -169,7 +169,7 @@ def test_bulletin_repeats_check_the_gate_of_each_boxs_own_link() -> None:
     w = Wire()
     gct = w.nodes[GCT]
     w.ip[GCT] = True
-    w.run(GCT, gct.handle(LinkState(IP, True), 0.0))
+    w.run(GCT, gct.handle(LinkChanged(IP, True), 0.0))
     w.run(GCT, gct.handle(PeerPresence(NSP, False), 0.0))  # the NSP left the broker; the others are on it
     gct.ledger.record(0.0, gct.ledger.limit_ms)  # the hour's airtime is spent
     w.run(GCT, gct.handle(MessageAccepted(MsgId(GCT, 1), BROADCAST_ADDR, Precedence.PRIORITY, b"b" * 80), 0.0))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nspgw.core.actions import NoticeKind
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.crypto.enrol import demo_boxes
 from nspgw.sim.scenario_net import SimNet
@@ -160,7 +161,7 @@ def test_expiry_without_any_route_is_reported_to_the_operator(tmp_path: Path) ->
     m = net.send(NSP1, GCT, b"FLASH zonder verbinding", Precedence.FLASH, ttl_s=600)
     net.run_until(700)
     assert net.outbox_state(NSP1, m.seq) == "expired"
-    assert any(n.kind == "expired" and "VERLOPEN" in n.text for n in net.boxes[NSP1].notices)
+    assert any(n.kind == NoticeKind.EXPIRED and n.params["seq"] == m.seq for n in net.boxes[NSP1].notices)
     net.close()
 
 

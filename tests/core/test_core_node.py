@@ -140,5 +140,5 @@ def test_unsendable_message_is_reported_not_raised() -> None:
     acts = n.handle(MessageAccepted(MsgId(NSP, 1), BoxAddr(999), Precedence.FLASH, b"aan niemand"), 0.0)
     acts += n.handle_timer(1.0)
     notes = [a for a in acts if getattr(a, "kind", "") == "expired"]
-    assert notes and "kan niet worden verzonden" in notes[0].text
+    assert notes and notes[0].params["reason"] == "unsendable"
     assert n.out == {}

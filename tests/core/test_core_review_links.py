@@ -6,13 +6,13 @@ from __future__ import annotations
 from core_boxes import CP, GCT, NSP, NSP2, codec, node, tx
 
 from nspgw.core.actions import StoreCustody
-from nspgw.core.events import FrameIn, LinkState, MessageAccepted
+from nspgw.core.events import FrameIn, LinkChanged, MessageAccepted
 from nspgw.wire.frames import CustodyAckFrame, MessageFrame, MsgId, Precedence
 
 
 def test_radio_down_makes_no_radio_frames_and_books_no_airtime_then_sends_when_back() -> None:
     n = node(NSP)
-    n.handle(LinkState("radio", False, "usb weg"), 0.0)
+    n.handle(LinkChanged("radio", False, "usb weg"), 0.0)
     for s in range(1, 6):
         n.handle(MessageAccepted(MsgId(NSP, s), GCT, Precedence.ROUTINE, b"x" * 100), 0.0)
     t, sent = 0.0, []
@@ -21,7 +21,7 @@ def test_radio_down_makes_no_radio_frames_and_books_no_airtime_then_sends_when_b
         sent += [a for a in tx(n.handle_timer(t)) if a.link == "radio"]
     assert sent == [] and n.ledger.used_ms(t) == 0
     assert len(n.out) == 5  # nothing expired or given up while waiting (ROUTINE lives 48 h)
-    acts = n.handle(LinkState("radio", True, "verbonden"), t)
+    acts = n.handle(LinkChanged("radio", True, "verbonden"), t)
     back = [a for a in tx(acts) if a.link == "radio"]
     t2 = t
     while not back and t2 < t + 60:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core_boxes import CP, GCT, NSP, NSP2, codec, node, tx
 
-from nspgw.core.actions import Action, DropCustody, Notify, StoreOutboxState, StoreReceipt, Transmit
+from nspgw.core.actions import Action, DropCustody, Notice, StoreOutboxState, StoreReceipt, Transmit
 from nspgw.core.events import FrameIn, MessageAccepted
 from nspgw.core.lifecycle import MsgState
 from nspgw.core.node import Node
@@ -55,14 +55,14 @@ def test_receipt_after_expiry_moves_the_message_to_delivered_with_a_notice() -> 
     acts = nsp.handle(FrameIn("radio", late, GCT), t + 600)
     assert StoreReceipt(1, GCT) in acts
     assert [a.state for a in acts if isinstance(a, StoreOutboxState)] == [MsgState.DELIVERED]
-    assert [a for a in acts if isinstance(a, Notify)], "the operator was told VERLOPEN and must hear otherwise"
+    assert [a for a in acts if isinstance(a, Notice)], "the operator was told VERLOPEN and must hear otherwise"
     # and a late receipt from anyone else still changes nothing
     nsp2 = node(NSP)
     nsp2.handle(MessageAccepted(MsgId(NSP, 1), GCT, Precedence.FLASH, b"brand", ttl_s=120), 0.0)
     t2 = _expire(nsp2, 1)
     forged = codec(NSP2).encode(ReceiptFrame(NSP2, NSP, (1,), (receipt_digest(b"brand"),)), 9)
     assert not [a for a in nsp2.handle(FrameIn("radio", forged, NSP2), t2 + 600)
-                if isinstance(a, StoreOutboxState | StoreReceipt | Notify)]
+                if isinstance(a, StoreOutboxState | StoreReceipt | Notice)]
 
 
 def _held_at_cp() -> Node:
@@ -93,7 +93,7 @@ def test_expiry_report_counts_only_from_the_custodian_that_acknowledged_the_fram
     ctr = counter_of(first)
     evil = codec(NSP2).encode(ExpiredFrame(NSP2, NSP, (ctr,)), 6)
     acts = nsp.handle(FrameIn("radio", evil, NSP2), 1.0)
-    assert not [a for a in acts if isinstance(a, Notify)] and 1 in nsp.out
+    assert not [a for a in acts if isinstance(a, Notice)] and 1 in nsp.out
     # also the CP cannot give up on a frame it never acknowledged ...
     early = codec(CP).encode(ExpiredFrame(CP, NSP, (ctr,)), 7)
     acts = nsp.handle(FrameIn("radio", early, CP), 2.0)
@@ -102,7 +102,7 @@ def test_expiry_report_counts_only_from_the_custodian_that_acknowledged_the_fram
     nsp.handle(FrameIn("radio", codec(CP).encode(CustodyAckFrame(CP, NSP, (FrameRef(NSP, ctr),)), 8), CP), 3.0)
     assert nsp.out[1].state == MsgState.HELD_BY_RELAY
     acts = nsp.handle(FrameIn("radio", codec(CP).encode(ExpiredFrame(CP, NSP, (ctr,)), 9), CP), 4.0)
-    assert 1 not in nsp.out and any(isinstance(a, Notify) and a.kind == "expired" for a in acts)
+    assert 1 not in nsp.out and any(isinstance(a, Notice) and a.kind == "expired" for a in acts)
 
 
 def test_finished_messages_leave_no_frame_counters_in_memory() -> None:

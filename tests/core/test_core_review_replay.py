@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core_boxes import CP, GCT, NSP, NSP2, codec, node, tx
 
-from nspgw.core.actions import Notify, StoreCounter, StoreCustody, StoreInbox, StoreSeqJump, Transmit
+from nspgw.core.actions import Notice, StoreCounter, StoreCustody, StoreInbox, StoreSeqJump, Transmit
 from nspgw.core.config import NodeState
 from nspgw.core.events import FrameIn, MessageAccepted
 from nspgw.core.node import Node
@@ -55,7 +55,7 @@ def test_restored_sender_reusing_a_number_for_a_longer_message_is_not_confirmed(
     t, notices, sent = 10.0, [], []
     for i, f in enumerate(fragment(whole, c.max_body())):
         acts = gct.handle(FrameIn("radio", c.encode(f, 200 + i), NSP), t)
-        notices += [a.kind for a in acts if isinstance(a, Notify)]
+        notices += [a.kind for a in acts if isinstance(a, Notice)]
         sent += tx(acts)
         t += 1
     sent += run(gct, t, t + 60)[0]
@@ -160,7 +160,7 @@ def test_a_sync_hint_cannot_exhaust_the_frame_counter() -> None:
     assert all(a.reserved < 1 << 31 for a in acts if isinstance(a, StoreCounter))
     assert nsp.counter < 1 << 31
     acts = nsp.handle(MessageAccepted(MsgId(NSP, 1), GCT, Precedence.FLASH, b"brand"), 2.0)
-    assert tx(acts) and not [a for a in acts if isinstance(a, Notify)]
+    assert tx(acts) and not [a for a in acts if isinstance(a, Notice)]
 
 
 def test_insider_sync_hints_do_not_burn_message_numbers() -> None:
@@ -180,4 +180,4 @@ def test_a_genuine_hint_after_a_restore_still_moves_counter_and_numbers_once() -
     hint = codec(GCT).encode(SyncFrame(GCT, NSP, 5000), 7)
     acts = nsp.handle(FrameIn("radio", hint, GCT), 1.0)
     assert nsp.counter > 5000 and sum(isinstance(a, StoreSeqJump) for a in acts) == 1
-    assert [a.kind for a in acts if isinstance(a, Notify)] == ["counter_resync"]
+    assert [a.kind for a in acts if isinstance(a, Notice)] == ["counter_resync"]

@@ -130,7 +130,7 @@ def test_a_frame_under_another_boxs_hop_without_a_hop_tag_is_refused() -> None:
 
 
 def test_a_beacon_showing_a_newer_roster_warns_the_operator_once() -> None:
-    from nspgw.core.actions import Notify
+    from nspgw.core.actions import Notice
 
     nsp = node(NSP)
     nsp.handle_timer(0.0)
@@ -138,15 +138,16 @@ def test_a_beacon_showing_a_newer_roster_warns_the_operator_once() -> None:
     notes = []
     for i, v in enumerate((mine, mine + 1, mine + 1)):
         acts = nsp.handle(FrameIn("radio", codec(CP).encode(BeaconFrame(CP, v), 100 + i), CP), 1.0 + i)
-        notes += [a for a in acts if isinstance(a, Notify) and a.kind == "roster_newer"]
-    assert len(notes) == 1 and str(mine + 1) in notes[0].text
+        notes += [a for a in acts if isinstance(a, Notice) and a.kind == "roster_newer"]
+    assert len(notes) == 1 and notes[0].params["version"] == mine + 1 and notes[0].params["mine"] == mine
 
 
 def test_two_frames_under_one_counter_alert_the_operator_and_the_gct(tmp_path: Path) -> None:
     """A cloned SD card running beside the original: both seal with the same keys and reuse counters. The
     second, different frame under a counter already seen is proof of two copies: the operator is told, and
     the daemon's alert goes to the GCT as a FLASH message (real store)."""
-    from nspgw.core.actions import Notify
+    from nspgw.cli.texts import notice_text
+    from nspgw.core.actions import Notice
     from nspgw.daemon.control import relay_alert
 
     cp = node(CP)
@@ -155,17 +156,17 @@ def test_two_frames_under_one_counter_alert_the_operator_and_the_gct(tmp_path: P
     original = c.encode(MessageFrame(NSP, CP, MsgId(NSP, 1), Precedence.ROUTINE, 0, b"origineel"), 100)
     clone = c.encode(MessageFrame(NSP, CP, MsgId(NSP, 1), Precedence.ROUTINE, 0, b"van de kloon"), 100)
     cp.handle(FrameIn("radio", original, NSP), 1.0)
-    alerts = [a for a in cp.handle(FrameIn("radio", clone, NSP), 2.0) if isinstance(a, Notify)
+    alerts = [a for a in cp.handle(FrameIn("radio", clone, NSP), 2.0) if isinstance(a, Notice)
               and a.kind == "clone_suspected"]
-    assert len(alerts) == 1 and "101" in alerts[0].text
+    assert len(alerts) == 1 and "101" in str(alerts[0].params["box"]) and alerts[0].params["counter"] == 100
     again = c.encode(MessageFrame(NSP, CP, MsgId(NSP, 2), Precedence.ROUTINE, 0, b"nog een"), 100)
-    assert not [a for a in cp.handle(FrameIn("radio", again, NSP), 3.0) if isinstance(a, Notify)
+    assert not [a for a in cp.handle(FrameIn("radio", again, NSP), 3.0) if isinstance(a, Notice)
                 and a.kind == "clone_suspected"]  # once per box
     store = Store.open(tmp_path / "cp.db")
-    assert relay_alert(store, cp, alerts[0].kind, alerts[0].text)
+    assert relay_alert(store, cp, alerts[0].kind, notice_text(alerts[0]))
     (row,) = store.outbox()
     assert row.dst == GCT and row.precedence == Precedence.FLASH
-    assert not relay_alert(store, node(GCT), alerts[0].kind, alerts[0].text)  # the GCT itself: its notice
+    assert not relay_alert(store, node(GCT), alerts[0].kind, notice_text(alerts[0]))  # the GCT itself: its notice
     store.close()
 
 

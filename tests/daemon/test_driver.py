@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from nspgw.core.actions import Transmit
+from nspgw.core.actions import AdoptNetworkKeys, ProbeAnswered, Transmit
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import RADIO
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import demo_boxes, make_network
-from nspgw.daemon.control import Pings, inspect
+from nspgw.daemon.control import Pings
 from nspgw.daemon.driver import MAX_TX_REFS, Driver
 from nspgw.daemon.io import ControlRequest
 from nspgw.daemon.trace import Trace, read
@@ -170,16 +170,15 @@ def test_link_state_reaches_the_core_and_a_down_radio_sends_nothing(boxes: Any) 
     d10.link_state(RADIO, True, "terug")
     run(drivers, clock, air, clock.t + 300)
     assert [r.seq for r in drivers[1].store.inbox()] == [1]
-    states = [r["data"] for r in read(tmp_path / "trace.jsonl") if r["box"] == 10 and r["type"] == "LinkState"]
+    states = [r["data"] for r in read(tmp_path / "trace.jsonl") if r["box"] == 10 and r["type"] == "LinkChanged"]
     assert [s["up"] for s in states] == [True, False, True]
 
 
 def test_a_ping_goes_out_and_its_reply_is_answered_on_virtual_time(boxes: Any) -> None:
-    drivers, clock, air, tmp_path = boxes
+    drivers, clock, air, _tmp_path = boxes
     d10 = drivers[10]
     pings = Pings(random.Random(3))
-    d10.inspector = lambda link, data, hop, snr, rssi: inspect(
-        d10.node, tmp_path, pings, link, data, hop, snr, rssi, clock.now())
+    d10.observe(ProbeAnswered, lambda a: pings.reply(a, clock.now()))  # as the daemon wires it
     req = ControlRequest({"cmd": "ping", "to": 1, "timeout_s": 30})
     d10.apply(pings.request(d10.node, req, clock.now()))
     clock.t += 2.5
@@ -208,22 +207,24 @@ def test_trace_has_every_event_and_action_and_no_message_text(boxes: Any) -> Non
 
 def test_a_key_rotation_is_sent_adopted_and_persisted_through_the_drivers(boxes: Any) -> None:
     """`nspgw roster rotate-key` on the GCT box: its driver sends the new network key; box 10's driver hands
-    the frame to the daemon's inspector, which writes network.key before the key ring switches; a message
+    the core's AdoptNetworkKeys to the daemon's hook, which writes network.key before the key ring switches; a message
     sealed under the new key then gets through."""
-    from nspgw.daemon.control import key_command, record_key_floor
+    from nspgw.daemon.control import adopt_keys, key_command, record_key_floor
 
     drivers, clock, air, tmp_path = boxes
     d1, d10 = drivers[1], drivers[10]
     keys1, keys10 = tmp_path / "k1", tmp_path / "k10"
     keys1.mkdir()
     keys10.mkdir()
-    pings = Pings(random.Random(4))
+    noted: list[AdoptNetworkKeys] = []
 
-    def inspector(link: str, data: bytes, hop: BoxAddr, snr: float | None, rssi: int | None) -> None:
-        if inspect(d10.node, keys10, pings, link, data, hop, snr, rssi, clock.now()):
+    def adopt() -> None:  # the daemon's after-step hook (nspgw/daemon/service.py `_adopt_keys`)
+        while noted:
+            d10.apply(adopt_keys(d10.node, keys10, noted.pop(0), clock.now()))
             record_key_floor(d10.store, d10.node.cfg.keyring)
 
-    d10.inspector = inspector
+    d10.observe(AdoptNetworkKeys, noted.append)
+    d10.after_step.append(adopt)
     before = d10.node.cfg.keyring.network_key_set[0].epoch
     req = ControlRequest({"cmd": "rotate_key"})
     d1.apply(key_command(d1.node, keys1, d1.store, req, clock.now(), lambda n: bytes(range(n))))

@@ -1,0 +1,28 @@
+"""`Node.snapshot()`: what status pages and drills read instead of the node's own tables."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from core_boxes import CP, NSP, node
+
+from nspgw.core.events import LinkChanged, MessageAccepted
+from nspgw.wire.frames import MsgId, Precedence
+
+
+def test_snapshot_shows_the_outbox_per_precedence_and_cannot_change_the_node() -> None:
+    n = node(NSP)
+    n.handle(LinkChanged("radio", False, "usb weg"), 0.0)  # nothing leaves: the messages stay queued
+    n.handle(MessageAccepted(MsgId(NSP, 1), CP, Precedence.FLASH, b"a"), 0.0)
+    n.handle(MessageAccepted(MsgId(NSP, 2), CP, Precedence.ROUTINE, b"b"), 0.0)
+    s = n.snapshot(1.0)
+    assert s.me == NSP and s.outbox == frozenset({1, 2}) and s.queued == 2 and s.custody == 0
+    assert dict(s.queue) == {Precedence.FLASH: 1, Precedence.IMMEDIATE: 0, Precedence.PRIORITY: 0,
+                             Precedence.ROUTINE: 1}
+    assert s.links["radio"]["up"] is False and s.jobs == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.custody = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.queue[Precedence.FLASH] = 0  # type: ignore[index]
+    assert n.queued() == 2  # the node's own state is untouched
