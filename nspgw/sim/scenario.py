@@ -12,6 +12,10 @@ addr = 1
 name = "GCT Elsterwijk"
 role = "gct"               # gct | cp | nsp
 parent = 10                # an NSP's coordinatiepunt
+pos = [0, 3000]            # optional, metres: placed boxes hear each other by distance (sim/propagation.py)
+
+[propagation]              # optional: model = "log-distance" (exponent = 3.5) or "hata-suburban"
+model = "log-distance"     #   (base_height_m = 30, mobile_height_m = 1.5)
 
 [[link]]                   # who hears whom on the radio
 a = 1
