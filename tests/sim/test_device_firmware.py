@@ -161,3 +161,55 @@ def test_no_frame_arrives_before_its_time_on_air(chain3: MeshServer, wait_for: C
         inbox.close()
         a.close()
         b.close()
+
+
+def _dm_outcome(a: TCPInterface, dest: int, payload: bytes, wait_for: Callable[..., Any]) -> str:
+    """A want_ack DM on port 311 through the library; the routing answer's errorReason ("NONE" for an ack)."""
+    responses: list[dict[str, Any]] = []
+    sent = a.sendData(payload, destinationId=dest, portNum=PORTNUM, wantAck=True, onResponse=responses.append,
+                      onResponseAckPermitted=True)
+    wait_for(lambda: responses, timeout_s=20, message=f"answer to {payload!r}")
+    assert responses[0]["decoded"]["requestId"] == sent.id
+    return str(responses[0]["decoded"]["routing"].get("errorReason", "NONE"))
+
+
+def test_replaced_radio_is_unreachable_by_dms_to_its_old_key(chain3: MeshServer,
+                                                            wait_for: Callable[..., Any]) -> None:
+    """A replaced radio (node1 after a full factory reset: same node number, new key pair).
+
+    - NodeDB.cpp `updateUser`: node0 keeps the key it learned ("Public Key mismatch, dropping NodeInfo"), so
+      node1's new announcement does not teach node0 the new key;
+    - Router.cpp `perhapsDecode` + ReliableRouter.cpp `sniffReceived`: node1 cannot decrypt a DM to its old
+      key: it NAKs PKI_UNKNOWN_PUBKEY while it does not know node0's key, and node0 answers that NAK with its
+      NodeInfo; once node1 knows node0, the NAK is NO_CHANNEL;
+    - AdminModule `remove_by_nodenum`: only after node0 forgets node1 does node1's next announcement teach the
+      new key, and the DM is acked."""
+    a, b = _client(chain3, "node0"), _client(chain3, "node1")
+    n1 = _num(chain3, "node1")
+    try:
+        wait_for(lambda: _knows(chain3, "node0", "node1") and _knows(chain3, "node1", "node0"), message="keys")
+        assert _dm_outcome(a, n1, b"voor de vervanging", wait_for) == "NONE"
+        old_key = bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key)
+        rx_before = chain3.mesh.node("node0").stats.frames_rx
+        b.localNode.factoryReset(full=True)  # factory_reset_device: installDefaultConfig without the key
+        wait_for(lambda: bytes(chain3.devices["node1"].state["config"].security.public_key) != old_key,
+                 message="new key")
+        wait_for(lambda: chain3.mesh.node("node0").stats.frames_rx > rx_before, message="new announcement heard")
+        time.sleep(0.5)
+        assert bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key) == old_key  # pinned
+        assert not _knows(chain3, "node1", "node0")  # fresh node DB; node0's reply is suppressed for 12 h
+
+        assert _dm_outcome(a, n1, b"na de vervanging 1", wait_for) == "PKI_UNKNOWN_PUBKEY"
+        wait_for(lambda: _knows(chain3, "node1", "node0"), message="node0's NodeInfo after the NAK")
+        assert _dm_outcome(a, n1, b"na de vervanging 2", wait_for) == "NO_CHANNEL"
+
+        a.localNode.removeNode(n1)
+        wait_for(lambda: n1 not in chain3.devices["node0"].state["nodes"], message="node removed")
+        chain3.set_node_up("node1", False)
+        chain3.set_node_up("node1", True)  # reboot: announces itself again
+        wait_for(lambda: _knows(chain3, "node0", "node1"), message="new key learned")
+        assert bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key) != old_key
+        assert _dm_outcome(a, n1, b"na het vergeten", wait_for) == "NONE"
+    finally:
+        a.close()
+        b.close()
