@@ -213,3 +213,39 @@ def test_replaced_radio_is_unreachable_by_dms_to_its_old_key(chain3: MeshServer,
     finally:
         a.close()
         b.close()
+
+
+def test_originator_last_retry_clears_a_stale_next_hop_and_floods(chain3: MeshServer,
+                                                                  wait_for: Callable[..., Any]) -> None:
+    """NextHopRouter.cpp `doRetransmissions`: while retries are left the originator re-sends naming its next
+    hop (`NextHopRouter::send`); on the last one (numRetransmissions == 1) it clears next_hop in the packet
+    and in the node DB and floods (`FloodingRouter::send`). node0's next hop for node2 is a radio that is gone
+    (0x77): node1 ignores the first tries, relays the flooded last one, and node2's ack reaches the client."""
+    a, c = _client(chain3, "node0"), _client(chain3, "node2")
+    inbox = Inbox(c)
+    n0, n2 = chain3.mesh.node("node0"), _num(chain3, "node2")
+    sent_hops: list[int] = []
+    start_tx = chain3.mesh._start_tx
+
+    def watch(node: Any, q: Any) -> None:  # observe only: the next_hop of each frame node0 puts on air
+        if node is n0 and q.packet.portnum == PORTNUM:
+            sent_hops.append(q.packet.next_hop)
+        start_tx(node, q)
+
+    try:
+        wait_for(lambda: _knows(chain3, "node0", "node2") and _knows(chain3, "node2", "node0"), message="keys")
+        with chain3.lock:
+            chain3.mesh._start_tx = watch  # type: ignore[method-assign]
+            n0.next_hops[n2] = 0x77  # the learned relay was replaced: nobody answers to 0x77 any more
+            relays_before = chain3.mesh.node("node1").stats.rebroadcasts
+        assert _dm_outcome(a, n2, b"via een verdwenen relais", wait_for) == "NONE"
+        assert sent_hops == [0x77, 0x77, 0]  # NUM_RELIABLE_RETX = 3: two named tries, then the flood
+        assert chain3.mesh.node("node1").stats.rebroadcasts - relays_before >= 1
+        wait_for(lambda: b"via een verdwenen relais" in inbox.payloads(), message="delivered")
+        assert inbox.payloads().count(b"via een verdwenen relais") == 1
+        assert n0.next_hops.get(n2) != 0x77  # reset in the node DB (then relearned from the ack, or empty)
+    finally:
+        chain3.mesh._start_tx = start_tx  # type: ignore[method-assign]
+        inbox.close()
+        a.close()
+        c.close()
