@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from meshtastic.protobuf import config_pb2
+from meshtastic.protobuf import config_pb2, mesh_pb2
 from meshtastic.tcp_interface import TCPInterface
 
 from nspgw.core.airtime import preset, time_on_air_ms
@@ -249,3 +249,51 @@ def test_originator_last_retry_clears_a_stale_next_hop_and_floods(chain3: MeshSe
         inbox.close()
         a.close()
         c.close()
+
+
+
+def test_tx_queue_orders_by_client_priority_and_evicts_lower_when_full(wait_for: Callable[..., Any]) -> None:
+    """MeshPacketQueue.cpp `enqueue` (CompareMeshPacketFunc: higher MeshPacket.priority first, FIFO at equal
+    priority) and `replaceLowerPriorityPacket` (MAX_TX_QUEUE 16: a packet of higher priority evicts the last
+    lower one); RadioLibInterface `onNotify` keeps a receiving radio off the air.
+
+    node1's client sends node0 a long want_ack DM (~1.6 s on air at LONG_FAST). While node0 receives it, node0's
+    client writes 15 BACKGROUND broadcasts and one ALERT: the library fills the 16 places the radio announced
+    (it holds back a 17th until QueueStatus says there is room, so a client never overfills the queue itself).
+    When the DM ends, node0's ack (priority ACK) finds the queue full and evicts the last BACKGROUND."""
+    server = MeshServer(topology.chain(2, preset="LONG_FAST", seed=5), use_pty=False)
+    server.start()
+    a, b = _client(server, "node0"), _client(server, "node1")
+    inbox = Inbox(b)
+    Priority = mesh_pb2.MeshPacket.Priority
+    n0, n1 = server.mesh.node("node0"), server.mesh.node("node1")
+    try:
+        wait_for(lambda: _knows(server, "node1", "node0") and _knows(server, "node0", "node1"), timeout_s=20,
+                 message="keys")
+        wait_for(lambda: not n0.queue and n0.tx is None and n1.tx is None, message="quiet channel")
+        answers: list[dict[str, Any]] = []
+        b.sendData(b"d" * 180, destinationId=_num(server, "node0"), portNum=PORTNUM, wantAck=True,
+                   onResponse=answers.append, onResponseAckPermitted=True)
+        wait_for(lambda: n1.tx is not None and n1.tx.packet.portnum == PORTNUM, interval_s=0.001,
+                 message="the DM on air")
+        ids = [a.sendData(f"bg{k}".encode(), portNum=PORTNUM, priority=Priority.BACKGROUND).id for k in range(1, 16)]
+        alert = a.sendData(b"alert", portNum=PORTNUM, priority=Priority.ALERT).id
+        with server.lock:
+            assert n1.tx is not None and n1.tx.packet.portnum == PORTNUM, "burst slower than the DM's airtime"
+        wait_for(lambda: n0.stats.queue_evictions == 1, timeout_s=10, message="the ack evicts")
+        with server.lock:
+            queued = [(q.packet.portnum, q.packet.packet_id) for q in n0.queue]
+        head_port = queued[0][0] if n0.tx is None else n0.tx.packet.portnum
+        assert head_port == 5  # the ack (ROUTING_APP, priority ACK) goes first
+        rest = [pid for port, pid in queued if port == PORTNUM]
+        assert rest == [alert, *ids[:14]]  # ALERT before BACKGROUND, BACKGROUND in order, bg15 evicted
+        wait_for(lambda: answers, timeout_s=15, message="node1's ack")
+        assert answers[0]["decoded"]["routing"].get("errorReason", "NONE") == "NONE"
+        wait_for(lambda: b"bg2" in inbox.payloads(), timeout_s=20, message="first BACKGROUND frames")
+        got = inbox.payloads()
+        assert got.index(b"alert") < got.index(b"bg1") < got.index(b"bg2")
+    finally:
+        inbox.close()
+        a.close()
+        b.close()
+        server.stop()
