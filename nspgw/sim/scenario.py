@@ -264,6 +264,10 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
         expects.append(ExpectSpec(msg, state, within))
     events += _generated(data, boxes, links, seed, t_from, duration, drain, base_dir, scale)
     events = [e for e in events if e.at_s <= duration]
+    pairs = {frozenset((a, b)) for a, b, _, _ in links}
+    for e in events:  # placed boxes out of each other's reach have no link to cut
+        if e.link is not None and frozenset(e.link) not in pairs:
+            raise ConfigError(f"{e.action} {e.link[0]}-{e.link[1]}: these boxes have no radio link to change")
     events.sort(key=lambda e: e.at_s)
     return Scenario(name, seed, preset, duration, boxes, tuple(links), tuple(events), tuple(expects),
                     traffic_from_s=t_from, drain_s=drain, raw=data, base_dir=base_dir,

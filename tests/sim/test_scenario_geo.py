@@ -74,6 +74,8 @@ def test_hata_suburban_reaches_further_with_a_30_m_mast() -> None:
 def test_hand_written_link_wins_over_the_computed_one() -> None:
     sc = parse_scenario(_pair(500_000, "LONG_FAST", link=[{"a": 1, "b": 10, "loss": 0.2, "snr": 3.0}]))
     assert sc.links == ((1, 10, 0.2, 3.0),)
+    with pytest.raises(ConfigError, match="1-10: these boxes have no radio link"):  # out of reach: nothing to cut
+        parse_scenario(_pair(500_000, "LONG_FAST", fault=[{"link": [1, 10], "at": "1m"}]))
 
 
 def test_generated_municipality_places_gct_central_cps_round_it_nsps_near_their_cp() -> None:
