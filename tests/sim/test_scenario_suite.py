@@ -18,7 +18,7 @@ SHORT = {"region-24h": 1800.0, "power-cuts": 4 * 3600.0, "loss-30": 4 * 3600.0, 
 # Geographic variants (sim/propagation.py) run shorter still: same code paths, denser neighbourhoods.
 SHORT |= {f"{k}-geo": v for k, v in SHORT.items()} | {
     "cp-partition-6h-geo": 4 * 3600.0, "ip-flapping-geo": 2 * 3600.0, "broker-restart-geo": 2 * 3600.0,
-    "partial-ip-gct-cps-geo": 2 * 3600.0, "corpus-geo": 2 * 3600.0, "region-24h-geo": 1200.0,
+    "partial-ip-gct-cps-geo": 2 * 3600.0, "corpus-geo": 4 * 3600.0, "region-24h-geo": 1200.0,
     "masts-dying-geo": 1.5 * 3600.0}
 PARTIAL = ("masts-dying", "partial-ip-gct-cps", "ip-flapping", "broker-restart")  # IP at some posts only
 
