@@ -435,12 +435,15 @@ class VirtualDevice:
             if info is None or len(info.user.public_key) != 32:
                 self.nak(pkt.id, ROUTING.PKI_SEND_FAIL_PUBLIC_KEY, pkt.channel)
                 return False
+            keys = (bytes(self.state["config"].security.public_key), bytes(info.user.public_key))
+        else:
+            keys = ()
         hop_limit = pkt.hop_limit or self.state["config"].lora.hop_limit
         radio = RadioPacket(
             src=self.node_num, dest=pkt.to, packet_id=pkt.id, portnum=d.portnum, payload=bytes(d.payload),
             channel=pkt.channel, want_ack=pkt.want_ack, want_response=d.want_response,
             request_id=d.request_id, reply_id=d.reply_id, hop_limit=min(hop_limit, 7), hop_start=min(hop_limit, 7),
-            priority=pkt.priority, emoji=d.emoji, bitfield=d.bitfield)  # UNSET: the mesh runs fixPriority
+            priority=pkt.priority, emoji=d.emoji, bitfield=d.bitfield, pki_keys=keys)  # UNSET: fixPriority
         self._client_ids.append(pkt.id)
         self.mesh.send(self.node_num, radio)
         return True
@@ -590,8 +593,13 @@ class VirtualDevice:
             fresh = default_state(self.node_num, self.name, role="CLIENT",
                                   preset=config_pb2.Config.LoRaConfig.ModemPreset.Name(cfg.lora.modem_preset),
                                   region="EU_868", hop_limit=3, rng=self.rng)
+            if kind == "factory_reset_config":  # NodeDB::factoryReset -> installDefaultConfig(preserveKey)
+                fresh["config"].security.private_key = st["config"].security.private_key
+                fresh["config"].security.public_key = st["config"].security.public_key
+                fresh["owner"].public_key = st["config"].security.public_key
             st.clear()
             st.update(fresh)
+            self.announce(want_response=True)  # the radio reboots and NodeInfoModule announces it
         elif kind == "set_fixed_position":
             st["position"] = admin.set_fixed_position
             st["config"].position.fixed_position = True
@@ -638,6 +646,19 @@ class VirtualDevice:
             payload=self.state["owner"].SerializeToString(), want_response=want_response,
             hop_limit=hop, hop_start=hop, priority=mesh_pb2.MeshPacket.Priority.BACKGROUND))
 
+    def pki_decrypt(self, p: Any) -> int:
+        """Router::perhapsDecode of a PKI DM for us, and the NAK ReliableRouter::sniffReceived sends when it
+        fails: without the sender's key no PKI decryption is tried (PKI_UNKNOWN_PUBKEY); with it, the shared
+        secret only matches when the sender encrypted to our current key with the key we hold for it (a
+        replaced radio has a new key: NO_CHANNEL, as no channel decrypts it either)."""
+        sender = self.state["nodes"].get(p.src)
+        if sender is None or len(sender.user.public_key) != 32:
+            return int(ROUTING.PKI_UNKNOWN_PUBKEY)
+        own = bytes(self.state["config"].security.public_key)
+        if p.pki_keys and p.pki_keys != (bytes(sender.user.public_key), own):
+            return int(ROUTING.NO_CHANNEL)
+        return int(ROUTING.NONE)
+
     def deliver(self, rx: Any) -> None:
         """A packet the firmware router hands to its client (addressed to us, broadcast, or an ack/nak)."""
         p = rx.packet
@@ -663,6 +684,9 @@ class VirtualDevice:
         d.request_id, d.reply_id, d.emoji, d.bitfield = p.request_id, p.reply_id, p.emoji, p.bitfield
         if p.src != self.node_num:
             self._heard(p, rx, now)
+            if (p.portnum == PORT.ROUTING_APP and p.dest == self.node_num
+                    and mesh_pb2.Routing.FromString(p.payload).error_reason == ROUTING.PKI_UNKNOWN_PUBKEY):
+                self._reply_nodeinfo(p.src, 0)  # ReliableRouter::sniffReceived: "PKI decrypt failure, send a NodeInfo"
         self._to_client(pkt)
 
     def _heard(self, p: Any, rx: Any, now: float) -> None:
@@ -679,8 +703,14 @@ class VirtualDevice:
             except Exception:
                 log.warning("%s: undecodable NODEINFO from %s", self.name, node_id(p.src))
             else:
-                new_user = not info.HasField("user") or info.user != user
-                info.user.CopyFrom(user)
+                old_key = bytes(info.user.public_key) if info.HasField("user") else b""
+                if len(old_key) == 32 and bytes(user.public_key) != old_key:
+                    # NodeDB::updateUser: "Public Key mismatch, dropping NodeInfo" — a key once learned is kept;
+                    # a replaced radio stays unreachable by PKI DMs until its node is removed from the DB.
+                    log.info("%s: public key mismatch for %s, NodeInfo dropped", self.name, node_id(p.src))
+                else:
+                    new_user = not info.HasField("user") or info.user != user
+                    info.user.CopyFrom(user)
             # NodeInfoModule answers a want_response broadcast with our own User, at most every 12 h per node.
             last = self._nodeinfo_replied.get(p.src)
             if p.want_response and (last is None or now - last > 12 * 3600):

@@ -106,6 +106,9 @@ class Mesh:
         self.on_deliver: Callable[[int, Reception], None] = lambda num, rx: None
         self.on_routing: Callable[[int, RoutingEvent], None] = lambda num, ev: None
         self.on_queue_status: Callable[[int, QueueStatus], None] = lambda num, st: None
+        # Router::perhapsDecode of a PKI DM at its destination: ERROR_NONE, or the NAK the destination sends
+        # (ReliableRouter::sniffReceived: PKI_UNKNOWN_PUBKEY, NO_CHANNEL); the device layer knows the keys.
+        self.pki_decrypt: Callable[[int, RadioPacket], int] = lambda num, p: ERROR_NONE
 
     # -- topology -------------------------------------------------------------------------------------
 
@@ -577,6 +580,10 @@ class Mesh:
                 not packet.pki or not (node.knows(packet.src) or node.knows(packet.dest))):
             node.stats.relays_refused += 1
             return
+        if to_us and packet.pki and (error := self.pki_decrypt(node.node_num, packet)) != ERROR_NONE:
+            if packet.want_ack:  # undecodable, nothing for the client: NAK on the primary channel
+                self._send_ack(node, replace(packet, channel=0), error=error)
+            return
         if to_us and decoded:
             self._reliable_sniff(node, packet)
         is_reply = decoded and bool(packet.request_id or packet.reply_id)
@@ -644,12 +651,12 @@ class Mesh:
         return node.packet_counter | (self.rng.getrandbits(22) << 10)
 
     def _send_ack(self, node: SimNode, original: RadioPacket, *, hop_limit: int | None = None,
-                  want_ack: bool = False) -> None:
+                  want_ack: bool = False, error: int = ERROR_NONE) -> None:
         """RoutingModule::sendAckNak over the air (Router::sendLocal -> ReliableRouter::send)."""
         hop = (hop_limit_for_response(original.hop_start, original.hop_limit, node.hop_limit)
                if hop_limit is None else hop_limit)
         ack = RadioPacket(src=node.node_num, dest=original.src, packet_id=self._next_packet_id(node),
-                          portnum=ROUTING_APP, payload=routing_payload(ERROR_NONE), channel=original.channel,
+                          portnum=ROUTING_APP, payload=routing_payload(error), channel=original.channel,
                           request_id=original.packet_id, hop_limit=hop, hop_start=hop, priority=PRIORITY_ACK,
                           want_ack=want_ack)
         self._send_own(node, ack, reliable=want_ack)

@@ -76,6 +76,9 @@ class RadioPacket:
     bitfield: int = 0
     next_hop: int = NO_NEXT_HOP  # last byte of the node asked to relay (NextHopRouter), 0 = flood
     pki: bool = False  # PKI-encrypted direct message: only the destination can decode it
+    # (sender's public key, the destination key the sender's node DB held) for a PKI DM from a virtual device;
+    # empty: the keys are taken to match (the scenario runner's boxes all know each other).
+    pki_keys: tuple[bytes, bytes] = ()
 
     def frame_len(self) -> int:
         """Bytes on air: 16-byte header + the `Data` protobuf (see core.airtime.meshtastic_frame_len)."""

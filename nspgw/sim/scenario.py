@@ -12,6 +12,10 @@ addr = 1
 name = "GCT Elsterwijk"
 role = "gct"               # gct | cp | nsp
 parent = 10                # an NSP's coordinatiepunt
+pos = [0, 3000]            # optional, metres: placed boxes hear each other by distance (sim/propagation.py)
+
+[propagation]              # optional: model = "log-distance" (exponent = 3.5) or "hata-suburban"
+model = "log-distance"     #   (base_height_m = 30, mobile_height_m = 1.5)
 
 [[link]]                   # who hears whom on the radio
 a = 1
@@ -52,7 +56,7 @@ from nspgw.crypto.roster import Role
 from nspgw.daemon.trace import Trace
 from nspgw.errors import ConfigError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
-from nspgw.sim import scenario_gen
+from nspgw.sim import propagation, scenario_gen
 from nspgw.sim.scenario_net import SimNet
 from nspgw.sim.scenario_report import MessageResult, ScenarioResult, figures
 from nspgw.wire.frames import Precedence
@@ -104,7 +108,8 @@ class Scenario:
     traffic_from_s: float = 0.0
     drain_s: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    positions: tuple[tuple[int, tuple[float, float]], ...] = ()  # [[box]] pos = [x, y] in metres
+    # [[box]] pos = [x, y] in metres, or a generated municipality; their links are already in `links`
+    positions: tuple[tuple[int, tuple[float, float]], ...] = ()
     base_dir: Path = Path(".")
     # The simulated broker relays presence (retained status, Last Will); false: boxes that publish none.
     presence: bool = True
@@ -166,13 +171,24 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
     drain = min(full_drain, duration / 2)
     scale = (duration - drain) / (full - full_drain) if full > full_drain else 1.0
     t_from = parse_duration(head.get("traffic_from", 0), "scenario.traffic_from") * scale
+    extra: dict[int, float] = {}  # geo [network]: the tier's loss on top of the path-loss model's
     if "network" in data:
         if "box" in data or "link" in data:
             raise ConfigError("network: use either [network] or [[box]]/[[link]], not both")
-        gen_boxes, gen_links = scenario_gen.network_boxes(_get(data, "network", origin, dict))
+        net_cfg = _get(data, "network", origin, dict)
+        gen_boxes, gen_links = scenario_gen.network_boxes(net_cfg)
         boxes = tuple(gen_boxes)
+        placement = net_cfg.get("placement", "links")
+        if placement not in ("links", "geo"):
+            raise ConfigError(f"network.placement: {placement!r} is not links or geo")
+        # geo: a generated municipality; who hears whom follows from the map (sim/propagation.py)
+        positions = propagation.place_municipality(gen_boxes, net_cfg, seed) if placement == "geo" else {}
+        if positions:  # the tier losses stay as extra, independent loss (interference, fading)
+            extra = {a: loss for a, _b, loss, _s in gen_links} | {b: loss for _a, b, loss, _s in gen_links}
+            gen_links = []
     else:
         boxes, gen_links = _boxes(data), []
+        positions = dict(_positions(data))
     addrs = {b.addr for b in boxes}
 
     def box(v: object, where: str) -> int:
@@ -190,6 +206,13 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
         if not 0.0 <= loss <= 1.0:
             raise ConfigError(f"{w}.loss: must be between 0 and 1")
         links.append((a, b, loss, float(_get(lk, "snr", w, (int, float), 10.0))))
+    model = propagation.parse_model(data.get("propagation"))
+    if positions:  # placed boxes hear each other by distance and preset; a hand-written [[link]] wins
+        computed = propagation.geo_links(positions, preset, model, {(a, b) for a, b, _, _ in links})
+        if extra:
+            computed = [(a, b, round(1 - (1 - lo) * (1 - max(extra.get(a, 0.0), extra.get(b, 0.0))), 4), snr)
+                        for a, b, lo, snr in computed]
+        links = computed + links
     events = []
     ids: set[str] = set()
     for i, ev in enumerate(_get(data, "event", origin, list, [])):
@@ -241,15 +264,19 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
         expects.append(ExpectSpec(msg, state, within))
     events += _generated(data, boxes, links, seed, t_from, duration, drain, base_dir, scale)
     events = [e for e in events if e.at_s <= duration]
+    pairs = {frozenset((a, b)) for a, b, _, _ in links}
+    for e in events:  # placed boxes out of each other's reach have no link to cut
+        if e.link is not None and frozenset(e.link) not in pairs:
+            raise ConfigError(f"{e.action} {e.link[0]}-{e.link[1]}: these boxes have no radio link to change")
     events.sort(key=lambda e: e.at_s)
     return Scenario(name, seed, preset, duration, boxes, tuple(links), tuple(events), tuple(expects),
-                    traffic_from_s=t_from, drain_s=drain, raw=data, base_dir=base_dir, positions=_positions(data),
+                    traffic_from_s=t_from, drain_s=drain, raw=data, base_dir=base_dir,
+                    positions=tuple(sorted(positions.items())),
                     ignored=ignored, presence=_get(head, "presence", "scenario", bool, True))
 
 
 def _positions(data: dict[str, Any]) -> tuple[tuple[int, tuple[float, float]], ...]:
-    """Placed boxes hear each other by distance (log-distance path loss, mesh_radio.link_from_distance);
-    a [[link]] still overrides the computed link of its pair."""
+    """Placed boxes hear each other by distance (sim/propagation.py); a [[link]] overrides its pair."""
     out = []
     for i, b in enumerate(data.get("box") or []):
         if isinstance(b, dict) and "pos" in b:
@@ -335,8 +362,8 @@ def run_scenario(sc: Scenario, workdir: Path | None = None, trace: Path | None =
             return run_scenario(sc, Path(tmp), trace)
     t_wall = time.perf_counter()
     tracer = Trace(trace) if trace is not None else None
-    net = SimNet(list(sc.boxes), workdir, seed=sc.seed, preset=sc.preset, positions=dict(sc.positions),
-                 presence=sc.presence, trace=tracer)
+    # Links of placed boxes were computed at parse time (sc.links), with the scenario's path-loss model.
+    net = SimNet(list(sc.boxes), workdir, seed=sc.seed, preset=sc.preset, presence=sc.presence, trace=tracer)
     try:
         for a, b, loss, snr in sc.links:
             net.mesh.set_link(f"box{a}", f"box{b}", loss=loss, snr=snr)

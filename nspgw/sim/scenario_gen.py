@@ -7,6 +7,9 @@ cps = 5
 nsps_per_cp = 10
 cp_links = "star"          # star: every CP hears the GCT; chain: GCT - CP1 - CP2 - ...
 loss = 0.1                 # frame loss on every generated link (cp_loss / nsp_loss override per tier)
+placement = "links"        # or "geo": a generated map (sim/propagation.py place_municipality) instead of
+cp_distance_m = 3000       #   star/chain links; geo only: CPs at this distance (± 20 %) round the GCT,
+nsp_distance_m = 1500      #   NSPs within this of their CP; links from distance and preset, loss on top
 
 [[traffic]]                # Poisson arrivals, seeded: per_hour messages from EVERY box of from_role
 from_role = "nsp"

@@ -24,7 +24,7 @@ from typing import Any
 
 from nspgw.errors import ConfigError, UsageError
 from nspgw.sim.device import VirtualDevice, node_id
-from nspgw.sim.mesh import DUTY_CYCLE_LIMIT, Mesh, QueueStatus, Reception, RoutingEvent
+from nspgw.sim.mesh import DUTY_CYCLE_LIMIT, Mesh, QueueStatus, RadioPacket, Reception, RoutingEvent
 from nspgw.sim.topology import Topology
 
 log = logging.getLogger("nspgw.sim")
@@ -245,7 +245,12 @@ def connect_devices(mesh: Mesh, devices: list[VirtualDevice]) -> None:
         if (dev := by_num.get(node_num)) is not None:
             dev.queue_status(status.res, status.free, status.maxlen, status.mesh_packet_id)
 
+    def pki_decrypt(node_num: int, packet: RadioPacket) -> int:
+        dev = by_num.get(node_num)
+        return dev.pki_decrypt(packet) if dev is not None else 0
+
     mesh.on_deliver, mesh.on_routing, mesh.on_queue_status = on_deliver, on_routing, on_queue_status
+    mesh.pki_decrypt = pki_decrypt
 
 
 class MeshServer:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from meshtastic.protobuf import config_pb2
+from meshtastic.protobuf import config_pb2, mesh_pb2
 from meshtastic.tcp_interface import TCPInterface
 
 from nspgw.core.airtime import preset, time_on_air_ms
@@ -161,3 +161,139 @@ def test_no_frame_arrives_before_its_time_on_air(chain3: MeshServer, wait_for: C
         inbox.close()
         a.close()
         b.close()
+
+
+def _dm_outcome(a: TCPInterface, dest: int, payload: bytes, wait_for: Callable[..., Any]) -> str:
+    """A want_ack DM on port 311 through the library; the routing answer's errorReason ("NONE" for an ack)."""
+    responses: list[dict[str, Any]] = []
+    sent = a.sendData(payload, destinationId=dest, portNum=PORTNUM, wantAck=True, onResponse=responses.append,
+                      onResponseAckPermitted=True)
+    wait_for(lambda: responses, timeout_s=20, message=f"answer to {payload!r}")
+    assert responses[0]["decoded"]["requestId"] == sent.id
+    return str(responses[0]["decoded"]["routing"].get("errorReason", "NONE"))
+
+
+def test_replaced_radio_is_unreachable_by_dms_to_its_old_key(chain3: MeshServer,
+                                                            wait_for: Callable[..., Any]) -> None:
+    """A replaced radio (node1 after a full factory reset: same node number, new key pair).
+
+    - NodeDB.cpp `updateUser`: node0 keeps the key it learned ("Public Key mismatch, dropping NodeInfo"), so
+      node1's new announcement does not teach node0 the new key;
+    - Router.cpp `perhapsDecode` + ReliableRouter.cpp `sniffReceived`: node1 cannot decrypt a DM to its old
+      key: it NAKs PKI_UNKNOWN_PUBKEY while it does not know node0's key, and node0 answers that NAK with its
+      NodeInfo; once node1 knows node0, the NAK is NO_CHANNEL;
+    - AdminModule `remove_by_nodenum`: only after node0 forgets node1 does node1's next announcement teach the
+      new key, and the DM is acked."""
+    a, b = _client(chain3, "node0"), _client(chain3, "node1")
+    n1 = _num(chain3, "node1")
+    try:
+        wait_for(lambda: _knows(chain3, "node0", "node1") and _knows(chain3, "node1", "node0"), message="keys")
+        assert _dm_outcome(a, n1, b"voor de vervanging", wait_for) == "NONE"
+        old_key = bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key)
+        rx_before = chain3.mesh.node("node0").stats.frames_rx
+        b.localNode.factoryReset(full=True)  # factory_reset_device: installDefaultConfig without the key
+        wait_for(lambda: bytes(chain3.devices["node1"].state["config"].security.public_key) != old_key,
+                 message="new key")
+        wait_for(lambda: chain3.mesh.node("node0").stats.frames_rx > rx_before, message="new announcement heard")
+        time.sleep(0.5)
+        assert bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key) == old_key  # pinned
+        assert not _knows(chain3, "node1", "node0")  # fresh node DB; node0's reply is suppressed for 12 h
+
+        assert _dm_outcome(a, n1, b"na de vervanging 1", wait_for) == "PKI_UNKNOWN_PUBKEY"
+        wait_for(lambda: _knows(chain3, "node1", "node0"), message="node0's NodeInfo after the NAK")
+        assert _dm_outcome(a, n1, b"na de vervanging 2", wait_for) == "NO_CHANNEL"
+
+        a.localNode.removeNode(n1)
+        wait_for(lambda: n1 not in chain3.devices["node0"].state["nodes"], message="node removed")
+        chain3.set_node_up("node1", False)
+        chain3.set_node_up("node1", True)  # reboot: announces itself again
+        wait_for(lambda: _knows(chain3, "node0", "node1"), message="new key learned")
+        assert bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key) != old_key
+        assert _dm_outcome(a, n1, b"na het vergeten", wait_for) == "NONE"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_originator_last_retry_clears_a_stale_next_hop_and_floods(chain3: MeshServer,
+                                                                  wait_for: Callable[..., Any]) -> None:
+    """NextHopRouter.cpp `doRetransmissions`: while retries are left the originator re-sends naming its next
+    hop (`NextHopRouter::send`); on the last one (numRetransmissions == 1) it clears next_hop in the packet
+    and in the node DB and floods (`FloodingRouter::send`). node0's next hop for node2 is a radio that is gone
+    (0x77): node1 ignores the first tries, relays the flooded last one, and node2's ack reaches the client."""
+    a, c = _client(chain3, "node0"), _client(chain3, "node2")
+    inbox = Inbox(c)
+    n0, n2 = chain3.mesh.node("node0"), _num(chain3, "node2")
+    sent_hops: list[int] = []
+    start_tx = chain3.mesh._start_tx
+
+    def watch(node: Any, q: Any) -> None:  # observe only: the next_hop of each frame node0 puts on air
+        if node is n0 and q.packet.portnum == PORTNUM:
+            sent_hops.append(q.packet.next_hop)
+        start_tx(node, q)
+
+    try:
+        wait_for(lambda: _knows(chain3, "node0", "node2") and _knows(chain3, "node2", "node0"), message="keys")
+        with chain3.lock:
+            chain3.mesh._start_tx = watch  # type: ignore[method-assign]
+            n0.next_hops[n2] = 0x77  # the learned relay was replaced: nobody answers to 0x77 any more
+            relays_before = chain3.mesh.node("node1").stats.rebroadcasts
+        assert _dm_outcome(a, n2, b"via een verdwenen relais", wait_for) == "NONE"
+        assert sent_hops == [0x77, 0x77, 0]  # NUM_RELIABLE_RETX = 3: two named tries, then the flood
+        assert chain3.mesh.node("node1").stats.rebroadcasts - relays_before >= 1
+        wait_for(lambda: b"via een verdwenen relais" in inbox.payloads(), message="delivered")
+        assert inbox.payloads().count(b"via een verdwenen relais") == 1
+        assert n0.next_hops.get(n2) != 0x77  # reset in the node DB (then relearned from the ack, or empty)
+    finally:
+        chain3.mesh._start_tx = start_tx  # type: ignore[method-assign]
+        inbox.close()
+        a.close()
+        c.close()
+
+
+
+def test_tx_queue_orders_by_client_priority_and_evicts_lower_when_full(wait_for: Callable[..., Any]) -> None:
+    """MeshPacketQueue.cpp `enqueue` (CompareMeshPacketFunc: higher MeshPacket.priority first, FIFO at equal
+    priority) and `replaceLowerPriorityPacket` (MAX_TX_QUEUE 16: a packet of higher priority evicts the last
+    lower one); RadioLibInterface `onNotify` keeps a receiving radio off the air.
+
+    node1's client sends node0 a long want_ack DM (~1.6 s on air at LONG_FAST). While node0 receives it, node0's
+    client writes 15 BACKGROUND broadcasts and one ALERT: the library fills the 16 places the radio announced
+    (it holds back a 17th until QueueStatus says there is room, so a client never overfills the queue itself).
+    When the DM ends, node0's ack (priority ACK) finds the queue full and evicts the last BACKGROUND."""
+    server = MeshServer(topology.chain(2, preset="LONG_FAST", seed=5), use_pty=False)
+    server.start()
+    a, b = _client(server, "node0"), _client(server, "node1")
+    inbox = Inbox(b)
+    Priority = mesh_pb2.MeshPacket.Priority
+    n0, n1 = server.mesh.node("node0"), server.mesh.node("node1")
+    try:
+        wait_for(lambda: _knows(server, "node1", "node0") and _knows(server, "node0", "node1"), timeout_s=20,
+                 message="keys")
+        wait_for(lambda: not n0.queue and n0.tx is None and n1.tx is None, message="quiet channel")
+        answers: list[dict[str, Any]] = []
+        b.sendData(b"d" * 180, destinationId=_num(server, "node0"), portNum=PORTNUM, wantAck=True,
+                   onResponse=answers.append, onResponseAckPermitted=True)
+        wait_for(lambda: n1.tx is not None and n1.tx.packet.portnum == PORTNUM, interval_s=0.001,
+                 message="the DM on air")
+        ids = [a.sendData(f"bg{k}".encode(), portNum=PORTNUM, priority=Priority.BACKGROUND).id for k in range(1, 16)]
+        alert = a.sendData(b"alert", portNum=PORTNUM, priority=Priority.ALERT).id
+        with server.lock:
+            assert n1.tx is not None and n1.tx.packet.portnum == PORTNUM, "burst slower than the DM's airtime"
+        wait_for(lambda: n0.stats.queue_evictions == 1, timeout_s=10, message="the ack evicts")
+        with server.lock:
+            queued = [(q.packet.portnum, q.packet.packet_id) for q in n0.queue]
+        head_port = queued[0][0] if n0.tx is None else n0.tx.packet.portnum
+        assert head_port == 5  # the ack (ROUTING_APP, priority ACK) goes first
+        rest = [pid for port, pid in queued if port == PORTNUM]
+        assert rest == [alert, *ids[:14]]  # ALERT before BACKGROUND, BACKGROUND in order, bg15 evicted
+        wait_for(lambda: answers, timeout_s=15, message="node1's ack")
+        assert answers[0]["decoded"]["routing"].get("errorReason", "NONE") == "NONE"
+        wait_for(lambda: b"bg2" in inbox.payloads(), timeout_s=20, message="first BACKGROUND frames")
+        got = inbox.payloads()
+        assert got.index(b"alert") < got.index(b"bg1") < got.index(b"bg2")
+    finally:
+        inbox.close()
+        a.close()
+        b.close()
+        server.stop()
