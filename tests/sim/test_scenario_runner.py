@@ -22,9 +22,7 @@ def test_shipped_scenarios_meet_their_expectations(name: str, tmp_path: Path) ->
     assert result.ok, result.expectations
 
 
-def test_cli_json_report_and_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    sc = tmp_path / "s.toml"
-    sc.write_text("""
+_SHORT = """
 [scenario]
 name = "korte test"
 duration = "20m"
@@ -37,7 +35,12 @@ b = 101
 [[event]]
 at = "1m"
 send = { id = "a", from = 101, to = 1, text = "hallo", precedence = "immediate" }
-[[expect]]
+"""
+
+
+def test_cli_json_report_and_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sc = tmp_path / "s.toml"
+    sc.write_text(_SHORT + """[[expect]]
 message = "a"
 state = "delivered"
 within = "5m"
@@ -86,20 +89,6 @@ def test_durations() -> None:
         parse_duration("-5m", "x")
 
 
-_SHORT = """
-[scenario]
-name = "korte test"
-duration = "20m"
-[[link]]
-a = 1
-b = 10
-[[link]]
-a = 10
-b = 101
-[[event]]
-at = "1m"
-send = { id = "a", from = 101, to = 1, text = "hallo", precedence = "immediate" }
-"""
 
 
 def test_internal_error_is_one_line_with_time_box_and_state(tmp_path: Path, capsys: pytest.CaptureFixture[str],
