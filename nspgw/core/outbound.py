@@ -301,8 +301,8 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
         if via.link == RADIO and o.bulletin and hop is None and node.links.ip_up:
             transmit(node, IP, None, data, o.precedence, None, now, acts)  # the readers on the broker
         elif via.link == IP:
-            # FLASH goes on both links; a bulletin too while presence says some addressee is off the broker
-            # (a radio broadcast reaches them all at once instead of one repeat per box later).
+            # FLASH goes on both links (on air only if the radio is free now); a bulletin too when an addressee
+            # left the broker after this round was planned (the next one goes by radio, `bulletin_by_radio`).
             off_ip = o.bulletin and any(not node.ip_reaches(b, now) for b in o.pending or ())
             also_radio(node, Precedence.FLASH if off_ip else o.precedence, data, hop, now, acts)
     if o.state != MsgState.IN_FLIGHT:
