@@ -111,7 +111,7 @@ def plan(node: Node, key: JobKey, now: float) -> Route | None:
                 return Route(bulletin_link(node, o, box), box, False)
             if o.round and o.via is not None:
                 return o.via
-            return Route(IP if ip else RADIO, BROADCAST_ADDR, False)
+            return Route(IP if ip and not bulletin_by_radio(node, o, now) else RADIO, BROADCAST_ADDR, False)
         if o.round and o.via is not None:
             return o.via
         # A new round after an unanswered direct one counts that failure first (serve_out does): plan with it,
@@ -143,6 +143,13 @@ def _next_bulletin_box(o: OutMsg) -> BoxAddr | None:
     if o.attempts > 0 and o.pending:
         return min(o.pending)
     return None
+
+def bulletin_by_radio(node: Node, o: OutMsg, now: float) -> bool:
+    """A bulletin broadcast goes by radio, every fragment in turn behind the radio gate, while presence says
+    some addressee is off the broker (a copy goes to the broker as well, `serve_out`). As a best-effort radio
+    copy of an IP broadcast, only the first fragment went on air: the others found the radio still busy with
+    it and were never sent, so a reader off the broker always missed the rest and had to ask for it."""
+    return node.links.healthy(RADIO) and any(not node.ip_reaches(b, now) for b in o.pending or ())
 
 def bulletin_link(node: Node, o: OutMsg, box: BoxAddr) -> str:
     """A bulletin repeated to one box that did not confirm: over IP while the broker has it, by radio once
@@ -333,9 +340,11 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
         custody_to = via.hop if via.custody else None
         data = node.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
         transmit(node, via.link, hop, data, o.precedence, TxRecord(key, i, None), now, acts)
-        if via.link == IP:
-            # FLASH goes on both links; a bulletin too while presence says some addressee is off the broker
-            # (a radio broadcast reaches them all at once instead of one repeat per box later).
+        if via.link == RADIO and o.bulletin and hop is None and node.links.ip_up:
+            transmit(node, IP, None, data, o.precedence, None, now, acts)  # the readers on the broker
+        elif via.link == IP:
+            # FLASH goes on both links (on air only if the radio is free now); a bulletin too when an addressee
+            # left the broker after this round was planned (the next one goes by radio, `bulletin_by_radio`).
             off_ip = o.bulletin and any(not node.ip_reaches(b, now) for b in o.pending or ())
             also_radio(node, Precedence.FLASH if off_ip else o.precedence, data, hop, now, acts)
     if o.state != MsgState.IN_FLIGHT:

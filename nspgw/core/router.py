@@ -68,6 +68,10 @@ def route(
         # The destination is off the broker but its CP is on it (fibre at the town hall, 4G gone at the
         # sports hall): hand over with custody by IP, the CP spends its own radio on the last hop.
         return Route(IP if relay_on_ip is not None and relay_on_ip(relay) else RADIO, relay, True)
-    if holding and not heard_fresh and direct_failures >= 1:
-        return None  # tried once without having heard it: now wait until it is heard (saves airtime)
+    if holding and not heard_fresh and direct_failures >= direct_limit:
+        # Tried `direct_limit` times without having heard it: now wait until it is heard (saves airtime).
+        # Not after one try: on a 10 % loss hop one lost frame is common, and a box that has just started
+        # has simply not heard the other's beacon yet (every 15 min); holding then cost a whole re-probe
+        # interval (30 min) for a single loss.
+        return None
     return Route(RADIO, dst, False)  # no relay to hand to: try directly, the mesh may still carry it
