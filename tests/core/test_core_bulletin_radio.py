@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from core_boxes import GCT, NSP, node, tx
 
-from nspgw.core.events import IP, RADIO, LinkState, MessageAccepted, PeerPresence
+from nspgw.core.events import IP, RADIO, LinkChanged, MessageAccepted, PeerPresence
 from nspgw.ids import BROADCAST_ADDR
 from nspgw.wire.frames import MsgId, Precedence
 
@@ -15,8 +15,8 @@ from nspgw.wire.frames import MsgId, Precedence
 def first_round(off_broker: bool) -> tuple[int, dict[str, list[int]]]:
     """GCT on the broker sends a two-fragment bulletin; which fragments go on which link in its first 60 s."""
     gct = node(GCT)
-    gct.handle(LinkState(IP, True), 0.0)
-    gct.handle(LinkState(RADIO, True), 0.0)
+    gct.handle(LinkChanged(IP, True), 0.0)
+    gct.handle(LinkChanged(RADIO, True), 0.0)
     if off_broker:
         gct.handle(PeerPresence(NSP, False), 0.0)  # its mast died: the broker published its Last Will
     now = 100.0
