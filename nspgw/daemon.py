@@ -22,6 +22,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from nspgw.adapters.radio_pacing import neighbour_gap_s
 from nspgw.config import Config
 from nspgw.core.actions import Action, Notify, StoreFrameSent, StoreInbox, StorePeer, Transmit
 from nspgw.core.airtime import time_on_air_ms
@@ -61,7 +62,9 @@ def core_timing(preset: str) -> dict[str, float]:
     a message a relay holds (30 min at LONG_FAST) is the last resort for a lost receipt; before that, a receipt
     to a relay is re-sent until custody is acknowledged and one sent straight asks the firmware for an ack."""
     scale = time_on_air_ms(255, preset) / time_on_air_ms(255, "LONG_FAST")
-    return {"ack_timeout_s": max(6.0, 45.0 * scale), "radio_margin_s": min(0.5, 0.1 + 0.4 * scale),
+    # The margin leaves a neighbour room to win the channel, as the radio adapter paces (radio_pacing.py).
+    margin = max(min(0.5, 0.1 + 0.4 * scale), neighbour_gap_s(preset))
+    return {"ack_timeout_s": max(6.0, 45.0 * scale), "radio_margin_s": margin,
             "held_recheck_s": max(60.0, 1800.0 * scale)}
 
 
