@@ -392,7 +392,8 @@ class Daemon:
             if entry is None:
                 return  # not an enrolled box's radio: nothing to authenticate it with
             self._inspect(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi)
-            self._handle(FrameIn(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi))
+            self._handle(FrameIn(RADIO, ev.data, entry.addr, ev.rx_snr, ev.rx_rssi,
+                                 mesh_hops=max(0, ev.hop_start - ev.hop_limit)))
         elif kind == "state":
             before = self._radio_state.get("status")
             self._radio_state = {"status": ev.status, "detail": ev.detail, "node_id": ev.node_id}

@@ -336,7 +336,8 @@ class SimNet:
         hop = self.network.roster.by_node(p.src)
         if me is None or hop is None:
             return
-        self._pending.append((me.addr, FrameIn(RADIO, p.payload, hop.addr, rx.rx_snr, rx.rx_rssi)))
+        self._pending.append((me.addr, FrameIn(RADIO, p.payload, hop.addr, rx.rx_snr, rx.rx_rssi,
+                                                       mesh_hops=max(0, p.hop_start - p.hop_limit))))
 
     def _on_routing(self, node_num: int, ev: MeshRouting) -> None:
         tx_ref = self._tx_refs.pop((node_num, ev.request_id), None)
