@@ -404,12 +404,17 @@ class MeshtasticRadio:
     def _transmit(self, frame: tuple[int, int, int, bytes, object, bool]) -> None:
         precedence, _seq, node, data, ref, want_ack = frame
         iface = self._iface
+        # A DM to a radio last heard straight (no relay between us) goes with hop limit 0: no other radio queues a
+        # flood relay of it (FloodingRouter relays a DM without a named next hop), NextHopRouter keeps no
+        # retransmission record (it needs hop_limit > 0 or want_ack), and the destination sends no hop-limit-0
+        # routing ack (ReliableRouter::sniffReceived). Router::sendLocal keeps a client's 0 unless want_ack.
+        hop_limit = 0 if (not want_ack and node != BROADCAST_NODE and self._hops_away.get(node) == 0) else None
         watchdog = threading.Timer(self._send_timeout_s, self._unstick, args=(iface,))
         watchdog.daemon = True
         watchdog.start()
         try:
             packet = iface.sendData(data, destinationId=node, portNum=NSPGW_PORTNUM,
-                                    channelIndex=self._channel_index, wantAck=want_ack)
+                                    channelIndex=self._channel_index, wantAck=want_ack, hopLimit=hop_limit)
         except (Exception, SystemExit) as exc:
             with self._cond:
                 heapq.heappush(self._outq, frame)  # same precedence and seq: back at its old place

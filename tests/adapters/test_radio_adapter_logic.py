@@ -50,7 +50,7 @@ class LibraryInterfaceStandIn:
         self.queueStatus: mesh_pb2.QueueStatus | None = None
 
     def sendData(self, data: bytes, destinationId: int, portNum: int, channelIndex: int,
-                 wantAck: bool) -> mesh_pb2.MeshPacket:
+                 wantAck: bool, hopLimit: int | None = None) -> mesh_pb2.MeshPacket:
         # The library's wait for room in the radio's queue: no limit, ends only on a queueStatus with room.
         while self.queueStatus is not None and self.queueStatus.free <= 0:
             time.sleep(0.005)
