@@ -263,11 +263,6 @@ def test_radio_unplugged_30s_reconnects_and_delivers(network: dict[str, Any]) ->
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)  # 3 daemons + a real-time mesh; beside other test workers it can pass 300 s
-@pytest.mark.xfail(reason="firmware 2.7.26 mesh model: even with the adapter's pacing (one frame in flight) "
-                          "and custody around slow relays, after the relay's kill most of the NSP's custody "
-                          "frames never reach the CP and the transfer is at ~150 of 200 when the wait ends "
-                          "(docs/benchmarks.md, known gap)",
-                   strict=False)
 def test_relay_killed_during_200_messages_everything_once(network: dict[str, Any]) -> None:
     boxes, daemons = network["boxes"], network["daemons"]
     nsp, cp, gct = boxes["nsp1"], boxes["cp1"], boxes["gct"]
