@@ -140,7 +140,6 @@ class MeshtasticRadio:
         self._last_heartbeat = 0.0
         self._pacer = RadioPacer(profile.modem_preset if profile is not None else "LONG_FAST")
         self._pace = pace  # False only for tests of queue order and reconnects against a stand-in radio
-        self._hops_away: dict[int, int] = {}  # node number → hops away when last heard (pacing)
 
     @classmethod
     def from_config(cls, cfg: Config, sink: EventSink, **kw: Any) -> MeshtasticRadio:
@@ -301,9 +300,7 @@ class MeshtasticRadio:
             self._drop(f"radio gaf geen geldige configuratie: {exc}")
             return False
         self._pacer.reset()
-        for num, info in dict(getattr(iface, "nodesByNum", None) or {}).items():
-            if isinstance(info, dict) and isinstance(info.get("hopsAway"), int):  # absent when 0 (protobuf default)
-                self._hops_away.setdefault(int(num), int(info["hopsAway"]))
+        self._pacer.learn_nodes(getattr(iface, "nodesByNum", None))
         try:  # pace by the preset the radio really transmits with (radio_pacing.py)
             from meshtastic.protobuf import config_pb2
 
@@ -372,8 +369,8 @@ class MeshtasticRadio:
                         log.debug("MAX_RETRANSMIT for packet %d sent without want_ack: no proof of loss",
                                   event.request_id)
                         return
-                if isinstance(event, RadioFrame) and event.hop_start >= event.hop_limit:
-                    self._hops_away[event.from_node] = event.hop_start - event.hop_limit
+                if isinstance(event, RadioFrame):
+                    self._pacer.heard(event.from_node, event.hop_start, event.hop_limit)
                 if event is not None:
                     self._emit(event)
             return
@@ -404,11 +401,7 @@ class MeshtasticRadio:
     def _transmit(self, frame: tuple[int, int, int, bytes, object, bool]) -> None:
         precedence, _seq, node, data, ref, want_ack = frame
         iface = self._iface
-        # A DM to a radio last heard straight (no relay between us) goes with hop limit 0: no other radio queues a
-        # flood relay of it (FloodingRouter relays a DM without a named next hop), NextHopRouter keeps no
-        # retransmission record (it needs hop_limit > 0 or want_ack), and the destination sends no hop-limit-0
-        # routing ack (ReliableRouter::sniffReceived). Router::sendLocal keeps a client's 0 unless want_ack.
-        hop_limit = 0 if (not want_ack and node != BROADCAST_NODE and self._hops_away.get(node) == 0) else None
+        hop_limit = self._pacer.hop_limit_for(node, want_ack=want_ack)  # 0 for a neighbour (radio_pacing.py)
         watchdog = threading.Timer(self._send_timeout_s, self._unstick, args=(iface,))
         watchdog.daemon = True
         watchdog.start()
@@ -430,7 +423,6 @@ class MeshtasticRadio:
             self._drop("verbinding verbroken tijdens verzenden; opnieuw verbinden")
             return
         self._pacer.sent(time.monotonic(), int(getattr(packet, "id", 0)), len(data),
-                         direct=node != BROADCAST_NODE, want_ack=want_ack,
-                         relayed=self._hops_away.get(node, 0) > 0)
+                         direct=node != BROADCAST_NODE, want_ack=want_ack, relayed=self._pacer.relayed(node))
         self._emit(RadioSent(request_id=int(getattr(packet, "id", 0)), to_node=node, size=len(data),
                              precedence=precedence, ref=ref))

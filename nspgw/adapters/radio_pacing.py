@@ -52,6 +52,8 @@ WORST_RELAY_SLOTS = 2 * CW_MAX + (1 << CW_MAX)
 NEIGHBOUR_SLOTS = 1 << ((3 + CW_MAX) // 2)
 """2^((CWmin + CWmax) / 2) = 32 slots: the gap after a DM to a direct neighbour."""
 
+BROADCAST = 0xFFFFFFFF
+
 _REMEMBER = 512
 """Packet ids remembered for `proves_loss` (more than the radio's 16-packet queue can hold answers for)."""
 
@@ -75,6 +77,40 @@ class RadioPacer:
         self._ready_at = 0.0
         self._awaiting = 0
         self._no_ack: OrderedDict[int, None] = OrderedDict()  # ids sent without want_ack
+        self._hops_away: dict[int, int] = {}  # node number → Meshtastic relays between us when last heard
+
+    # ---- where a node is: from the frames we hear, else from the radio's node list -------------------------
+
+    def heard(self, node: int, hop_start: int, hop_limit: int) -> None:
+        """A packet from `node` arrived having crossed hop_start - hop_limit relays (hop_start 0: old firmware,
+        unknown)."""
+        if hop_start >= hop_limit and hop_start > 0:
+            self._hops_away[node] = hop_start - hop_limit
+
+    def learn_nodes(self, nodes_by_num: object) -> None:
+        """The library's `nodesByNum` at connect: `hopsAway` as the radio last saw it. It is absent when 0 (a
+        protobuf default), so only "behind a relay" is learnt here; a neighbour is known once heard."""
+        if not isinstance(nodes_by_num, dict):
+            return
+        for num, info in nodes_by_num.items():
+            if isinstance(num, int) and isinstance(info, dict) and isinstance(info.get("hopsAway"), int):
+                self._hops_away.setdefault(num, int(info["hopsAway"]))
+
+    def relayed(self, node: int) -> bool:
+        return self._hops_away.get(node, 0) > 0
+
+    def hop_limit_for(self, node: int, *, want_ack: bool) -> int | None:
+        """0 for a DM without want_ack to a radio last heard straight, else None (the radio's configured limit).
+
+        With hop limit 0 no other radio queues a flood relay of the DM (FloodingRouter relays a DM that names no
+        next hop; such relays wait the long delay and sort before that radio's own packets, MeshPacketQueue),
+        NextHopRouter keeps no retransmission record (it needs hop_limit > 0 or want_ack), and the destination
+        sends no hop-limit-0 routing ack (ReliableRouter::sniffReceived). Router::sendLocal keeps a client's 0
+        unless want_ack. A neighbour that moves out of reach costs one lost frame: the core retries, and once
+        the box is heard through a relay its DMs carry the configured limit again."""
+        if want_ack or node == BROADCAST or self._hops_away.get(node) != 0:
+            return None
+        return 0
 
     def set_preset(self, preset: str) -> None:
         """The radio's own modem preset (read at every connect); unknown names keep LONG_FAST's timing."""

@@ -402,3 +402,22 @@ def test_pacing_window_leaves_room_for_one_relay() -> None:
     assert not pacer.proves_loss(7, "MAX_RETRANSMIT") and pacer.proves_loss(7, "DUTY_CYCLE_LIMIT")
     assert pacer.proves_loss(9, "MAX_RETRANSMIT")  # not ours without want_ack: passed on
     assert RadioPacer("NO_SUCH").preset == "LONG_FAST"
+
+
+def test_hop_limit_zero_only_for_a_neighbour_heard_straight() -> None:
+    from nspgw.adapters.radio_pacing import RadioPacer
+
+    pacer = RadioPacer("SHORT_TURBO")
+    assert pacer.hop_limit_for(0xA, want_ack=False) is None  # never heard: the radio's own limit
+    pacer.heard(0xA, 3, 3)  # straight from its radio
+    pacer.heard(0xB, 3, 2)  # through one relay
+    pacer.heard(0xC, 0, 0)  # firmware without hop_start: unknown
+    assert pacer.hop_limit_for(0xA, want_ack=False) == 0
+    assert pacer.hop_limit_for(0xA, want_ack=True) is None  # Router::sendLocal would raise 0 anyway
+    assert pacer.hop_limit_for(0xB, want_ack=False) is None and pacer.relayed(0xB)
+    assert pacer.hop_limit_for(0xC, want_ack=False) is None and not pacer.relayed(0xC)
+    assert pacer.hop_limit_for(0xFFFFFFFF, want_ack=False) is None
+    pacer.learn_nodes({0xD: {"hopsAway": 2}, 0xA: {"hopsAway": 1}, "x": None})
+    assert pacer.relayed(0xD) and not pacer.relayed(0xA)  # what we heard ourselves wins
+    pacer.heard(0xA, 3, 1)  # the neighbour is now behind relays: the configured limit again
+    assert pacer.hop_limit_for(0xA, want_ack=False) is None
