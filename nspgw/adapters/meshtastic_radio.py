@@ -44,6 +44,7 @@ from nspgw.adapters.radio_events import (
     RadioTelemetry,
     packet_to_event,
 )
+from nspgw.adapters.radio_pacing import RadioPacer
 from nspgw.config import Config
 from nspgw.errors import RadioError, UsageError
 from nspgw.ids import node_id_str
@@ -111,7 +112,8 @@ class MeshtasticRadio:
                  profile: profiles.FirmwareProfile | None = None, nspgw_psk: bytes | None = None,
                  channel_index: int = profiles.NSPGW_CHANNEL_INDEX, heartbeat_s: float = 60.0,
                  backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0, connect_timeout_s: float = 30.0,
-                 send_timeout_s: float = 30.0, opener: Callable[[RadioTarget, float], Any] = open_interface) -> None:
+                 send_timeout_s: float = 30.0, opener: Callable[[RadioTarget, float], Any] = open_interface,
+                 pace: bool = True) -> None:
         self.target = target
         self._sink = sink
         self._profile = profile
@@ -136,6 +138,8 @@ class MeshtasticRadio:
         self._state = RadioState(False, "nog niet gestart", "stopped")
         self._listeners: tuple[Callable[..., None], ...] = ()
         self._last_heartbeat = 0.0
+        self._pacer = RadioPacer(profile.modem_preset if profile is not None else "LONG_FAST")
+        self._pace = pace  # False only for tests of queue order and reconnects against a stand-in radio
 
     @classmethod
     def from_config(cls, cfg: Config, sink: EventSink, **kw: Any) -> MeshtasticRadio:
@@ -295,6 +299,15 @@ class MeshtasticRadio:
         except (Exception, SystemExit) as exc:
             self._drop(f"radio gaf geen geldige configuratie: {exc}")
             return False
+        self._pacer.reset()
+        self._pacer.learn_nodes(getattr(iface, "nodesByNum", None))
+        try:  # pace by the preset the radio really transmits with (radio_pacing.py)
+            from meshtastic.protobuf import config_pb2
+
+            lora = iface.localNode.localConfig.lora
+            self._pacer.set_preset(config_pb2.Config.LoRaConfig.ModemPreset.Name(lora.modem_preset))
+        except (AttributeError, ValueError):
+            log.debug("modem preset of the radio unknown; pacing as %s", self._pacer.preset)
         if problems:
             self._set_state("misconfigured", "; ".join(problems))
         else:
@@ -350,6 +363,14 @@ class MeshtasticRadio:
                 self._apply_check(self._iface)
             elif kind == "packet":
                 event = packet_to_event(payload, self._my_node, self._channel_index)
+                if isinstance(event, RadioAckNak):
+                    self._pacer.answered(time.monotonic(), event.request_id)
+                    if not self._pacer.proves_loss(event.request_id, event.error_reason):
+                        log.debug("MAX_RETRANSMIT for packet %d sent without want_ack: no proof of loss",
+                                  event.request_id)
+                        return
+                if isinstance(event, RadioFrame):
+                    self._pacer.heard(event.from_node, event.hop_start, event.hop_limit)
                 if event is not None:
                     self._emit(event)
             return
@@ -365,22 +386,28 @@ class MeshtasticRadio:
                 self._drop(f"hartslag naar de radio mislukt ({exc}); opnieuw verbinden")
             return
         with self._cond:
-            frame = heapq.heappop(self._outq) if self._outq and self._state.connected else None
+            # One frame in flight at the radio, with room for a relay (radio_pacing.py).
+            paced = self._pace and self._pacer.ready_at() > now
+            frame = heapq.heappop(self._outq) if self._outq and self._state.connected and not paced else None
             if frame is None:
                 if not self._inbox and not self._stopping:
-                    self._cond.wait(max(0.0, self._heartbeat_s - (now - self._last_heartbeat)))
+                    wait = self._heartbeat_s - (now - self._last_heartbeat)
+                    if paced and self._outq:
+                        wait = min(wait, self._pacer.ready_at() - now)
+                    self._cond.wait(max(0.0, wait))
                 return
         self._transmit(frame)
 
     def _transmit(self, frame: tuple[int, int, int, bytes, object, bool]) -> None:
         precedence, _seq, node, data, ref, want_ack = frame
         iface = self._iface
+        hop_limit = self._pacer.hop_limit_for(node, want_ack=want_ack)  # 0 for a neighbour (radio_pacing.py)
         watchdog = threading.Timer(self._send_timeout_s, self._unstick, args=(iface,))
         watchdog.daemon = True
         watchdog.start()
         try:
             packet = iface.sendData(data, destinationId=node, portNum=NSPGW_PORTNUM,
-                                    channelIndex=self._channel_index, wantAck=want_ack)
+                                    channelIndex=self._channel_index, wantAck=want_ack, hopLimit=hop_limit)
         except (Exception, SystemExit) as exc:
             with self._cond:
                 heapq.heappush(self._outq, frame)  # same precedence and seq: back at its old place
@@ -395,5 +422,7 @@ class MeshtasticRadio:
                 heapq.heappush(self._outq, frame)
             self._drop("verbinding verbroken tijdens verzenden; opnieuw verbinden")
             return
+        self._pacer.sent(time.monotonic(), int(getattr(packet, "id", 0)), len(data),
+                         direct=node != BROADCAST_NODE, want_ack=want_ack, relayed=self._pacer.relayed(node))
         self._emit(RadioSent(request_id=int(getattr(packet, "id", 0)), to_node=node, size=len(data),
                              precedence=precedence, ref=ref))

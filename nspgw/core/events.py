@@ -34,6 +34,7 @@ class FrameIn:
     hop_src_addr: BoxAddr | None = None
     snr: float | None = None
     rssi: int | None = None
+    mesh_hops: int = 0  # radio: Meshtastic relays the packet crossed (hop_start - hop_limit); 0 = heard straight
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,7 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
             node.history.record(h.src, h.counter, ev.data)
             node.net_windows.pair_seen(h.src, h.counter)
         if hop != node.me:  # only a fresh frame says the box is there now (a replay proves nothing)
-            node.peer_heard(hop, ev.link, ev.snr, ev.rssi, now, acts)
+            node.peer_heard(hop, ev.link, ev.snr, ev.rssi, now, acts, ev.mesh_hops)
     elif not relayed:
         # An old counter straight from its originator: the same bytes again are a replay and change nothing;
         # other bytes mean the sender runs from a restored or cloned copy: it gets a sync hint, and only a
@@ -216,7 +216,7 @@ def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: fl
     pair_highest = node.windows[h.src].highest if h.src in node.windows else -1
     fresh = node.net_windows.accept(h.src, h.counter, pair_highest)
     if fresh and rec.hop_src != node.me:
-        node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts)
+        node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts, ev.mesh_hops)
     if isinstance(frame, MessageFrame):  # a bulletin: deduplicated by message number, signature checked
         _message(node, frame, rec, ev.link, False, now, acts)
     elif isinstance(frame, BeaconFrame) and fresh and frame.roster_version > node.roster_warned:
@@ -522,7 +522,7 @@ def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list
         return  # no ack: the neighbour keeps the frame, retries, and reports it if it expires
     node.history.custody_taken(h.src, h.counter)
     if rec.hop_src != node.me:
-        node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts)
+        node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts, ev.mesh_hops)
     node.held[key] = Held(h.src, h.counter, h.dst, h.precedence, rec.raw, now + ttl, rec.hop_src)
     acts.append(StoreCustody(h.src, h.counter, h.dst, h.precedence, rec.raw, ttl, rec.hop_src))
     node.sched.put(HeldKey(h.src, h.counter), h.precedence, now)

@@ -90,6 +90,7 @@ class Node:
         # counter → (hop, ctl job that sends it again unless that hop acknowledges custody first).
         self.ctl_custody: dict[int, tuple[BoxAddr, int]] = {}
         self.heard: dict[BoxAddr, float] = {}
+        self.mesh_hops: dict[BoxAddr, int] = {}  # Meshtastic relays between us when last heard by radio
         self.windows: dict[int, ReplayWindow] = {s: ReplayWindow.from_bytes(b) for s, b in state.replay.items()}
         self.delivered: set[MsgId] = set(state.delivered)
         self.digests: dict[MsgId, bytes] = dict(state.body_digests)
@@ -353,13 +354,14 @@ class Node:
 
     # -------------------------------------------------------------------------------------- peers/links
     def peer_heard(self, addr: BoxAddr, link: str, snr: float | None, rssi: int | None, now: float,
-                   acts: list[Action]) -> None:
+                   acts: list[Action], mesh_hops: int = 0) -> None:
         from nspgw.core.actions import StorePeer
 
         was_fresh = self.is_fresh(addr, now)
         was_ip = self.peers.ip_reaches(addr)
         if link == RADIO:
             self.heard[addr] = now
+            self.mesh_hops[addr] = mesh_hops
         self.peers.heard(addr, link, now)
         if not was_ip and self.peers.ip_reaches(addr):
             self._wake_for(addr, now)

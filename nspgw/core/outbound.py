@@ -118,14 +118,14 @@ def plan(node: Node, key: JobKey, now: float) -> Route | None:
         # so the gate `pump` checks is the gate of the link the frame will really take.
         failed = int(not o.round and o.state == MsgState.IN_FLIGHT and o.via is not None and not o.via.custody)
         return route(node.cfg.keyring.roster, node.me, o.dst, heard_fresh=node.is_fresh(o.dst, now),
-                     ip_up=node.ip_reaches(o.dst, now),
+                     ip_up=node.ip_reaches(o.dst, now), via_mesh_relay=node.mesh_hops.get(o.dst, 0) > 0,
                      direct_failures=o.direct_failures + failed, direct_limit=node.cfg.direct_attempts_before_relay,
                      relay_on_ip=lambda hop: node.ip_confirmed(hop))
     if isinstance(key, HeldKey):
         h = node.held[(key.origin, key.counter)]
         failed = int(h.attempts > 0 and h.last_direct)
         return route(node.cfg.keyring.roster, node.me, h.dst, heard_fresh=node.is_fresh(h.dst, now),
-                     ip_up=node.ip_reaches(h.dst, now),
+                     ip_up=node.ip_reaches(h.dst, now), via_mesh_relay=node.mesh_hops.get(h.dst, 0) > 0,
                      direct_failures=h.direct_failures + failed, direct_limit=node.cfg.direct_attempts_before_relay,
                      holding=True, exclude=h.from_hop, relay_on_ip=lambda hop: node.ip_confirmed(hop))
     c = node.ctl[key.job]

@@ -51,6 +51,7 @@ def route(
     holding: bool = False,
     exclude: BoxAddr | None = None,
     relay_on_ip: Callable[[BoxAddr], bool] | None = None,
+    via_mesh_relay: bool = False,
 ) -> Route | None:
     """Where the next attempt goes; None = hold (a custodian waits until the destination is heard).
 
@@ -62,6 +63,12 @@ def route(
     if ip_up:  # the destination does not answer over IP (its uplink is down): count only radio failures now
         direct_failures -= direct_limit
     relay = relay_for(roster, me, dst, exclude)
+    if via_mesh_relay and relay is not None:
+        # Heard only through a Meshtastic relay: a DM sent straight waits for that radio's rebroadcast, which
+        # firmware 2.7 delays by 2*CWmax + random(0, 2^CW) slots and restarts on every reception
+        # (RadioInterface::getTxDelayMsecWeighted, RadioLibInterface::onNotify), so a burst crawls at about one
+        # frame per second at SHORT_TURBO. Our relay's own packets take the short delay: hand it custody.
+        heard_fresh = False
     if heard_fresh and (direct_failures < direct_limit or relay is None):
         return Route(RADIO, dst, False)
     if relay is not None:

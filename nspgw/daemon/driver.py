@@ -102,15 +102,17 @@ class Driver:
         return n
 
     def frame_in(self, link: str, data: bytes, hop: BoxAddr, snr: float | None = None,
-                 rssi: int | None = None) -> None:
-        self.handle(FrameIn(link, data, hop, snr, rssi))
+                 rssi: int | None = None, mesh_hops: int = 0) -> None:
+        self.handle(FrameIn(link, data, hop, snr, rssi, mesh_hops=mesh_hops))
 
-    def radio_frame(self, from_node: int, data: bytes, snr: float | None = None, rssi: int | None = None) -> None:
-        """A frame the radio heard from Meshtastic node `from_node`: only an enrolled box's radio counts."""
+    def radio_frame(self, from_node: int, data: bytes, snr: float | None = None, rssi: int | None = None,
+                    mesh_hops: int = 0) -> None:
+        """A frame the radio heard from Meshtastic node `from_node` after `mesh_hops` Meshtastic relays: only
+        an enrolled box's radio counts."""
         entry = self._roster().by_node(from_node)
         if entry is None:
             return  # nothing to authenticate it with
-        self.frame_in(RADIO, data, entry.addr, snr, rssi)
+        self.frame_in(RADIO, data, entry.addr, snr, rssi, mesh_hops)
 
     def link_state(self, link: str, up: bool, detail: str = "") -> None:
         self.handle(LinkChanged(link, up, detail))

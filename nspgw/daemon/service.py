@@ -24,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nspgw.adapters.radio_pacing import neighbour_gap_s
 from nspgw.cli.texts import notice_text
 from nspgw.config import Config
 from nspgw.core.actions import AdoptNetworkKeys, AdoptRoster, Notice, ProbeAnswered, StoreInbox, StorePeer
@@ -64,7 +65,9 @@ def core_timing(preset: str) -> dict[str, float]:
     a message a relay holds (30 min at LONG_FAST) is the last resort for a lost receipt; before that, a receipt
     to a relay is re-sent until custody is acknowledged and one sent straight asks the firmware for an ack."""
     scale = time_on_air_ms(255, preset) / time_on_air_ms(255, "LONG_FAST")
-    return {"ack_timeout_s": max(6.0, 45.0 * scale), "radio_margin_s": min(0.5, 0.1 + 0.4 * scale),
+    # The margin leaves a neighbour room to win the channel, as the radio adapter paces (radio_pacing.py).
+    margin = max(min(0.5, 0.1 + 0.4 * scale), neighbour_gap_s(preset))
+    return {"ack_timeout_s": max(6.0, 45.0 * scale), "radio_margin_s": margin,
             "held_recheck_s": max(60.0, 1800.0 * scale)}
 
 
@@ -372,7 +375,7 @@ class Daemon:
         d = self.driver
         assert d is not None
         if kind == "frame":
-            d.radio_frame(ev.from_node, ev.data, ev.rx_snr, ev.rx_rssi)
+            d.radio_frame(ev.from_node, ev.data, ev.rx_snr, ev.rx_rssi, max(0, ev.hop_start - ev.hop_limit))
         elif kind == "state":
             before = self._radio_state.get("status")
             self._radio_state = {"status": ev.status, "detail": ev.detail, "node_id": ev.node_id}

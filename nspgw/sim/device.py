@@ -438,7 +438,11 @@ class VirtualDevice:
             keys = (bytes(self.state["config"].security.public_key), bytes(info.user.public_key))
         else:
             keys = ()
-        hop_limit = pkt.hop_limit or self.state["config"].lora.hop_limit
+        # Router::sendLocal (v2.7.26): a client's hop limit 0 stands (a packet for direct neighbours only);
+        # only a want_ack packet asking for 0 gets the configured default.
+        hop_limit = pkt.hop_limit
+        if pkt.want_ack and hop_limit == 0:
+            hop_limit = self.state["config"].lora.hop_limit or 3
         radio = RadioPacket(
             src=self.node_num, dest=pkt.to, packet_id=pkt.id, portnum=d.portnum, payload=bytes(d.payload),
             channel=pkt.channel, want_ack=pkt.want_ack, want_response=d.want_response,

@@ -315,7 +315,7 @@ class SimNet:
             self.current = addr
             self._deadlines.pop(addr, None)  # the node is about to handle something
             if isinstance(ev, RadioIn):  # as the daemon's radio events reach its driver
-                box.driver.radio_frame(ev.from_node, ev.data, ev.snr, ev.rssi)
+                box.driver.radio_frame(ev.from_node, ev.data, ev.snr, ev.rssi, ev.mesh_hops)
             elif isinstance(ev, RadioAnswer):
                 box.driver.radio_result(ev.request_id, ev.error_reason)
             else:
@@ -328,7 +328,8 @@ class SimNet:
         me = self.network.roster.by_node(node_num)
         if me is None:
             return
-        self._pending.append((me.addr, RadioIn(p.src, p.payload, rx.rx_snr, rx.rx_rssi)))
+        self._pending.append((me.addr, RadioIn(p.src, p.payload, rx.rx_snr, rx.rx_rssi,
+                                               max(0, p.hop_start - p.hop_limit))))
 
     def _on_routing(self, node_num: int, ev: MeshRouting) -> None:
         me = self.network.roster.by_node(node_num)
@@ -344,6 +345,7 @@ class RadioIn:
     data: bytes
     snr: float | None
     rssi: int | None
+    mesh_hops: int = 0  # hop_start - hop_limit: Meshtastic relays it took (0: heard from the sender's radio)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class LibraryInterfaceStandIn:
         self.queueStatus: mesh_pb2.QueueStatus | None = None
 
     def sendData(self, data: bytes, destinationId: int, portNum: int, channelIndex: int,
-                 wantAck: bool) -> mesh_pb2.MeshPacket:
+                 wantAck: bool, hopLimit: int | None = None) -> mesh_pb2.MeshPacket:
         # The library's wait for room in the radio's queue: no limit, ends only on a queueStatus with room.
         while self.queueStatus is not None and self.queueStatus.free <= 0:
             time.sleep(0.005)
@@ -103,6 +103,7 @@ def radio_factory():  # type: ignore[no-untyped-def]
 
     def make(opener: Opener, **kw: Any) -> tuple[MeshtasticRadio, queue.Queue[Any]]:
         events: queue.Queue[Any] = queue.Queue()
+        kw.setdefault("pace", False)  # pacing has its own tests; here frames go as fast as the stand-in takes them
         r = MeshtasticRadio(RadioTarget(kind="tcp", host="127.0.0.1", port=1), kinds_checked(events),
                             profile=profiles.load_profile("nsp"), nspgw_psk=KEY, opener=opener,
                             backoff_initial_s=0.01, backoff_max_s=0.08, **kw)
@@ -346,3 +347,77 @@ def test_link_contract_ref_and_duck_types(radio_factory) -> None:  # type: ignor
     assert (frame.link, frame.src_addr, frame.dst_addr) == ("radio", 0x99, 0x12)
     ports = pytest.importorskip("nspgw.adapters.ports")
     assert isinstance(radio, ports.Link)
+
+
+def _routing_answer(request_id: int, reason: int) -> mesh_pb2.MeshPacket:
+    pkt = mesh_pb2.MeshPacket(to=MY_NODE, id=1000 + request_id)
+    setattr(pkt, "from", MY_NODE)
+    pkt.decoded.portnum = portnums_pb2.PortNum.ROUTING_APP
+    pkt.decoded.request_id = request_id
+    pkt.decoded.payload = mesh_pb2.Routing(error_reason=reason).SerializeToString()  # type: ignore[arg-type]
+    return pkt
+
+
+def test_paced_one_frame_in_flight_until_the_radio_answers(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    # The nsp profile's preset (LONG_FAST): without an answer the next frame waits ~9.5 s (radio_pacing.py).
+    opener = Opener()
+    radio, events = radio_factory(opener, pace=True)
+    radio.send(0xA, b"first", 3)
+    radio.send(0xB, b"second", 3, want_ack=True)
+    radio.send(0xC, b"third", 3)
+    radio.start()
+    iface = wait_for(lambda: opener.opened and opener.opened[0].sent and opener.opened[0])
+    time.sleep(0.3)  # long enough for the unpaced adapter to hand over all three (it did before pacing)
+    assert [d for d, *_ in iface.sent] == [b"first"] and radio.queued() == 2
+    # The firmware's MAX_RETRANSMIT for a frame sent without want_ack: the radio is done with it (next frame
+    # goes), but it proves no loss (NextHopRouter), so the daemon does not hear of it.
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": _routing_answer(1, 5)}, interface=iface)
+    wait_for(lambda: len(iface.sent) == 2)
+    assert iface.sent[1][0] == b"second" and radio.queued() == 1
+    # The same NAK for a frame sent with want_ack is passed on.
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": _routing_answer(2, 5)}, interface=iface)
+    wait_for(lambda: len(iface.sent) == 3)
+    naks = [e for e in list(events.queue) if isinstance(e, RadioAckNak)]
+    assert naks == [RadioAckNak(2, "MAX_RETRANSMIT")]
+
+
+def test_pacing_window_leaves_room_for_one_relay() -> None:
+    from nspgw.adapters.radio_pacing import WORST_RELAY_SLOTS, RadioPacer, frame_airtime_s
+    from nspgw.core.airtime import slot_time_ms
+
+    pacer = RadioPacer("SHORT_TURBO")
+    # 272 slots (getTxDelayMsecWeightedWorst at CWmax) of 2.5·0.256 + 7.6 ms, plus the frame and its relayed copy
+    assert WORST_RELAY_SLOTS == 272 and slot_time_ms("SHORT_TURBO") == pytest.approx(8.24)
+    airtime = frame_airtime_s(60, "SHORT_TURBO", direct=True)
+    assert pacer.window_s(60, direct=True, relayed=True) == pytest.approx(2 * airtime + 272 * 0.00824)
+    assert pacer.window_s(60, direct=True) == pytest.approx(airtime + 32 * 0.00824)  # a neighbour: 32 slots
+    pacer.sent(100.0, 6, 60, direct=True, want_ack=False)
+    assert pacer.ready_at() == pytest.approx(100.0 + pacer.window_s(60, direct=True))
+    pacer.sent(100.0, 7, 60, direct=True, want_ack=False, relayed=True)  # to a node heard through a relay
+    assert pacer.ready_at() == pytest.approx(100.0 + pacer.window_s(60, direct=True, relayed=True))
+    pacer.answered(100.5, 8)  # another packet's answer: still waiting
+    assert pacer.ready_at() > 102.0
+    pacer.answered(100.5, 7)
+    assert pacer.ready_at() == 100.5
+    assert not pacer.proves_loss(7, "MAX_RETRANSMIT") and pacer.proves_loss(7, "DUTY_CYCLE_LIMIT")
+    assert pacer.proves_loss(9, "MAX_RETRANSMIT")  # not ours without want_ack: passed on
+    assert RadioPacer("NO_SUCH").preset == "LONG_FAST"
+
+
+def test_hop_limit_zero_only_for_a_neighbour_heard_straight() -> None:
+    from nspgw.adapters.radio_pacing import RadioPacer
+
+    pacer = RadioPacer("SHORT_TURBO")
+    assert pacer.hop_limit_for(0xA, want_ack=False) is None  # never heard: the radio's own limit
+    pacer.heard(0xA, 3, 3)  # straight from its radio
+    pacer.heard(0xB, 3, 2)  # through one relay
+    pacer.heard(0xC, 0, 0)  # firmware without hop_start: unknown
+    assert pacer.hop_limit_for(0xA, want_ack=False) == 0
+    assert pacer.hop_limit_for(0xA, want_ack=True) is None  # Router::sendLocal would raise 0 anyway
+    assert pacer.hop_limit_for(0xB, want_ack=False) is None and pacer.relayed(0xB)
+    assert pacer.hop_limit_for(0xC, want_ack=False) is None and not pacer.relayed(0xC)
+    assert pacer.hop_limit_for(0xFFFFFFFF, want_ack=False) is None
+    pacer.learn_nodes({0xD: {"hopsAway": 2}, 0xA: {"hopsAway": 1}, "x": None})
+    assert pacer.relayed(0xD) and not pacer.relayed(0xA)  # what we heard ourselves wins
+    pacer.heard(0xA, 3, 1)  # the neighbour is now behind relays: the configured limit again
+    assert pacer.hop_limit_for(0xA, want_ack=False) is None

@@ -72,3 +72,16 @@ def test_ip_first_then_radio_when_the_destination_does_not_answer_over_ip() -> N
     assert r is not None and r.link == "ip"
     r = route(ROSTER, nsp, gct, heard_fresh=False, ip_up=True, direct_failures=2, direct_limit=2)
     assert r is not None and r.link == "radio" and r.hop == cp and r.custody
+
+
+def test_heard_only_through_a_mesh_relay_goes_by_custody_when_a_relay_exists() -> None:
+    # Firmware 2.7 delays a client's rebroadcast by 2*CWmax + random(0, 2^CW) slots and restarts the delay on
+    # every reception: a DM that needs one crawls, the CP's own packets do not.
+    nsp, cp, gct = BoxAddr(101), BoxAddr(10), BoxAddr(1)
+    r = route(ROSTER, nsp, gct, heard_fresh=True, ip_up=False, direct_failures=0, direct_limit=2,
+              via_mesh_relay=True)
+    assert r is not None and r.hop == cp and r.custody
+    # A custodian with no relay of its own still tries the box it heard through the mesh (masts).
+    r = route(ROSTER, cp, nsp, heard_fresh=True, holding=True, ip_up=False, direct_failures=1, direct_limit=2,
+              via_mesh_relay=True)
+    assert r is not None and r.hop == nsp and not r.custody

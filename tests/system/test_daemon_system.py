@@ -266,11 +266,6 @@ def test_radio_unplugged_30s_reconnects_and_delivers(network: dict[str, Any]) ->
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)  # 3 daemons + a real-time mesh; beside other test workers it can pass 300 s
-@pytest.mark.xfail(reason="firmware 2.7.26 mesh model: a 200-frame burst from the NSP starves the CP radio's "
-                          "relay timer (RadioLibInterface::onNotify re-arms it on every reception) and the NSP's "
-                          "DMs end in MAX_RETRANSMIT (NextHopRouter), which the daemon backs off from; pacing "
-                          "radio sends is the municipal-scale issue (docs/benchmarks.md, known gap)",
-                   strict=False)
 def test_relay_killed_during_200_messages_everything_once(network: dict[str, Any]) -> None:
     boxes, daemons = network["boxes"], network["daemons"]
     nsp, cp, gct = boxes["nsp1"], boxes["cp1"], boxes["gct"]
