@@ -28,12 +28,22 @@ from nspgw.crypto.roster import Role, Roster
 from nspgw.crypto.seal import open_sealed, seal
 from nspgw.errors import AuthError, ConfigError, SecurityError, UsageError
 from nspgw.store import keyfiles
-from nspgw.store.keyfiles import AUTHORITY_PUB, BOX_KEY, NETWORK_KEY, ROSTER, hex_field, read_secret, write_atomic
+from nspgw.store.keyfiles import (
+    AUTHORITY_PUB,
+    BOX_KEY,
+    NETWORK_KEY,
+    ROSTER,
+    hex_field,
+    read_channel_key,
+    read_secret,
+    write_atomic,
+    write_channel_key,
+)
 
 REQUEST_FORMAT = "nspgw-enrol-request/1"
 BUNDLE_FORMAT = "nspgw-bundle/1"
 IDENTITY_FILE = "identity.key"  # the box's secrets before it has an address (box.key needs one)
-PSK_FILE = "radio-channel.psk"  # as nspgw.adapters.meshtastic_radio.PSK_FILE_NAME (no radio import here)
+PSK_FILE = keyfiles.CHANNEL_KEY
 KEY_FILES = (IDENTITY_FILE, BOX_KEY, NETWORK_KEY, ROSTER, AUTHORITY_PUB, PSK_FILE)
 
 
@@ -151,17 +161,6 @@ def retire_keys(keys_dir: Path) -> Path:
     for f in existing_key_files(keys_dir):
         os.replace(f, target / f.name)
     return target
-
-
-def read_psk(path: Path) -> bytes:
-    try:
-        return base64.b64decode(read_secret(path).strip(), validate=True)
-    except ValueError:
-        raise ConfigError(f"{path}: geen geldige base64-kanaalsleutel") from None
-
-
-def write_psk(path: Path, psk: bytes) -> None:
-    write_atomic(path, base64.b64encode(psk) + b"\n")
 
 
 # --------------------------------------------------------------------------------------------- bundle
@@ -289,7 +288,7 @@ def _import_bundle(cfg: Any, path: Path, doc: dict[str, Any], expect: str | None
 
     KeyRing(addr, identity, roster, authority_public, net_keys)  # the daemon's own acceptance check
     keyfiles.write_bundle(keys_dir, addr, identity, roster, authority_public, net_keys)
-    write_psk(keys_dir / PSK_FILE, psk)
+    write_channel_key(keys_dir / PSK_FILE, psk)
     (keys_dir / IDENTITY_FILE).unlink(missing_ok=True)  # box.key now holds the same secrets
     return ImportResult("bundle", addr, roster.version, net_keys[0].epoch, afp)
 
@@ -378,7 +377,7 @@ class Authority:
         key = SigningKey(rng(32))
         keyfiles.save_authority(directory / AUTHORITY_KEY, key)
         keyfiles.save_network_keys(directory / NETWORK_KEY, (NetworkKey(0, rng(32)),))
-        write_psk(directory / PSK_FILE, rng(32))
+        write_channel_key(directory / PSK_FILE, rng(32))
         write_atomic(directory / ROSTER, Roster(0, ()).signed(key).to_json().encode("utf-8"), mode=0o644)
         meta = {"format": "nspgw-authority/1", "network": network}
         write_atomic(directory / AUTHORITY_META, json.dumps(meta, indent=2).encode() + b"\n", mode=0o644)
@@ -522,7 +521,7 @@ class Authority:
             raise SecurityError(f"{entry.name} (adres {entry.addr}) is ingetrokken; geen bundel")
         text = make_bundle(network=self.network, addr=entry.addr, name=entry.name, box_dh_public=entry.dh_public,
                            roster=self.roster, authority=self.key, network_keys=self.network_keys(),
-                           psk=read_psk(self.dir / PSK_FILE), rng32=rng(64))
+                           psk=read_channel_key(self.dir / PSK_FILE), rng32=rng(64))
         out = out or Path(f"bundle-{entry.name}.json")
         write_atomic(out, text.encode("utf-8"), mode=0o644)
         return entry, out

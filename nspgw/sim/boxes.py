@@ -12,7 +12,6 @@ daemon's profile gate compares the radio with exactly this file).
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ from nspgw.config import Config, MqttConfig, RadioConfig, render_config
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
 from nspgw.crypto.roster import Role
 from nspgw.ids import BoxAddr, parse_node_id
-from nspgw.store.keyfiles import write_atomic, write_bundle
+from nspgw.store.keyfiles import CHANNEL_KEY, write_bundle, write_channel_key
 
 SIM_KEY_SEED = b"nspgw simulated boxes - not for real use"
-PSK_FILE_NAME = "radio-channel.psk"  # as nspgw.adapters.meshtastic_radio.PSK_FILE_NAME (no meshtastic import here)
 NETWORK = "sim"
 
 # The standard chain of the system tests and the demo: radio k carries box k.
@@ -117,7 +115,7 @@ def provision_specs(root: Path, specs: list[BoxSpec], radios: dict[str, dict[str
         keys = state / "keys"
         write_bundle(keys, spec.addr, net.identities[spec.addr], net.roster, net.authority.public,
                      (net.network_key,))
-        write_atomic(keys / PSK_FILE_NAME, base64.b64encode(psk) + b"\n")
+        write_channel_key(keys / CHANNEL_KEY, psk)
         profile = write_profile(spec.role, preset, box_dir / f"profile-{spec.role.value}.yaml")
         host = str(radio["tcp"])
         cfg = Config(
