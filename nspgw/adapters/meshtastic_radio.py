@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.radio_connect import RadioTarget, close_quietly, open_interface
 from nspgw.adapters.radio_events import (
     BROADCAST_NODE,

@@ -79,7 +79,7 @@ def _psk(psk_file: Path | None, cfg, required: bool, lang: str) -> bytes | None:
 
 
 def _profile(name: str | None, cfg, lang: str):  # type: ignore[no-untyped-def]
-    from nspgw.profiles import load_profile
+    from nspgw.adapters.radio_profile import load_profile
 
     if name:
         prof = load_profile(name)
@@ -180,7 +180,7 @@ def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gc
     _quiet_library()
     lang = _lang(lang)
     from nspgw.adapters.radio_admin import connected, radio_rows, read_info
-    from nspgw.profiles import Difference
+    from nspgw.adapters.radio_profile import Difference
 
     cfg = _box_config(config)
     prof = _profile(profile, cfg, lang)

@@ -180,7 +180,7 @@ def _radio_direct(cfg: Any) -> Check:
     from nspgw.errors import NspgwError
 
     try:
-        from nspgw import profiles
+        from nspgw.adapters import radio_profile as profiles
         from nspgw.adapters.radio_admin import compare_radio, connected, read_info
         from nspgw.adapters.radio_connect import RadioTarget
         from nspgw.cli.radio import _quiet_library

@@ -61,7 +61,7 @@ def write_profile(role: Role, preset: str, path: Path) -> Path:
     """The role's firmware profile with `preset` instead of LONG_FAST (the simulated mesh's preset)."""
     from meshtastic.protobuf import config_pb2
 
-    from nspgw import profiles
+    from nspgw.adapters import radio_profile as profiles
 
     raw = yaml.safe_load(profiles.load_profile(role.value).path.read_text(encoding="utf-8"))
     raw["config"]["lora"]["modemPreset"] = preset
@@ -137,7 +137,7 @@ def configure_radios(boxes: list[SimBox], seed: bytes = SIM_KEY_SEED, timeout_s:
     then read it back over a new connection and apply again while a difference that stops transmission
     remains: now and then a profile written over TCP does not fully land (seen: the nspgw channel still
     DISABLED), and the daemon's profile gate would then keep that box off the air."""
-    from nspgw import profiles
+    from nspgw.adapters import radio_profile as profiles
     from nspgw.adapters.radio_admin import apply_profile, compare_radio, connected
     from nspgw.adapters.radio_connect import RadioTarget
     from nspgw.errors import RadioError

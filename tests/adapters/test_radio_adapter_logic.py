@@ -13,7 +13,7 @@ import pytest
 from meshtastic.protobuf import channel_pb2, config_pb2, localonly_pb2, mesh_pb2, portnums_pb2
 from pubsub import pub
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.meshtastic_radio import MeshtasticRadio, max_payload_on_port
 from nspgw.adapters.radio_connect import RadioTarget
 from nspgw.adapters.radio_events import RadioAckNak, RadioFrame, RadioSent, RadioState, packet_to_event

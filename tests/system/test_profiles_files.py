@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from meshtastic.protobuf import channel_pb2, config_pb2, localonly_pb2
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 from nspgw.errors import ConfigError, SecurityError
 from nspgw.store.keyfiles import read_channel_key
 

@@ -143,7 +143,7 @@ def profile_dir() -> Path:
     env = os.environ.get("NSPGW_PROFILE_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parents[1] / "firmware-profiles"
+    here = Path(__file__).resolve().parents[2] / "firmware-profiles"
     return here if here.is_dir() else Path("/usr/share/nspgw/firmware-profiles")
 
 
