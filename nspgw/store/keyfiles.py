@@ -26,6 +26,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from nspgw.crypto.bundle import hex_field
 from nspgw.crypto.keyring import KeyRing
 from nspgw.crypto.keys import KEY_LEN, PUBLIC_KEY_LEN, Identity, NetworkKey, SigningKey
 from nspgw.crypto.roster import Roster, RosterDelta
@@ -156,20 +157,6 @@ def _load_json(path: Path, data: bytes, fmt: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != fmt:
         raise ConfigError(f"{path}: geen sleutelbestand van het formaat {fmt}")
     return doc
-
-
-def hex_field(path: Path, doc: dict[str, Any], field: str, length: int) -> bytes:
-    """`length` bytes from a hex field, in the one form nspgw writes (lowercase, no spaces): a key file or an
-    enrolment document that someone edited, even to an equal key in another spelling, is refused, not read."""
-    raw = doc.get(field) if isinstance(doc, dict) else None
-    try:
-        value = bytes.fromhex(raw) if isinstance(raw, str) else b""
-    except ValueError:
-        value = b""
-    if len(value) != length or value.hex() != raw:
-        raise ConfigError(f"{path}: veld {field!r} ontbreekt, heeft niet {length} bytes of is anders gespeld "
-                          "dan nspgw het schrijft")
-    return value
 
 
 def generate_identity() -> Identity:
