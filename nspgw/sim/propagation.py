@@ -68,15 +68,6 @@ def link_at(distance_m: float, p: ModemPreset, model: PathLossModel) -> radio.Li
     return radio.Link(loss=radio.packet_error_rate(snr, p), snr=round(snr, 2), rssi=round(rssi), explicit=False)
 
 
-def range_m(p: ModemPreset, model: PathLossModel) -> float:
-    """The largest distance at which two boxes still hear each other (bisection on the monotonic loss)."""
-    lo, hi = 1.0, 1e6
-    for _ in range(60):
-        mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if link_at(mid, p, model) is not None else (lo, mid)
-    return lo
-
-
 def parse_model(table: object) -> PathLossModel:
     """The scenario's `[propagation]` table (absent: log-distance, n = 3.5)."""
     if table is None:

@@ -362,8 +362,3 @@ def stuck_state(node: Node, now: float) -> str:
     return (f"deadline {'-' if d is None else f'{d:.1f}'}, outbox {len(s.outbox)}, custody {s.custody}, "
             f"jobs {s.jobs}, waiting on the radio {s.waiting_on_radio}, {links}, "
             f"airtime {s.airtime_used_ms / 1000:.1f}/{s.airtime_limit_ms / 1000:.0f} s")
-
-
-def _mesh_priority(p: Precedence) -> int:
-    # MeshPacket.Priority: RELIABLE 70 (default for want_ack), HIGH 100 for urgent traffic.
-    return 100 if p <= Precedence.IMMEDIATE else 70
