@@ -90,10 +90,6 @@ class Config:
         """The signed roster the box trusts (written by `nspgw roster import`, read by the daemon)."""
         return self.keys_dir / "roster.json"
 
-    @property
-    def trace_path(self) -> Path:
-        return self.state_dir / "trace.jsonl"
-
 
 def config_path_from_env(explicit: Path | None) -> Path:
     """`--config` wins, then `$NSPGW_CONFIG`, then the system default."""

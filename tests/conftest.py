@@ -9,13 +9,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -32,19 +32,6 @@ def _start_order(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=_start_order)  # stable: within a group the files' own order
-
-
-def wait_for(predicate: Callable[[], Any], timeout_s: float = 10.0, interval_s: float = 0.02,
-             message: str = "condition") -> Any:
-    """Poll `predicate` until it returns something truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {message}")
-        time.sleep(interval_s)  # a poll interval on a deadline, not a fixed wait
 
 
 def free_port_block(n: int) -> int:
@@ -151,7 +138,7 @@ def sim_mesh(tmp_path: Path) -> Iterator[Callable[..., SimMeshProcess]]:
 
 @pytest.fixture(name="wait_for")
 def wait_for_fixture() -> Callable[..., Any]:
-    """The `wait_for(predicate, timeout_s, interval_s, message)` helper, for test modules."""
+    """The `wait_for(predicate, timeout_s, interval_s, what)` helper (tests/support/waiting.py), as a fixture."""
     return wait_for
 
 

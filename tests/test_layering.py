@@ -46,3 +46,14 @@ def test_layer_is_sans_io_and_imports_downwards(layer: str) -> None:
             if top == "nspgw" and not any(name == a or name.startswith(a + ".") for a in ALLOWED_NSPGW[layer]):
                 bad.append(f"{f.relative_to(PKG)} imports {name} (upward)")
     assert not bad, "\n".join(bad)
+
+
+def test_no_class_name_is_defined_twice() -> None:
+    """Two classes with one name (e.g. a sim helper named like a daemon class) make every import and every
+    traceback ambiguous; each class name in nspgw/ is unique."""
+    where: dict[str, list[str]] = {}
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, []).append(str(path.relative_to(PKG)))
+    assert {name: files for name, files in where.items() if len(files) > 1} == {}

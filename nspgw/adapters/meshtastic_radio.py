@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.radio_connect import RadioTarget, close_quietly, open_interface
 from nspgw.adapters.radio_events import (
     BROADCAST_NODE,
@@ -48,6 +48,7 @@ from nspgw.adapters.radio_pacing import RadioPacer
 from nspgw.config import Config
 from nspgw.errors import RadioError, UsageError
 from nspgw.ids import node_id_str
+from nspgw.store.keyfiles import CHANNEL_KEY, read_channel_key
 from nspgw.wire.frames import MAX_RADIO_PAYLOAD, MAX_UNICAST_FRAME, NSPGW_PORTNUM, PKC_OVERHEAD
 
 log = logging.getLogger("nspgw.radio")
@@ -98,8 +99,6 @@ EventSink = Callable[[str, object], None]
 _KINDS: dict[type, str] = {RadioFrame: "frame", RadioState: "state", RadioSent: "delivered",
                            RadioAckNak: "acknak", RadioTelemetry: "telemetry"}
 
-PSK_FILE_NAME = "radio-channel.psk"
-"""The network's nspgw channel key inside the box's keys directory (base64, mode 0600)."""
 
 
 class MeshtasticRadio:
@@ -146,8 +145,8 @@ class MeshtasticRadio:
         """The box's radio as its configuration describes it: target, role profile, channel index, and the
         network's channel key from `<state_dir>/keys/radio-channel.psk` when present (else the adapter only
         refuses the placeholder key)."""
-        key_path = cfg.keys_dir / PSK_FILE_NAME
-        psk = profiles.read_psk_file(key_path) if key_path.exists() else None
+        key_path = cfg.keys_dir / CHANNEL_KEY
+        psk = read_channel_key(key_path) if key_path.exists() else None
         target = RadioTarget.parse(port=cfg.radio.port, host=cfg.radio.host)
         profile = profiles.load_profile(cfg.radio.profile or cfg.role)
         return cls(target, sink, profile=profile, nspgw_psk=psk, channel_index=cfg.radio.channel_index, **kw)

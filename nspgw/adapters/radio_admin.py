@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.radio_connect import RadioTarget, close_quietly, open_interface
 from nspgw.errors import RadioError
 from nspgw.ids import node_id_str

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError as ProtoDecodeError
 from meshtastic.protobuf import mesh_pb2, portnums_pb2, telemetry_pb2
 
-from nspgw.profiles import NSPGW_CHANNEL_INDEX
+from nspgw.adapters.radio_profile import NSPGW_CHANNEL_INDEX
 from nspgw.wire.frames import NSPGW_PORTNUM
 
 BROADCAST_NODE = 0xFFFFFFFF

@@ -50,15 +50,15 @@ def register(app: typer.Typer) -> None:
             config_path_from_env,
             render_config,
         )
-        from nspgw.enrolment import (
-            EnrolRequest,
+        from nspgw.crypto.bundle import EnrolRequest
+        from nspgw.errors import ConfigError, UsageError
+        from nspgw.store.enrolment_files import (
             existing_key_files,
             load_own_identity,
             parse_node_num,
             retire_keys,
             save_pending_identity,
         )
-        from nspgw.errors import ConfigError, UsageError
         from nspgw.store.keyfiles import generate_identity, write_atomic
 
         lg = lang_of(lang)
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         if old_keys:
             try:
                 ident = load_own_identity(keys_dir)
-                from nspgw.enrolment import fingerprint
+                from nspgw.crypto.bundle import fingerprint
 
                 old_fp = fingerprint(ident.sign_public, ident.dh_public)
             except ConfigError:

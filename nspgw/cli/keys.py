@@ -18,7 +18,8 @@ app = typer.Typer(help="Sleutels van deze box tonen (alleen openbare gegevens)."
 
 def key_info(cfg: Any) -> dict[str, Any]:
     """Public facts about this box's keys and enrolment (used by `keys show` and `selftest`)."""
-    from nspgw.enrolment import PSK_FILE, fingerprint, load_own_identity
+    from nspgw.crypto.bundle import fingerprint
+    from nspgw.store.enrolment_files import PSK_FILE, load_own_identity
     from nspgw.store.keyfiles import AUTHORITY_PUB, BOX_KEY, ROSTER, load_identity
 
     keys_dir: Path = cfg.keys_dir
@@ -33,8 +34,8 @@ def key_info(cfg: Any) -> dict[str, Any]:
     if info["enrolled"]:
         info["addr"] = int(load_identity(keys_dir / BOX_KEY)[0])
         if (keys_dir / ROSTER).exists() and (keys_dir / AUTHORITY_PUB).exists():
+            from nspgw.crypto.bundle import authority_fingerprint
             from nspgw.crypto.roster import Roster
-            from nspgw.enrolment import authority_fingerprint
 
             apub = bytes.fromhex((keys_dir / AUTHORITY_PUB).read_text(encoding="ascii").strip())
             info["roster_version"] = Roster.from_json((keys_dir / ROSTER).read_text(encoding="utf-8"), apub).version
@@ -83,7 +84,8 @@ def export_request(
 ) -> None:
     """Schrijf het aanmeldverzoek opnieuw, bijvoorbeeld met het node-id van de radio erin."""
     from nspgw.cli.texts import t
-    from nspgw.enrolment import EnrolRequest, load_own_identity, parse_node_num
+    from nspgw.crypto.bundle import EnrolRequest
+    from nspgw.store.enrolment_files import load_own_identity, parse_node_num
     from nspgw.store.keyfiles import write_atomic
 
     lg = lang_of(lang)

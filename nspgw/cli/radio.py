@@ -17,9 +17,6 @@ from nspgw.errors import ConfigError, RadioError
 
 app = typer.Typer(help="Radio zoeken, inrichten volgens profiel en controleren (technicus).", no_args_is_help=True)
 
-PSK_FILE_NAME = "radio-channel.psk"  # same name as nspgw.adapters.meshtastic_radio.PSK_FILE_NAME (not imported:
-# that module pulls in the radio library, which `nspgw --help` must not load)
-
 PortOpt = typer.Option(None, "--port", help="Seriële poort (standaard: automatisch zoeken)")
 HostOpt = typer.Option(None, "--host", help="Radio via TCP: host:poort")
 LangOpt = typer.Option(None, "--lang", help="Taal van de uitvoer: nl of en (standaard: NSPGW_LANG)")
@@ -70,19 +67,19 @@ def _target(port: str | None, host: str | None, cfg):  # type: ignore[no-untyped
 
 
 def _psk(psk_file: Path | None, cfg, required: bool, lang: str) -> bytes | None:  # type: ignore[no-untyped-def]
-    from nspgw.profiles import read_psk_file
+    from nspgw.store.keyfiles import CHANNEL_KEY, read_channel_key
 
     if psk_file is not None:
-        return read_psk_file(psk_file)
-    if cfg is not None and (cfg.keys_dir / PSK_FILE_NAME).exists():
-        return read_psk_file(cfg.keys_dir / PSK_FILE_NAME)
+        return read_channel_key(psk_file)
+    if cfg is not None and (cfg.keys_dir / CHANNEL_KEY).exists():
+        return read_channel_key(cfg.keys_dir / CHANNEL_KEY)
     if required:
         raise ConfigError(_t(lang, "no_psk"))
     return None
 
 
 def _profile(name: str | None, cfg, lang: str):  # type: ignore[no-untyped-def]
-    from nspgw.profiles import load_profile
+    from nspgw.adapters.radio_profile import load_profile
 
     if name:
         prof = load_profile(name)
@@ -183,7 +180,7 @@ def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gc
     _quiet_library()
     lang = _lang(lang)
     from nspgw.adapters.radio_admin import connected, radio_rows, read_info
-    from nspgw.profiles import Difference
+    from nspgw.adapters.radio_profile import Difference
 
     cfg = _box_config(config)
     prof = _profile(profile, cfg, lang)

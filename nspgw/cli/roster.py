@@ -13,7 +13,8 @@ Box:
     roster show [--json]              the roster this box uses (without --authority-dir)
     roster broadcast DELTA            adopt a signed delta and broadcast it (through the running daemon)
     roster rotate-key                 GCT box: a new network key to every unrevoked box, sealed to each
-The flow logic lives in `nspgw.enrolment`; this module parses options and prints.
+The flow logic lives in `nspgw.store.enrolment_files` (files) and `nspgw.crypto.bundle` (documents); this
+module parses options and prints.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def init_cmd(network: str = typer.Option(..., "--network", help="Naam van het ne
              authority_dir: Path | None = AuthorityOpt, lang: str | None = LangOpt) -> None:
     """Maak de netwerkautoriteit: tekensleutel, netwerksleutel, radiokanaalsleutel en een lege roster."""
     from nspgw.cli.texts import t
-    from nspgw.enrolment import Authority
+    from nspgw.store.enrolment_files import Authority
 
     d = _authority_dir(authority_dir)
     auth = Authority.create(d, network)
@@ -63,11 +64,12 @@ def add(request: Path = typer.Argument(..., help="Aanmeldverzoek van de box (enr
         authority_dir: Path | None = AuthorityOpt, lang: str | None = LangOpt) -> None:
     """Neem een box op in het concept van de volgende roster."""
     from nspgw.cli.texts import t
-    from nspgw.enrolment import Authority, EnrolRequest, fingerprint, parse_node_num
+    from nspgw.crypto.bundle import fingerprint
     from nspgw.ids import node_id_str
+    from nspgw.store.enrolment_files import Authority, load_request, parse_node_num
 
     auth = Authority(_authority_dir(authority_dir))
-    req = EnrolRequest.load(request)
+    req = load_request(request)
     e = auth.add(req, addr=addr, node_num=parse_node_num(node_id))
     typer.echo(t("tech.added", lang_of(lang), name=e.name, role=e.role.value, addr=e.addr,
                  node=node_id_str(e.node_num), fp=fingerprint(e.sign_public, e.dh_public)))
@@ -80,7 +82,7 @@ def revoke(box: str = typer.Argument(..., help="Naam of adres van de box."),
            authority_dir: Path | None = AuthorityOpt, lang: str | None = LangOpt) -> None:
     """Trek een box in (gestolen, kapot, vervangen). Daarna `nspgw roster sign`, of meteen met --sign."""
     from nspgw.cli.texts import t
-    from nspgw.enrolment import Authority
+    from nspgw.store.enrolment_files import Authority
 
     auth = Authority(_authority_dir(authority_dir))
     e = auth.revoke(box)
@@ -142,7 +144,7 @@ def _ask_daemon(config: Path | None, body: dict[str, Any], lang: str | None) -> 
 @app.command("sign")
 def sign(authority_dir: Path | None = AuthorityOpt, lang: str | None = LangOpt) -> None:
     """Teken het concept als nieuwe rosterversie (na een intrekking ook een nieuwe netwerksleutel)."""
-    from nspgw.enrolment import Authority
+    from nspgw.store.enrolment_files import Authority
 
     _sign(Authority(_authority_dir(authority_dir)), lang_of(lang))
 
@@ -153,7 +155,7 @@ def bundle(box: str = typer.Argument(..., help="Naam of adres van de box."),
            authority_dir: Path | None = AuthorityOpt, lang: str | None = LangOpt) -> None:
     """Maak de aanmeldbundel van een box (roster + sleutels, versleuteld voor alleen die box)."""
     from nspgw.cli.texts import t
-    from nspgw.enrolment import Authority
+    from nspgw.store.enrolment_files import Authority
 
     e, path = Authority(_authority_dir(authority_dir)).bundle(box, out)
     typer.echo(t("tech.bundled", lang_of(lang), name=e.name, addr=e.addr, path=path))
@@ -166,7 +168,7 @@ def import_cmd(file: Path = typer.Argument(..., help="Bundel (bundle-NAAM.json) 
                config: Path | None = ConfigOpt, lang: str | None = LangOpt) -> None:
     """Importeer op deze box een aanmeldbundel of een nieuwere roster (eerst gecontroleerd, dan geschreven)."""
     from nspgw.cli.texts import t
-    from nspgw.enrolment import import_file
+    from nspgw.store.enrolment_files import import_file
 
     lg = lang_of(lang)
     r = import_file(load_box(config), file, expect_authority=authority_fingerprint)
@@ -186,7 +188,7 @@ def show(authority_dir: Path | None = AuthorityOpt, config: Path | None = Config
     lg = lang_of(lang)
     pending: list[str] = []
     if authority_dir is not None or (config is None and os.environ.get("NSPGW_AUTHORITY_DIR")):
-        from nspgw.enrolment import Authority
+        from nspgw.store.enrolment_files import Authority
 
         auth = Authority(_authority_dir(authority_dir))
         roster, pending = auth.roster, auth.pending()
@@ -202,7 +204,7 @@ def show(authority_dir: Path | None = AuthorityOpt, config: Path | None = Config
 
 
 def _public(e: Any) -> dict[str, Any]:
-    from nspgw.enrolment import fingerprint
+    from nspgw.crypto.bundle import fingerprint
     from nspgw.ids import node_id_str
 
     return {"addr": e.addr, "name": e.name, "role": e.role.value, "node_id": node_id_str(e.node_num),

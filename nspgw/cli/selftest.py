@@ -87,11 +87,12 @@ def _keys(cfg: Any) -> Check:
         return Check("keys", FAIL, _w(f"geen sleutels in {cfg.keys_dir}: nspgw init",
                                       f"no keys in {cfg.keys_dir}: nspgw init"))
     ring = load_keyring(cfg.keys_dir)  # 0600 + owner, and KeyRing checks the key matches the roster entry
-    from nspgw.enrolment import PSK_FILE, read_psk
+    from nspgw.store.keyfiles import CHANNEL_KEY as PSK_FILE
+    from nspgw.store.keyfiles import read_channel_key
 
     files = f"{BOX_KEY}, {NETWORK_KEY}"
     if (cfg.keys_dir / PSK_FILE).exists():
-        read_psk(cfg.keys_dir / PSK_FILE)  # refused (SecurityError) when others can read it
+        read_channel_key(cfg.keys_dir / PSK_FILE)  # refused (SecurityError) when others can read it
         files += f", {PSK_FILE}"
     elif cfg.radio.enabled:
         return Check("keys", FAIL, _w(f"{PSK_FILE} ontbreekt (kanaalsleutel van de radio; zit in de bundel)",
@@ -179,16 +180,17 @@ def _radio_direct(cfg: Any) -> Check:
     from nspgw.errors import NspgwError
 
     try:
-        from nspgw import profiles
+        from nspgw.adapters import radio_profile as profiles
         from nspgw.adapters.radio_admin import compare_radio, connected, read_info
         from nspgw.adapters.radio_connect import RadioTarget
         from nspgw.cli.radio import _quiet_library
-        from nspgw.enrolment import PSK_FILE
+        from nspgw.store.keyfiles import CHANNEL_KEY as PSK_FILE
+        from nspgw.store.keyfiles import read_channel_key
 
         _quiet_library()
         prof = profiles.load_profile(cfg.radio.profile or cfg.role)
         psk_path = cfg.keys_dir / PSK_FILE
-        psk = profiles.read_psk_file(psk_path) if psk_path.exists() else None
+        psk = read_channel_key(psk_path) if psk_path.exists() else None
         target = RadioTarget.parse(port=cfg.radio.port, host=cfg.radio.host)
         with connected(target, RADIO_TIMEOUT_S) as iface:
             info = read_info(iface, target)

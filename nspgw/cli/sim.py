@@ -55,7 +55,7 @@ def mesh_cmd(
 
     from nspgw.errors import UsageError
     from nspgw.sim import topology as topo
-    from nspgw.sim.control import ControlServer
+    from nspgw.sim.control import MeshControlServer
     from nspgw.sim.server import MeshServer, check_ports
 
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
@@ -83,7 +83,7 @@ def mesh_cmd(
         signal.signal(sig, lambda *_: stop.set())
     server = MeshServer(spec, base_port=base_port, state_dir=state_dir, use_pty=not no_pty, emit=_print_json)
     server.mesh.strict_frame_limit = frame_limit == "firmware"
-    ctl = ControlServer(server, control)
+    ctl = MeshControlServer(server, control)
     try:
         _print_json({"control": str(control)})
         server.start()

@@ -16,7 +16,7 @@ from typing import Any
 
 from nspgw.crypto.keys import PUBLIC_KEY_LEN, SIGNATURE_LEN, SigningKey, verify_signature
 from nspgw.errors import DecodeError, SecurityError
-from nspgw.ids import BROADCAST_ADDR, BoxAddr
+from nspgw.ids import BoxAddr
 
 MAX_ADDR = 0xFFE
 _DELTA_MAGIC = 0xD1  # roster delta, layout version 1
@@ -310,7 +310,3 @@ class RosterDelta:
         except (SecurityError, UnicodeDecodeError) as exc:
             raise DecodeError(f"invalid roster delta: {exc}") from None
         return delta
-
-
-def is_unicast(addr: int) -> bool:
-    return 1 <= addr <= MAX_ADDR and addr != BROADCAST_ADDR

@@ -12,7 +12,6 @@ daemon's profile gate compares the radio with exactly this file).
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,9 @@ from nspgw.config import Config, MqttConfig, RadioConfig, render_config
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
 from nspgw.crypto.roster import Role
 from nspgw.ids import BoxAddr, parse_node_id
-from nspgw.store.keyfiles import write_atomic, write_bundle
+from nspgw.store.keyfiles import CHANNEL_KEY, write_bundle, write_channel_key
 
 SIM_KEY_SEED = b"nspgw simulated boxes - not for real use"
-PSK_FILE_NAME = "radio-channel.psk"  # as nspgw.adapters.meshtastic_radio.PSK_FILE_NAME (no meshtastic import here)
 NETWORK = "sim"
 
 # The standard chain of the system tests and the demo: radio k carries box k.
@@ -63,7 +61,7 @@ def write_profile(role: Role, preset: str, path: Path) -> Path:
     """The role's firmware profile with `preset` instead of LONG_FAST (the simulated mesh's preset)."""
     from meshtastic.protobuf import config_pb2
 
-    from nspgw import profiles
+    from nspgw.adapters import radio_profile as profiles
 
     raw = yaml.safe_load(profiles.load_profile(role.value).path.read_text(encoding="utf-8"))
     raw["config"]["lora"]["modemPreset"] = preset
@@ -117,7 +115,7 @@ def provision_specs(root: Path, specs: list[BoxSpec], radios: dict[str, dict[str
         keys = state / "keys"
         write_bundle(keys, spec.addr, net.identities[spec.addr], net.roster, net.authority.public,
                      (net.network_key,))
-        write_atomic(keys / PSK_FILE_NAME, base64.b64encode(psk) + b"\n")
+        write_channel_key(keys / CHANNEL_KEY, psk)
         profile = write_profile(spec.role, preset, box_dir / f"profile-{spec.role.value}.yaml")
         host = str(radio["tcp"])
         cfg = Config(
@@ -139,7 +137,7 @@ def configure_radios(boxes: list[SimBox], seed: bytes = SIM_KEY_SEED, timeout_s:
     then read it back over a new connection and apply again while a difference that stops transmission
     remains: now and then a profile written over TCP does not fully land (seen: the nspgw channel still
     DISABLED), and the daemon's profile gate would then keep that box off the air."""
-    from nspgw import profiles
+    from nspgw.adapters import radio_profile as profiles
     from nspgw.adapters.radio_admin import apply_profile, compare_radio, connected
     from nspgw.adapters.radio_connect import RadioTarget
     from nspgw.errors import RadioError

@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-
-class Clock(Protocol):
-    """Anything that tells monotonic time in float seconds (virtual in the sim, `time.monotonic` in the daemon)."""
-
-    def now(self) -> float: ...
-
 
 class VirtualClock:
     """Seconds of virtual time. Only the mesh's event loop moves it, and only forwards."""

@@ -49,7 +49,7 @@ def _handle(server: Any, req: Any) -> dict[str, Any]:
     return {"ok": True}
 
 
-class ControlServer:
+class MeshControlServer:
     """Serves control commands for a MeshServer on a Unix socket until `close()`."""
 
     def __init__(self, server: Any, path: Path) -> None:

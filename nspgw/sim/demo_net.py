@@ -64,7 +64,7 @@ def configure_verified(boxes: list[SimBox], tries: int = 3, seed: bytes = SIM_KE
 
     Why: now and then a profile written over TCP does not fully land on a virtual radio (seen: the nspgw
     channel still DISABLED), and one misconfigured radio would keep its whole box off the air."""
-    from nspgw import profiles
+    from nspgw.adapters import radio_profile as profiles
     from nspgw.adapters.radio_admin import apply_profile, compare_radio, connected
     from nspgw.adapters.radio_connect import RadioTarget
     from nspgw.sim.boxes import configure_radios

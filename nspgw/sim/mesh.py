@@ -30,7 +30,7 @@ from nspgw.errors import ConfigError, UsageError
 from nspgw.sim import mesh_history as history
 from nspgw.sim import mesh_radio as radio
 from nspgw.sim.clock import VirtualClock
-from nspgw.sim.mesh_radio import Link
+from nspgw.sim.mesh_radio import RadioLink
 from nspgw.sim.mesh_types import (
     ALWAYS_REBROADCAST,
     BROADCAST,
@@ -88,11 +88,11 @@ class Mesh:
         self.region = region
         self.clock = clock or VirtualClock()
         self.rng = random.Random(seed)
-        self.timing = radio.Timing.for_preset(self.preset)
+        self.timing = radio.PresetTiming.for_preset(self.preset)
         self.demod_floor = radio.demod_floor_snr(self.preset)
         self._nodes: dict[str, SimNode] = {}
         self._by_num: dict[int, SimNode] = {}
-        self._links: dict[tuple[int, int], Link] = {}
+        self._links: dict[tuple[int, int], RadioLink] = {}
         self._heap: list[tuple[float, int, int, object, int]] = []
         self._seq = 0
         self._toa_cache: dict[int, float] = {}
@@ -143,7 +143,7 @@ class Mesh:
             raise UsageError(f"link {a!r}-{b!r}: a node cannot link to itself")
         if not 0.0 <= loss <= 1.0:
             raise ConfigError(f"link {a!r}-{b!r}: loss must be between 0 and 1")
-        self._links[link_key(na.node_num, nb.node_num)] = Link(loss=loss, snr=snr, rssi=int(rssi), up=up)
+        self._links[link_key(na.node_num, nb.node_num)] = RadioLink(loss=loss, snr=snr, rssi=int(rssi), up=up)
         self._rebuild_neighbours()
 
     def set_link_up(self, a: str, b: str, up: bool) -> None:
@@ -186,7 +186,7 @@ class Mesh:
     def nodes(self) -> list[SimNode]:
         return list(self._nodes.values())
 
-    def link(self, a: str, b: str) -> Link | None:
+    def link(self, a: str, b: str) -> RadioLink | None:
         return self._links.get(link_key(self.node(a).node_num, self.node(b).node_num))
 
     def _rebuild_neighbours(self) -> None:

@@ -54,7 +54,7 @@ def packet_error_rate(snr_db: float, p: ModemPreset) -> float:
 
 
 @dataclass(slots=True)
-class Link:
+class RadioLink:
     """One symmetric radio link between two nodes (explicit from a topology, or computed from positions)."""
 
     loss: float
@@ -64,13 +64,13 @@ class Link:
     explicit: bool = True
 
 
-def link_from_distance(distance_m: float, p: ModemPreset) -> Link | None:
+def link_from_distance(distance_m: float, p: ModemPreset) -> RadioLink | None:
     """The link between two placed nodes, or None when the signal is below the demodulation floor."""
     rssi = TX_POWER_DBM - path_loss_db(distance_m)
     snr = rssi - noise_floor_dbm(p.bandwidth_khz)
     if snr < demod_floor_snr(p):
         return None
-    return Link(loss=packet_error_rate(snr, p), snr=round(snr, 2), rssi=round(rssi), explicit=False)
+    return RadioLink(loss=packet_error_rate(snr, p), snr=round(snr, 2), rssi=round(rssi), explicit=False)
 
 
 # -- collisions ------------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def cw_size(snr: float) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class Timing:
+class PresetTiming:
     """Per-preset durations in seconds the router model needs, computed once per mesh."""
 
     slot_s: float
@@ -122,7 +122,7 @@ class Timing:
     critical_s: float  # from a frame's start to its critical section (lost_to)
 
     @classmethod
-    def for_preset(cls, p: ModemPreset) -> Timing:
+    def for_preset(cls, p: ModemPreset) -> PresetTiming:
         from nspgw.core.airtime import PREAMBLE_SYMBOLS
 
         sym = p.symbol_time_ms / 1000.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from nspgw.core.airtime import DutyCycleLedger, meshtastic_frame_len
 from nspgw.sim import mesh_radio as radio
-from nspgw.sim.mesh_radio import Link
+from nspgw.sim.mesh_radio import RadioLink
 
 BROADCAST = 0xFFFFFFFF
 ROUTING_APP = 5  # portnums.proto
@@ -196,7 +196,7 @@ class Transmission:
 class RxAttempt:
     tx: Transmission
     node: SimNode
-    link: Link
+    link: RadioLink
     snr: float
     rssi: int
     start: float
@@ -229,7 +229,7 @@ class SimNode:
     seen_order: deque[tuple[float, tuple[int, int]]] = field(default_factory=deque, repr=False)
     tx: Transmission | None = field(default=None, repr=False)
     active_rx: list[RxAttempt] = field(default_factory=list, repr=False)
-    neighbours: list[tuple[SimNode, Link]] = field(default_factory=list, repr=False)
+    neighbours: list[tuple[SimNode, RadioLink]] = field(default_factory=list, repr=False)
     timer_gen: int = 0
     timer_at: float | None = None
     packet_counter: int = 0

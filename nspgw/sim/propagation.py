@@ -59,22 +59,13 @@ def hata_suburban_db(distance_m: float, hb_m: float, hm_m: float, freq_mhz: floa
     return urban - 2.0 * math.log10(freq_mhz / 28.0) ** 2 - 5.4
 
 
-def link_at(distance_m: float, p: ModemPreset, model: PathLossModel) -> radio.Link | None:
+def link_at(distance_m: float, p: ModemPreset, model: PathLossModel) -> radio.RadioLink | None:
     """The link between two boxes `distance_m` apart, or None when it is below the preset's SNR limit."""
     rssi = radio.TX_POWER_DBM - model.loss_db(distance_m)
     snr = rssi - radio.noise_floor_dbm(p.bandwidth_khz)
     if snr < radio.demod_floor_snr(p):
         return None
-    return radio.Link(loss=radio.packet_error_rate(snr, p), snr=round(snr, 2), rssi=round(rssi), explicit=False)
-
-
-def range_m(p: ModemPreset, model: PathLossModel) -> float:
-    """The largest distance at which two boxes still hear each other (bisection on the monotonic loss)."""
-    lo, hi = 1.0, 1e6
-    for _ in range(60):
-        mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if link_at(mid, p, model) is not None else (lo, mid)
-    return lo
+    return radio.RadioLink(loss=radio.packet_error_rate(snr, p), snr=round(snr, 2), rssi=round(rssi), explicit=False)
 
 
 def parse_model(table: object) -> PathLossModel:

@@ -53,7 +53,7 @@ _BOX_LOG.propagate = False
 
 
 @dataclass
-class SimBox:
+class ScenarioBox:
     spec: BoxSpec
     db_path: Path
     store: Store
@@ -86,7 +86,7 @@ class SimNet:
         self.mesh = Mesh(preset, seed=seed)
         self.preset = preset
         self.config_overrides = dict(config or {})
-        self.boxes: dict[int, SimBox] = {}
+        self.boxes: dict[int, ScenarioBox] = {}
         self._pending: list[tuple[int, Event | RadioIn | RadioAnswer]] = []
         self._ip_queue: list[tuple[float, int, Event]] = []
         self._packet_id = 1000
@@ -107,7 +107,7 @@ class SimNet:
             self.boxes[spec.addr] = self._boot(spec)
 
     # ------------------------------------------------------------------------------------------ boxes
-    def _boot(self, spec: BoxSpec) -> SimBox:
+    def _boot(self, spec: BoxSpec) -> ScenarioBox:
         db = self.workdir / f"box{spec.addr}.db"
         store = Store.open(db)
         store.journal_clock = self._journal_stamp  # the journal of a simulated day reads its virtual time
@@ -117,8 +117,8 @@ class SimNet:
         driver = Driver(node, store, self.mesh.clock, trace=self.trace, logger=_BOX_LOG)
         driver.radio = SimRadioPort(self, spec.addr, driver.radio_queued)
         driver.ip = SimIpPort(self, spec.addr)
-        box = SimBox(spec, db, store, node, driver)
-        a = spec.addr  # observers look the box up: a restart hands its lists to the new SimBox
+        box = ScenarioBox(spec, db, store, node, driver)
+        a = spec.addr  # observers look the box up: a restart hands its lists to the new ScenarioBox
         driver.on_commit.append(lambda acts: self.link_log.note(a, self.now, acts, self._on_broker))
         driver.observe(Notice, lambda n: self.boxes[a].notices.append(n))
         driver.observe(Transmit, lambda t: self.boxes[a].transmits.append((self.now, t)))
@@ -291,7 +291,7 @@ class SimNet:
             state = stuck_state(box.node, self.now) if box is not None else ""
             raise SimulationError(self.now, self.current, state, f"{type(exc).__name__}: {exc}") from exc
 
-    def _deadline(self, b: SimBox) -> float | None:
+    def _deadline(self, b: ScenarioBox) -> float | None:
         a = b.spec.addr
         if a not in self._deadlines:
             self._deadlines[a] = b.node.next_deadline()
@@ -364,8 +364,3 @@ def stuck_state(node: Node, now: float) -> str:
     return (f"deadline {'-' if d is None else f'{d:.1f}'}, outbox {len(s.outbox)}, custody {s.custody}, "
             f"jobs {s.jobs}, waiting on the radio {s.waiting_on_radio}, {links}, "
             f"airtime {s.airtime_used_ms / 1000:.1f}/{s.airtime_limit_ms / 1000:.0f} s")
-
-
-def _mesh_priority(p: Precedence) -> int:
-    # MeshPacket.Priority: RELIABLE 70 (default for want_ack), HIGH 100 for urgent traffic.
-    return 100 if p <= Precedence.IMMEDIATE else 70

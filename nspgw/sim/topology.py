@@ -64,7 +64,7 @@ class LinkSpec:
 
 
 @dataclass(frozen=True)
-class EventSpec:
+class TopologyEventSpec:
     at_s: float
     action: str
     a: str
@@ -78,7 +78,7 @@ class Topology:
     region: str = "EU_868"
     nodes: tuple[NodeSpec, ...] = ()
     links: tuple[LinkSpec, ...] = ()
-    events: tuple[EventSpec, ...] = field(default_factory=tuple)
+    events: tuple[TopologyEventSpec, ...] = field(default_factory=tuple)
 
 
 def derive_node_num(seed: int, name: str) -> int:
@@ -201,7 +201,7 @@ def parse(doc: dict[str, Any]) -> Topology:
             raise ConfigError(f"{where}.rssi: must be an integer (dBm)")
         links.append(LinkSpec(a, b, _num(f"{where}.loss", t.get("loss", 0.0), 0, 1),
                               _num(f"{where}.snr", t.get("snr", 10.0), -30, 30), rssi))
-    events: list[EventSpec] = []
+    events: list[TopologyEventSpec] = []
     for i, raw in enumerate(doc.get("event", [])):
         where = f"event[{i}]"
         t = _table(where, raw)
@@ -210,10 +210,10 @@ def parse(doc: dict[str, Any]) -> Topology:
         action = _check_choice(f"{where}.action", t.get("action"), ACTIONS)
         if action.startswith("link"):
             a, b = (_known(f"{where}.{k}", t.get(k), names) for k in ("a", "b"))
-            events.append(EventSpec(at_s, action, a, b))
+            events.append(TopologyEventSpec(at_s, action, a, b))
         else:
             node = t.get("node", t.get("a"))
-            events.append(EventSpec(at_s, action, _known(f"{where}.node", node, names)))
+            events.append(TopologyEventSpec(at_s, action, _known(f"{where}.node", node, names)))
     return Topology(preset, seed, region, tuple(nodes), tuple(links), tuple(sorted(events, key=lambda e: e.at_s)))
 
 

@@ -18,12 +18,15 @@ others may read them (`read_trusted`). Error messages name the file, never its c
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
+from nspgw.crypto.bundle import hex_field
 from nspgw.crypto.keyring import KeyRing
 from nspgw.crypto.keys import KEY_LEN, PUBLIC_KEY_LEN, Identity, NetworkKey, SigningKey
 from nspgw.crypto.roster import Roster, RosterDelta
@@ -34,6 +37,13 @@ BOX_KEY = "box.key"
 NETWORK_KEY = "network.key"
 ROSTER = "roster.json"
 AUTHORITY_PUB = "authority.pub"
+CHANNEL_KEY = "radio-channel.psk"
+"""The network's Meshtastic channel key (base64, 0600), written at enrolment, read by the radio adapter."""
+
+PLACEHOLDER_PSK = b"NSPGW-PLACEHOLDER-PSK-REPLACE-ME"
+"""32 bytes (AES-256 length) that no real network uses: the firmware profiles carry it instead of the real
+channel key, and `nspgw radio provision` replaces it with the network key."""
+assert len(PLACEHOLDER_PSK) == 32
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -79,6 +89,32 @@ def read_secret(path: str | Path) -> bytes:
     return _read_guarded(Path(path), 0o077, "sleutelbestand ", "anderen kunnen dit sleutelbestand lezen", 600)
 
 
+def check_channel_key(psk: bytes) -> None:
+    """ConfigError unless `psk` can be the network's channel key: AES-128/256 length, not the placeholder."""
+    if len(psk) not in (16, 32):
+        raise ConfigError("kanaalsleutel moet 16 of 32 bytes zijn (AES-128/256)")
+    if psk == PLACEHOLDER_PSK:
+        raise ConfigError("kanaalsleutel is de voorbeeldsleutel uit het profiel; gebruik de netwerksleutel")
+
+
+def read_channel_key(path: str | Path) -> bytes:
+    """The network's channel key from its key file: the guards of `read_secret` (no symlink, regular file,
+    our uid, 0600), then base64 of 16 or 32 bytes (an optional `base64:` prefix, as the Meshtastic CLI
+    writes keys, is accepted) that is not the profiles' placeholder."""
+    p = Path(path)
+    text = read_secret(p).strip().removeprefix(b"base64:")
+    try:
+        psk = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{p}: geen geldige base64-kanaalsleutel") from None
+    check_channel_key(psk)
+    return psk
+
+
+def write_channel_key(path: str | Path, psk: bytes) -> None:
+    write_atomic(path, base64.b64encode(psk) + b"\n")
+
+
 def read_trusted(path: str | Path) -> bytes:
     """Content of a public file the box trusts (authority.pub, roster.json): not secret, but whoever can
     replace it chooses who belongs to the network (a roster still needs the authority's signature; the
@@ -121,20 +157,6 @@ def _load_json(path: Path, data: bytes, fmt: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != fmt:
         raise ConfigError(f"{path}: geen sleutelbestand van het formaat {fmt}")
     return doc
-
-
-def hex_field(path: Path, doc: dict[str, Any], field: str, length: int) -> bytes:
-    """`length` bytes from a hex field, in the one form nspgw writes (lowercase, no spaces): a key file or an
-    enrolment document that someone edited, even to an equal key in another spelling, is refused, not read."""
-    raw = doc.get(field) if isinstance(doc, dict) else None
-    try:
-        value = bytes.fromhex(raw) if isinstance(raw, str) else b""
-    except ValueError:
-        value = b""
-    if len(value) != length or value.hex() != raw:
-        raise ConfigError(f"{path}: veld {field!r} ontbreekt, heeft niet {length} bytes of is anders gespeld "
-                          "dan nspgw het schrijft")
-    return value
 
 
 def generate_identity() -> Identity:

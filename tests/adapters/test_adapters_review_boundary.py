@@ -9,8 +9,8 @@ from nspgw.adapters.meshtastic_radio import MAX_DIRECT_FRAME_BYTES, MAX_FRAME_BY
 from nspgw.adapters.mqtt_settings import MqttSettings
 from nspgw.adapters.radio_connect import RadioTarget
 from nspgw.adapters.radio_events import RadioAckNak, RadioFrame, packet_to_event
+from nspgw.adapters.radio_profile import NSPGW_CHANNEL_INDEX
 from nspgw.errors import UsageError
-from nspgw.profiles import NSPGW_CHANNEL_INDEX
 from nspgw.wire.frames import MAX_BROADCAST_FRAME, MAX_UNICAST_FRAME
 
 ME = 0x1234

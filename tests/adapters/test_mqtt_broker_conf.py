@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import queue
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 from nspgw.adapters.mqtt_link import MqttLink, MqttSettings, queue_sink, username_for
 from nspgw.adapters.ports import CONNECTED, LinkFrame
@@ -58,33 +58,25 @@ class Box:
         return data in self.frames
 
 
-def wait(pred: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.01)  # poll interval, not a fixed wait
-
-
 def test_mqtt_documented_broker_conf_tls_auth_and_persistence_across_restart(mosquitto: Any) -> None:
     users = {"0a1": "pa", "0b2": "pb"}
     broker = mosquitto(users=users, acl=(DOCS / "nspgw.acl").read_text(), tls=True, render=render_docs_conf)
     a, b = Box(broker, 0x0A1, "pa"), Box(broker, 0x0B2, "pb")
     try:
         a.link.start(), b.link.start()
-        wait(lambda: a.link.state.status == CONNECTED and b.link.state.status == CONNECTED, 10, "connected")
+        wait_for(lambda: a.link.state.status == CONNECTED and b.link.state.status == CONNECTED, 10, what="connected")
         a.link.send(0x0B2, b"over-tls")
-        wait(lambda: b.got(b"over-tls"), 10, "frame over the documented TLS listener")
+        wait_for(lambda: b.got(b"over-tls"), 10, what="frame over the documented TLS listener")
         b.link.stop()
         a.link.send(0x0B2, b"queued-for-b")
-        wait(lambda: a.link.pending() == 0, 10, "broker took the frame for offline B")
+        wait_for(lambda: a.link.pending() == 0, 10, what="broker took the frame for offline B")
         # graceful restart (systemctl restart): persistence keeps B's session and its queued frame
         broker.stop()
         broker.start()
         b2 = Box(broker, 0x0B2, "pb")
         b2.link.start()
         try:
-            wait(lambda: b2.got(b"queued-for-b"), 20, "queued frame after broker restart")
+            wait_for(lambda: b2.got(b"queued-for-b"), 20, what="queued frame after broker restart")
         finally:
             b2.link.stop()
     finally:

@@ -8,13 +8,13 @@ import queue
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from waiting import wait_for
 
 from nspgw.adapters.mqtt_link import MqttLink, MqttSettings, queue_sink, username_for
 from nspgw.adapters.mqtt_presence import LinkPresence, Presence, SeenSeqs, decode, encode
@@ -71,15 +71,6 @@ class Box:
         return self.seen
 
 
-def wait(pred: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (v := pred()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.02)  # poll interval on a deadline
-    return v
-
-
 @pytest.fixture
 def broker(mosquitto: Any) -> Any:
     return mosquitto(users=USERS, acl=(DOCS / "nspgw.acl").read_text())
@@ -90,7 +81,7 @@ import sys, time, queue
 from nspgw.adapters.mqtt_link import MqttLink, MqttSettings, queue_sink, username_for
 from nspgw.crypto.enrol import demo_boxes, make_network
 from nspgw.daemon.presence import PresenceBook
-sys.path.insert(0, sys.argv[4])
+sys.path[:0] = [sys.argv[4], sys.argv[5]]
 from test_mqtt_presence import MemStore
 net = make_network(demo_boxes(), sys.argv[3].encode())
 q = queue.Queue()
@@ -109,18 +100,19 @@ time.sleep(600)
 def test_online_retained_and_will_of_a_box_killed_with_sigkill(broker: Any) -> None:
     cp = Box(broker, CP)
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(broker.port), USERS[username_for(NSP)],
-                              SEED.decode(), str(Path(__file__).parent)], stdout=subprocess.PIPE,
+                              SEED.decode(), str(Path(__file__).parent), str(Path(__file__).parents[1] / "support")],
+                             stdout=subprocess.PIPE,
                              env=dict(os.environ))
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == b"up"
         cp.link.start()
-        wait(lambda: cp.link.state.status == CONNECTED, 10, "CP connected")
+        wait_for(lambda: cp.link.state.status == CONNECTED, 10, what="CP connected")
         # The NSP was there first: the CP learns it from the retained status on subscribing.
-        wait(lambda: cp.pump().get(NSP) is True, 10, "NSP online (retained)")
+        wait_for(lambda: cp.pump().get(NSP) is True, 10, what="NSP online (retained)")
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         # No DISCONNECT: the broker notices after 1.5 x keep-alive (3 s) and publishes the will.
-        wait(lambda: cp.pump().get(NSP) is False, 15, "NSP's will (offline)")
+        wait_for(lambda: cp.pump().get(NSP) is False, 15, what="NSP's will (offline)")
     finally:
         if child.poll() is None:
             child.kill()
@@ -130,8 +122,8 @@ def test_online_retained_and_will_of_a_box_killed_with_sigkill(broker: Any) -> N
     late = Box(broker, GCT)
     try:
         late.link.start()
-        wait(lambda: late.pump().get(NSP) is False and late.seen.get(CP) is False, 10,
-             "retained statuses for a late subscriber (NSP's will, CP's clean offline)")
+        wait_for(lambda: late.pump().get(NSP) is False and late.seen.get(CP) is False, 10,
+                 what="retained statuses for a late subscriber (NSP's will, CP's clean offline)")
     finally:
         late.link.stop()
 
@@ -141,10 +133,10 @@ def test_a_box_cannot_set_another_boxs_status_and_old_online_is_not_replayed(bro
     try:
         cp.link.start()
         nsp.link.start()
-        wait(lambda: cp.pump().get(NSP) is True, 10, "NSP online")
+        wait_for(lambda: cp.pump().get(NSP) is True, 10, what="NSP online")
         old_online = [r for r in cp.raw if r.addr == NSP][-1].payload
         nsp.link.stop()  # clean stop: it says "offline" itself (a clean DISCONNECT publishes no will)
-        wait(lambda: cp.pump().get(NSP) is False, 10, "NSP offline")
+        wait_for(lambda: cp.pump().get(NSP) is False, 10, what="NSP offline")
 
         # The CP's login tries to write the NSP's status: the shipped ACL refuses it.
         forger = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="forger", protocol=mqtt.MQTTv5)
@@ -161,7 +153,7 @@ def test_a_box_cannot_set_another_boxs_status_and_old_online_is_not_replayed(bro
         replayer.loop_start()
         replayer.publish(topic, old_online, qos=1, retain=True).wait_for_publish(5)
         n_raw = len(cp.raw)
-        wait(lambda: (cp.pump(), len(cp.raw) > n_raw)[1], 10, "the replayed status reaches the CP")
+        wait_for(lambda: (cp.pump(), len(cp.raw) > n_raw)[1], 10, what="the replayed status reaches the CP")
         assert cp.seen[NSP] is False and cp.book.stale >= 1
         assert cp.book.rejected == 0  # the forged status never reached the CP: the broker's ACL dropped it
         # A box that comes later and never saw the newer status: its store remembers none either, but the
@@ -213,7 +205,7 @@ def test_a_broker_that_is_down_uses_up_no_presence_numbers() -> None:
                     queue_sink(queue.Queue()), presence=signer)
     try:
         link.start()
-        wait(lambda: link.connect_attempts >= 3, 20, "three connection attempts")
+        wait_for(lambda: link.connect_attempts >= 3, 20, what="three connection attempts")
     finally:
         link.stop()
     assert signer.seqs.take_pair() == 2  # only the first pair (0, 1) was taken

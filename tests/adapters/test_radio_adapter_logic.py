@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from meshtastic.protobuf import channel_pb2, config_pb2, localonly_pb2, mesh_pb2, portnums_pb2
 from pubsub import pub
+from waiting import wait_for
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.meshtastic_radio import MeshtasticRadio, max_payload_on_port
 from nspgw.adapters.radio_connect import RadioTarget
 from nspgw.adapters.radio_events import RadioAckNak, RadioFrame, RadioSent, RadioState, packet_to_event
@@ -85,16 +86,6 @@ class Opener:
         iface = self.make()
         self.opened.append(iface)
         return iface
-
-
-def wait_for(cond: Callable[[], Any], timeout_s: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.005)  # polling interval of a condition with a deadline, not a fixed wait
-    raise AssertionError("condition not met before the deadline")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from meshtastic.protobuf import config_pb2
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.meshtastic_radio import MAX_DIRECT_FRAME_BYTES, MeshtasticRadio
 from nspgw.adapters.radio_admin import apply_profile, connected
 from nspgw.adapters.radio_connect import RadioTarget

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nspgw.cli import main
-from nspgw.enrolment import EnrolRequest
+from nspgw.crypto.bundle import EnrolRequest
 from nspgw.errors import ConfigError, NspgwError, SecurityError, UsageError
+from nspgw.store.enrolment_files import load_request
 from nspgw.store.keyfiles import load_keyring
 
 USAGE, CONFIG, SECURITY = UsageError.exit_code, ConfigError.exit_code, SecurityError.exit_code
@@ -89,7 +90,7 @@ def test_init_writes_config_private_identity_and_signed_request(nspgw, tmp_path:
     state = tmp_path / "box" / "state"
     assert (state / "keys" / "identity.key").stat().st_mode & 0o777 == 0o600
     assert (state / "keys").stat().st_mode & 0o777 == 0o700
-    req = EnrolRequest.load(state / "enrol-request-nsp-bieb.json")  # verifies its self-signature
+    req = load_request(state / "enrol-request-nsp-bieb.json")  # verifies its self-signature
     assert (req.name, req.role, req.parent, req.node_num) == ("nsp-bieb", "nsp", "cp-noord", 0x9B8EB8D4)
     assert req.fingerprint in r.out
     assert "█" in r.out or "▀" in r.out  # the QR code
@@ -321,7 +322,7 @@ def test_any_altered_bundle_byte_is_refused_cleanly(nspgw, tmp_path: Path, data:
         for f in keys.iterdir():
             f.unlink()
         doc = json.loads((tmp_path / "box.key.saved").read_text())
-        from nspgw.enrolment import save_pending_identity
+        from nspgw.store.enrolment_files import save_pending_identity
         from nspgw.store.keyfiles import load_identity
 
         save_pending_identity(keys / "identity.key", load_identity(tmp_path / "box.key.saved")[1])
@@ -384,7 +385,7 @@ def test_any_altered_request_byte_is_refused_cleanly(data: st.DataObject) -> Non
         p = Path(d) / "req.json"
         p.write_bytes(bytes(raw))
         try:
-            EnrolRequest.load(p)
+            load_request(p)
         except NspgwError as exc:
             assert exc.exit_code in (CONFIG, SECURITY)
             return
@@ -403,7 +404,7 @@ def test_request_with_a_key_in_another_spelling_is_refused(tmp_path: Path) -> No
         p = tmp_path / "req.json"
         p.write_text(json.dumps(dict(doc, dh_public=spelled)))
         with pytest.raises(NspgwError) as exc:
-            EnrolRequest.load(p)
+            load_request(p)
         assert exc.value.exit_code == CONFIG and "dh_public" in str(exc.value)
 
 

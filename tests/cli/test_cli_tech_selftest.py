@@ -12,7 +12,7 @@ import pytest
 
 from nspgw.cli import main
 from nspgw.cli.selftest import BUILD_DATE, _clock
-from nspgw.enrolment import Authority
+from nspgw.store.enrolment_files import Authority
 
 
 @pytest.fixture

@@ -59,20 +59,20 @@ def test_core_portnums_only_router_drops_port_311_but_relays_text(chain3: MeshSe
         dev.role = Role.ROUTER
         dev.rebroadcast_mode = Mode.LOCAL_ONLY
         mid.localNode.writeConfig("device")
-        wait_for(lambda: chain3.mesh.node("node1").rebroadcast_mode == "CORE_PORTNUMS_ONLY", message="mode")
+        wait_for(lambda: chain3.mesh.node("node1").rebroadcast_mode == "CORE_PORTNUMS_ONLY", what="mode")
         a.sendData(b"bulletin-1", portNum=PORTNUM)
         a.sendText("tekst-1")
         wait_for(lambda: any(p.get("decoded", {}).get("text") == "tekst-1" for p in inbox.packets),
-                 timeout_s=20, message="text relayed by the ROUTER")
+                 timeout_s=20, what="text relayed by the ROUTER")
         time.sleep(1.0)  # the port-311 broadcast went first; give it the same chance on air (frames ~30 ms)
         assert b"bulletin-1" not in inbox.payloads()
         assert chain3.mesh.node("node1").stats.relays_refused >= 1
 
         mid.localNode.localConfig.device.rebroadcast_mode = Mode.LOCAL_ONLY
         mid.localNode.writeConfig("device")
-        wait_for(lambda: chain3.mesh.node("node1").rebroadcast_mode == "LOCAL_ONLY", message="mode")
+        wait_for(lambda: chain3.mesh.node("node1").rebroadcast_mode == "LOCAL_ONLY", what="mode")
         a.sendData(b"bulletin-2", portNum=PORTNUM)
-        wait_for(lambda: b"bulletin-2" in inbox.payloads(), timeout_s=20, message="port 311 relayed")
+        wait_for(lambda: b"bulletin-2" in inbox.payloads(), timeout_s=20, what="port 311 relayed")
     finally:
         inbox.close()
         for c in (mid, a, b):
@@ -86,9 +86,9 @@ def test_client_mute_never_relays(chain3: MeshServer, wait_for: Callable[..., An
     try:
         mid.localNode.localConfig.device.role = Role.CLIENT_MUTE
         mid.localNode.writeConfig("device")
-        wait_for(lambda: chain3.mesh.node("node1").role == "CLIENT_MUTE", message="role")
+        wait_for(lambda: chain3.mesh.node("node1").role == "CLIENT_MUTE", what="role")
         a.sendText("niet door")
-        wait_for(lambda: chain3.mesh.node("node1").stats.relays_refused >= 1, timeout_s=20, message="refusal")
+        wait_for(lambda: chain3.mesh.node("node1").stats.relays_refused >= 1, timeout_s=20, what="refusal")
         assert not any(p.get("decoded", {}).get("text") == "niet door" for p in inbox.packets)
     finally:
         inbox.close()
@@ -103,18 +103,18 @@ def test_dm_learns_next_hop_then_only_it_relays(chain3: MeshServer, wait_for: Ca
     a, b = _client(chain3, "node0"), _client(chain3, "node2")
     inbox = Inbox(b)
     try:
-        wait_for(lambda: _knows(chain3, "node0", "node2"), timeout_s=20, message="node2's key at node0")
+        wait_for(lambda: _knows(chain3, "node0", "node2"), timeout_s=20, what="node2's key at node0")
         num2, relay = _num(chain3, "node2"), _num(chain3, "node1") & 0xFF
         acks: list[dict[str, Any]] = []
         sent = a.sendData(b"eerste", destinationId=num2, portNum=PORTNUM, wantAck=True,
                           onResponse=acks.append, onResponseAckPermitted=True)
-        wait_for(lambda: acks, timeout_s=20, message="ack of the first DM")
+        wait_for(lambda: acks, timeout_s=20, what="ack of the first DM")
         assert acks[0]["decoded"]["requestId"] == sent.id
         assert acks[0]["from"] == _num(chain3, "node0")  # implicit: hearing node1 relay it
         wait_for(lambda: chain3.mesh.node("node0").next_hops.get(num2) == relay, timeout_s=20,
-                 message="next hop learned from the relayed ack")
+                 what="next hop learned from the relayed ack")
         sent2 = a.sendData(b"tweede", destinationId=num2, portNum=PORTNUM, wantAck=True)
-        wait_for(lambda: b"tweede" in inbox.payloads(), timeout_s=20, message="second DM")
+        wait_for(lambda: b"tweede" in inbox.payloads(), timeout_s=20, what="second DM")
         # node0 named node1 (PacketHistory keeps the next hop a packet was sent with) ...
         with chain3.lock:
             assert chain3.mesh.node("node0").seen[(_num(chain3, "node0"), sent2.id)].next_hop == relay
@@ -135,7 +135,7 @@ def test_dm_to_unknown_key_is_refused(chain3: MeshServer, wait_for: Callable[...
         responses: list[dict[str, Any]] = []
         sent = a.sendData(b"wie?", destinationId=0x0BADCAFE, portNum=PORTNUM, wantAck=True,
                           onResponse=responses.append)
-        wait_for(lambda: responses, timeout_s=10, message="PKI refusal")
+        wait_for(lambda: responses, timeout_s=10, what="PKI refusal")
         assert responses[0]["decoded"]["requestId"] == sent.id
         assert responses[0]["decoded"]["routing"]["errorReason"] == "PKI_SEND_FAIL_PUBLIC_KEY"
     finally:
@@ -154,7 +154,7 @@ def test_no_frame_arrives_before_its_time_on_air(chain3: MeshServer, wait_for: C
         a.sendText(text)
         got = wait_for(lambda: next((time.monotonic() for p in list(inbox.packets)
                                      if p.get("decoded", {}).get("text") == text), None),
-                       timeout_s=10, interval_s=0.001, message="text at node1")
+                       timeout_s=10, interval_s=0.001, what="text at node1")
         frame = 16 + 2 + 2 + 150 + 2  # header + portnum + payload tag/len + text + bitfield
         assert got - t0 >= time_on_air_ms(frame, preset("SHORT_TURBO")) / 1000.0
     finally:
@@ -168,7 +168,7 @@ def _dm_outcome(a: TCPInterface, dest: int, payload: bytes, wait_for: Callable[.
     responses: list[dict[str, Any]] = []
     sent = a.sendData(payload, destinationId=dest, portNum=PORTNUM, wantAck=True, onResponse=responses.append,
                       onResponseAckPermitted=True)
-    wait_for(lambda: responses, timeout_s=20, message=f"answer to {payload!r}")
+    wait_for(lambda: responses, timeout_s=20, what=f"answer to {payload!r}")
     assert responses[0]["decoded"]["requestId"] == sent.id
     return str(responses[0]["decoded"]["routing"].get("errorReason", "NONE"))
 
@@ -187,27 +187,27 @@ def test_replaced_radio_is_unreachable_by_dms_to_its_old_key(chain3: MeshServer,
     a, b = _client(chain3, "node0"), _client(chain3, "node1")
     n1 = _num(chain3, "node1")
     try:
-        wait_for(lambda: _knows(chain3, "node0", "node1") and _knows(chain3, "node1", "node0"), message="keys")
+        wait_for(lambda: _knows(chain3, "node0", "node1") and _knows(chain3, "node1", "node0"), what="keys")
         assert _dm_outcome(a, n1, b"voor de vervanging", wait_for) == "NONE"
         old_key = bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key)
         rx_before = chain3.mesh.node("node0").stats.frames_rx
         b.localNode.factoryReset(full=True)  # factory_reset_device: installDefaultConfig without the key
         wait_for(lambda: bytes(chain3.devices["node1"].state["config"].security.public_key) != old_key,
-                 message="new key")
-        wait_for(lambda: chain3.mesh.node("node0").stats.frames_rx > rx_before, message="new announcement heard")
+                 what="new key")
+        wait_for(lambda: chain3.mesh.node("node0").stats.frames_rx > rx_before, what="new announcement heard")
         time.sleep(0.5)
         assert bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key) == old_key  # pinned
         assert not _knows(chain3, "node1", "node0")  # fresh node DB; node0's reply is suppressed for 12 h
 
         assert _dm_outcome(a, n1, b"na de vervanging 1", wait_for) == "PKI_UNKNOWN_PUBKEY"
-        wait_for(lambda: _knows(chain3, "node1", "node0"), message="node0's NodeInfo after the NAK")
+        wait_for(lambda: _knows(chain3, "node1", "node0"), what="node0's NodeInfo after the NAK")
         assert _dm_outcome(a, n1, b"na de vervanging 2", wait_for) == "NO_CHANNEL"
 
         a.localNode.removeNode(n1)
-        wait_for(lambda: n1 not in chain3.devices["node0"].state["nodes"], message="node removed")
+        wait_for(lambda: n1 not in chain3.devices["node0"].state["nodes"], what="node removed")
         chain3.set_node_up("node1", False)
         chain3.set_node_up("node1", True)  # reboot: announces itself again
-        wait_for(lambda: _knows(chain3, "node0", "node1"), message="new key learned")
+        wait_for(lambda: _knows(chain3, "node0", "node1"), what="new key learned")
         assert bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key) != old_key
         assert _dm_outcome(a, n1, b"na het vergeten", wait_for) == "NONE"
     finally:
@@ -233,7 +233,7 @@ def test_originator_last_retry_clears_a_stale_next_hop_and_floods(chain3: MeshSe
         start_tx(node, q)
 
     try:
-        wait_for(lambda: _knows(chain3, "node0", "node2") and _knows(chain3, "node2", "node0"), message="keys")
+        wait_for(lambda: _knows(chain3, "node0", "node2") and _knows(chain3, "node2", "node0"), what="keys")
         with chain3.lock:
             chain3.mesh._start_tx = watch  # type: ignore[method-assign]
             n0.next_hops[n2] = 0x77  # the learned relay was replaced: nobody answers to 0x77 any more
@@ -241,7 +241,7 @@ def test_originator_last_retry_clears_a_stale_next_hop_and_floods(chain3: MeshSe
         assert _dm_outcome(a, n2, b"via een verdwenen relais", wait_for) == "NONE"
         assert sent_hops == [0x77, 0x77, 0]  # NUM_RELIABLE_RETX = 3: two named tries, then the flood
         assert chain3.mesh.node("node1").stats.rebroadcasts - relays_before >= 1
-        wait_for(lambda: b"via een verdwenen relais" in inbox.payloads(), message="delivered")
+        wait_for(lambda: b"via een verdwenen relais" in inbox.payloads(), what="delivered")
         assert inbox.payloads().count(b"via een verdwenen relais") == 1
         assert n0.next_hops.get(n2) != 0x77  # reset in the node DB (then relearned from the ack, or empty)
     finally:
@@ -269,27 +269,27 @@ def test_tx_queue_orders_by_client_priority_and_evicts_lower_when_full(wait_for:
     n0, n1 = server.mesh.node("node0"), server.mesh.node("node1")
     try:
         wait_for(lambda: _knows(server, "node1", "node0") and _knows(server, "node0", "node1"), timeout_s=20,
-                 message="keys")
-        wait_for(lambda: not n0.queue and n0.tx is None and n1.tx is None, message="quiet channel")
+                 what="keys")
+        wait_for(lambda: not n0.queue and n0.tx is None and n1.tx is None, what="quiet channel")
         answers: list[dict[str, Any]] = []
         b.sendData(b"d" * 180, destinationId=_num(server, "node0"), portNum=PORTNUM, wantAck=True,
                    onResponse=answers.append, onResponseAckPermitted=True)
         wait_for(lambda: n1.tx is not None and n1.tx.packet.portnum == PORTNUM, interval_s=0.001,
-                 message="the DM on air")
+                 what="the DM on air")
         ids = [a.sendData(f"bg{k}".encode(), portNum=PORTNUM, priority=Priority.BACKGROUND).id for k in range(1, 16)]
         alert = a.sendData(b"alert", portNum=PORTNUM, priority=Priority.ALERT).id
         with server.lock:
             assert n1.tx is not None and n1.tx.packet.portnum == PORTNUM, "burst slower than the DM's airtime"
-        wait_for(lambda: n0.stats.queue_evictions == 1, timeout_s=10, message="the ack evicts")
+        wait_for(lambda: n0.stats.queue_evictions == 1, timeout_s=10, what="the ack evicts")
         with server.lock:
             queued = [(q.packet.portnum, q.packet.packet_id) for q in n0.queue]
         head_port = queued[0][0] if n0.tx is None else n0.tx.packet.portnum
         assert head_port == 5  # the ack (ROUTING_APP, priority ACK) goes first
         rest = [pid for port, pid in queued if port == PORTNUM]
         assert rest == [alert, *ids[:14]]  # ALERT before BACKGROUND, BACKGROUND in order, bg15 evicted
-        wait_for(lambda: answers, timeout_s=15, message="node1's ack")
+        wait_for(lambda: answers, timeout_s=15, what="node1's ack")
         assert answers[0]["decoded"]["routing"].get("errorReason", "NONE") == "NONE"
-        wait_for(lambda: b"bg2" in inbox.payloads(), timeout_s=20, message="first BACKGROUND frames")
+        wait_for(lambda: b"bg2" in inbox.payloads(), timeout_s=20, what="first BACKGROUND frames")
         got = inbox.payloads()
         assert got.index(b"alert") < got.index(b"bg1") < got.index(b"bg2")
     finally:

@@ -94,9 +94,9 @@ def test_dm_payloads_1_to_219_bytes_arrive_and_are_acked(chain3: MeshServer,
             payload = bytes((size + k) % 256 for k in range(size))
             sent = a.sendData(payload, destinationId=num2, portNum=PORTNUM, wantAck=True,
                               onResponse=acks.append, onResponseAckPermitted=True)
-            wait_for(lambda p=payload: p in inbox.payloads(), timeout_s=20, message=f"{size}-byte payload")
+            wait_for(lambda p=payload: p in inbox.payloads(), timeout_s=20, what=f"{size}-byte payload")
             wait_for(lambda s=sent: any(r["decoded"].get("requestId") == s.id for r in acks), timeout_s=20,
-                     message=f"ack for {size} bytes")
+                     what=f"ack for {size} bytes")
         assert inbox.payloads()[: len(sizes)] == [bytes((s + k) % 256 for k in range(s)) for s in sizes]
         num0, _ = _ids(chain3)
         for r in acks:
@@ -118,7 +118,7 @@ def test_220_to_233_byte_dms_on_port_311_are_too_large_on_air(chain3: MeshServer
         responses: list[dict[str, Any]] = []
         sent = a.sendData(b"z" * size, destinationId=num2, portNum=PORTNUM, wantAck=True,
                           onResponse=responses.append)
-        wait_for(lambda r=responses: r, message=f"NAK for {size} bytes")
+        wait_for(lambda r=responses: r, what=f"NAK for {size} bytes")
         assert responses[0]["decoded"]["requestId"] == sent.id
         assert responses[0]["decoded"]["routing"]["errorReason"] == "TOO_LARGE"
 
@@ -128,7 +128,7 @@ def _wait_keys(server: MeshServer, wait_for: Callable[..., Any]) -> None:
     num2 = server.devices["node2"].node_num
     wait_for(lambda: num2 in server.devices["node0"].state["nodes"]
              and len(server.devices["node0"].state["nodes"][num2].user.public_key) == 32,
-             timeout_s=20, message="node2's NodeInfo at node0")
+             timeout_s=20, what="node2's NodeInfo at node0")
 
 
 def test_library_frame_limit_carries_1_to_233_bytes(wait_for: Callable[..., Any]) -> None:
@@ -148,9 +148,9 @@ def test_library_frame_limit_carries_1_to_233_bytes(wait_for: Callable[..., Any]
             acks: list[dict[str, Any]] = []
             sent = a.sendData(payload, destinationId=num2, portNum=PORTNUM, wantAck=True,
                               onResponse=acks.append, onResponseAckPermitted=True)
-            wait_for(lambda p=payload: p in inbox.payloads(), timeout_s=20, message=f"{size}-byte payload")
+            wait_for(lambda p=payload: p in inbox.payloads(), timeout_s=20, what=f"{size}-byte payload")
             wait_for(lambda s=sent, r_=acks: any(r["decoded"].get("requestId") == s.id for r in r_), timeout_s=20,
-                     message=f"ack for {size} bytes")
+                     what=f"ack for {size} bytes")
             assert acks[-1]["decoded"]["routing"].get("errorReason", "NONE") == "NONE"
         with pytest.raises(MeshInterface.MeshInterfaceError, match="too big"):
             a.sendData(b"x" * 234, destinationId=num2, portNum=PORTNUM)
@@ -205,6 +205,6 @@ def test_cut_middle_link_gives_max_retransmit_nak(chain3: MeshServer, clients: t
     responses: list[dict[str, Any]] = []
     sent = a.sendData(b"no way through", destinationId=num2, portNum=PORTNUM, wantAck=True,
                       onResponse=responses.append)
-    wait_for(lambda: responses, timeout_s=60, interval_s=0.05, message="NAK after retransmissions")
+    wait_for(lambda: responses, timeout_s=60, interval_s=0.05, what="NAK after retransmissions")
     assert responses[0]["decoded"]["requestId"] == sent.id
     assert responses[0]["decoded"]["routing"]["errorReason"] == "MAX_RETRANSMIT"

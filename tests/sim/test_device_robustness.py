@@ -74,7 +74,7 @@ def test_cut_frame_and_vanishing_client_then_library_works(server: MeshServer, c
     s = socket.create_connection(("127.0.0.1", _port(server)))
     s.sendall(frame[: len(frame) // 2])  # cut off mid-frame, then the client vanishes
     s.close()
-    wait_for(lambda: any("unfinished frame" in r.getMessage() for r in caplog.records), message="log of cut frame")
+    wait_for(lambda: any("unfinished frame" in r.getMessage() for r in caplog.records), what="log of cut frame")
     iface = TCPInterface("127.0.0.1", portNumber=_port(server), timeout=20)
     try:
         assert iface.myInfo is not None and iface.myInfo.my_node_num == server.devices["node0"].node_num
@@ -90,5 +90,5 @@ def test_new_client_replaces_old_one(server: MeshServer, wait_for: Callable[...,
         _handshake(second, 2)
         first.settimeout(5)
         # The old connection is closed by the device, like a serial port taken over by another program.
-        wait_for(lambda: first.recv(4096) == b"", message="old client closed")
+        wait_for(lambda: first.recv(4096) == b"", what="old client closed")
     first.close()

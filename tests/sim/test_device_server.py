@@ -34,11 +34,11 @@ def test_events_apply_in_order(wait_for: Callable[..., Any]) -> None:
     try:
         port_c = server.endpoints["c"].port
         assert server.mesh.link("a", "b").up  # type: ignore[union-attr]
-        wait_for(lambda: not server.mesh.link("a", "b").up, message="link a-b down")  # type: ignore[union-attr]
-        wait_for(lambda: not server.mesh.node("c").up, message="node c down")
-        wait_for(lambda: not _accepts(port_c), message="node c's TCP port closed while it is down")
-        wait_for(lambda: server.mesh.node("c").up and _accepts(port_c), message="node c back on the same port")
-        wait_for(lambda: lines, message="a new JSON line for node c")
+        wait_for(lambda: not server.mesh.link("a", "b").up, what="link a-b down")  # type: ignore[union-attr]
+        wait_for(lambda: not server.mesh.node("c").up, what="node c down")
+        wait_for(lambda: not _accepts(port_c), what="node c's TCP port closed while it is down")
+        wait_for(lambda: server.mesh.node("c").up and _accepts(port_c), what="node c back on the same port")
+        wait_for(lambda: lines, what="a new JSON line for node c")
         assert lines[-1]["name"] == "c" and lines[-1]["tcp"] == f"127.0.0.1:{port_c}"
         status = server.status()
         assert [n["name"] for n in status["nodes"]] == ["a", "b", "c"] and all(n["up"] for n in status["nodes"])

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from browser import chromium
 from console_client import PASSWORD, Client, add_operator, enable_console
+from waiting import wait_for
 
 from nspgw.sim.boxes import configure_radios, provision_chain
 
@@ -32,14 +33,7 @@ ALARM_WITHIN_S = 15.0  # a hop at SHORT_TURBO is tens of milliseconds; the page 
 
 
 def wait(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)  # poll interval on a deadline
+    return wait_for(predicate, timeout_s, 0.2, what)  # a browser round trip per poll: not faster than 5/s
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 from nspgw.adapters.systemd import Notifier
 from nspgw.config import load_config
@@ -29,14 +30,6 @@ from nspgw.wire.frames import ContentType, Precedence
 
 FAKE_RADIOS = [{"name": f"node{i}", "node_id": f"!1000{i:04x}", "tcp": "127.0.0.1:9"} for i in range(3)]
 NSPGW = str(Path(sys.executable).parent / "nspgw")
-
-
-def wait(pred: Any, timeout_s: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (v := pred()):
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.02)  # poll interval on a deadline
-    return v
 
 
 @pytest.fixture
@@ -78,13 +71,13 @@ def test_ready_wake_status_and_clean_stop(running: dict[str, Any], nsp: SimBox, 
     assert daemon_running(rec) == (True, "") and rec["pid"] == os.getpid()
     assert notify_daemon(nsp.store_path)
     # the daemon fed the row to its core: accepted → queued/in flight (no radio: the frame goes nowhere)
-    wait(lambda: store_rows(nsp)[0].state.value in ("queued", "in_flight"))
+    wait_for(lambda: store_rows(nsp)[0].state.value in ("queued", "in_flight"))
 
     def status() -> dict[str, Any]:
         with Store.open(nsp.store_path) as s:
             return dict(s.status()[STATUS_KEY])
 
-    rec = wait(lambda: (r := status())["queue"]["priority"] == 1 and r)  # written within a second of the change
+    rec = wait_for(lambda: (r := status())["queue"]["priority"] == 1 and r)  # written within a second of the change
     assert rec["radio"]["status"] == "disabled"
     assert msg.seq == 1
     running["daemon"].request_stop()
@@ -166,10 +159,10 @@ def test_roster_update_over_the_air_is_persisted_and_adopted(running: dict[str, 
     frame = FrameCodec(net.keyring(1)).encode(RosterUpdateFrame(BoxAddr(1), delta.to_bytes()), 7)
     d = running["daemon"]
     d.q.put(("mqtt", ("frame", LinkFrame("mqtt", 1, 0xFFF, frame))))
-    wait(lambda: load_keyring(nsp.state_dir / "keys").roster.version == 2)
+    wait_for(lambda: load_keyring(nsp.state_dir / "keys").roster.version == 2)
     roster = load_keyring(nsp.state_dir / "keys").roster
     assert roster.get(10).revoked and not roster.get(1).revoked
-    wait(lambda: d.node.cfg.keyring.roster.version == 2)
+    wait_for(lambda: d.node.cfg.keyring.roster.version == 2)
     # a forged update (not the authority's signature) changes nothing and does not stop the daemon
     from nspgw.crypto.keys import SigningKey
     from nspgw.daemon.io import ControlRequest
@@ -208,11 +201,11 @@ def test_loop_counts_wake_ups_and_never_spins_on_a_stuck_deadline(running: dict[
         with Store.open(nsp.store_path) as s:
             return s.status()[STATUS_KEY].get("loop")  # type: ignore[union-attr,no-any-return]
 
-    wait(lambda: (rec := loop()) is not None and rec["wakeups"] >= 1 and not rec["stuck"])
+    wait_for(lambda: (rec := loop()) is not None and rec["wakeups"] >= 1 and not rec["stuck"])
     d.node.next_deadline = lambda: 0.0  # type: ignore[method-assign,union-attr]
-    wait(lambda: d.loop.stuck_at is not None)
+    wait_for(lambda: d.loop.stuck_at is not None)
     runs, t0 = d.loop.timer_runs, time.monotonic()
-    wait(lambda: d.loop.timer_runs >= runs + 3)
+    wait_for(lambda: d.loop.timer_runs >= runs + 3)
     # Three timer runs on the stuck deadline take at least two pauses of a second (a spin: microseconds).
     assert time.monotonic() - t0 >= 1.8
     running["daemon"].request_stop()

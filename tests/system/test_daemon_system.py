@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from journal_check import assert_journal_matches_state
+from waiting import wait_for
 
 from nspgw.sim.boxes import SimBox, configure_radios, provision_chain
 
@@ -32,14 +33,7 @@ PRESET = "SHORT_TURBO"
 
 
 def poll(predicate: Callable[[], Any], timeout_s: float, message: str, interval_s: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {message}")
-        time.sleep(interval_s)  # poll interval on a deadline
+    return wait_for(predicate, timeout_s, interval_s, message)
 
 
 def cli(box: SimBox, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from journal_check import assert_journal_matches_state
+from waiting import wait_for
 
 from nspgw.config import load_config
 from nspgw.daemon.journal import ServiceJournal
@@ -24,14 +23,6 @@ from nspgw.wire.content import encode_content
 from nspgw.wire.frames import ContentType, Precedence
 
 FAKE_RADIOS = [{"name": f"node{i}", "node_id": f"!1000{i:04x}", "tcp": "127.0.0.1:9"} for i in range(3)]
-
-
-def wait(pred: Any, timeout_s: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (v := pred()):
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        time.sleep(0.02)  # poll interval on a deadline
-    return v
 
 
 def test_daemon_journals_start_and_stop_and_signs_its_head(tmp_path: Path) -> None:
@@ -52,7 +43,7 @@ def test_daemon_journals_start_and_stop_and_signs_its_head(tmp_path: Path) -> No
             with Store.open(nsp.store_path) as s:
                 return all(r.state.value != "accepted" for r in s.outbox())
 
-        wait(fed)
+        wait_for(fed)
         d.request_stop()
         t.join(10)
         assert result["code"] == 0

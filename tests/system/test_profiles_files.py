@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from meshtastic.protobuf import channel_pb2, config_pb2, localonly_pb2
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 from nspgw.errors import ConfigError, SecurityError
+from nspgw.store.keyfiles import read_channel_key
 
 ROLES = ["nsp", "cp", "gct", "repeater"]
 Role = config_pb2.Config.DeviceConfig.Role
@@ -178,19 +179,32 @@ def test_unknown_profile_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_psk_file(tmp_path: Path) -> None:
+    """One channel-key reader refuses everything the two former readers (profiles.read_psk_file,
+    enrolment.read_psk) refused: readable by others, a symbolic link, not base64, a wrong length, the
+    profiles' placeholder, a missing file."""
     f = tmp_path / "radio-channel.psk"
     f.write_text(base64.b64encode(KEY).decode() + "\n")
     os.chmod(f, 0o600)
-    assert profiles.read_psk_file(f) == KEY
-    os.chmod(f, 0o644)
-    with pytest.raises(SecurityError):
-        profiles.read_psk_file(f)
+    assert read_channel_key(f) == KEY
+    f.write_text("base64:" + base64.b64encode(KEY).decode())
+    assert read_channel_key(f) == KEY
+    for mode in (0o644, 0o640, 0o620, 0o604):
+        os.chmod(f, mode)
+        with pytest.raises(SecurityError):
+            read_channel_key(f)
     os.chmod(f, 0o600)
+    link = tmp_path / "link.psk"
+    link.symlink_to(f)
+    with pytest.raises(SecurityError):
+        read_channel_key(link)
     f.write_text("niet base64 !!")
     with pytest.raises(ConfigError, match="base64"):
-        profiles.read_psk_file(f)
+        read_channel_key(f)
+    f.write_text(base64.b64encode(KEY[:20]).decode())
+    with pytest.raises(ConfigError, match="16 of 32 bytes"):
+        read_channel_key(f)
     f.write_text(base64.b64encode(profiles.PLACEHOLDER_PSK).decode())
     with pytest.raises(ConfigError, match="voorbeeldsleutel"):
-        profiles.read_psk_file(f)
-    with pytest.raises(ConfigError, match="bestaat niet"):
-        profiles.read_psk_file(tmp_path / "none")
+        read_channel_key(f)
+    with pytest.raises(ConfigError, match="ontbreekt"):
+        read_channel_key(tmp_path / "none")

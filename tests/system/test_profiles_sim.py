@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nspgw import profiles
+from nspgw.adapters import radio_profile as profiles
 
 pytestmark = pytest.mark.system
 

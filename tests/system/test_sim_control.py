@@ -34,10 +34,10 @@ def test_node_down_up_and_unplug(sim_mesh: Callable[..., Any], wait_for: Callabl
 
     r = nspgw(sim, "node", "down", "node1")
     assert r.returncode == 0, r.stderr
-    wait_for(lambda: not _accepts(port), message="node1 listener closed")
+    wait_for(lambda: not _accepts(port), what="node1 listener closed")
     lines_before = len(sim.lines)
     assert nspgw(sim, "node", "up", "node1").returncode == 0
-    wait_for(lambda: _accepts(port), message="node1 listening again on the same port")
+    wait_for(lambda: _accepts(port), what="node1 listening again on the same port")
     sim.wait_lines(lambda lines: len(lines) > lines_before and lines[-1].get("name") == "node1")
     assert sim.lines[-1]["tcp"] == f"127.0.0.1:{port}"
 
@@ -46,7 +46,7 @@ def test_node_down_up_and_unplug(sim_mesh: Callable[..., Any], wait_for: Callabl
 
     assert nspgw(sim, "radio", "unplug", "node2", "--for", "0.5").returncode == 0
     port2 = int(sim.nodes["node2"]["tcp"].rsplit(":", 1)[1])
-    wait_for(lambda: _accepts(port2), timeout_s=15, message="node2 replugged after 0.5 s")
+    wait_for(lambda: _accepts(port2), timeout_s=15, what="node2 replugged after 0.5 s")
 
     status = nspgw(sim, "status")
     assert status.returncode == 0 and '"node2"' in status.stdout

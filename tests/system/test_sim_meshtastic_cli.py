@@ -35,7 +35,7 @@ def _run_all(target: list[str], sim: Any, wait_for: Callable[..., Any]) -> None:
         out = mt(*target, "--nodes").stdout
         return node1["node_id"] in out and node2["node_id"] in out
 
-    wait_for(both_listed, timeout_s=30, interval_s=0.2, message="--nodes to list node1 and node2")
+    wait_for(both_listed, timeout_s=30, interval_s=0.2, what="--nodes to list node1 and node2")
 
     sent = mt(*target, "--sendtext", "hi", "--dest", node2["node_id"], "--ack")
     assert sent.returncode == 0, sent.stderr

@@ -6,8 +6,9 @@ the specification: every field a profile names is compared with the radio, field
 
 The nspgw channel's pre-shared key is never in the file (a profile is shared between boxes and kept in
 git). The file carries PLACEHOLDER_PSK; `nspgw radio provision` substitutes the network's real key, read
-from a key file on the box (see `read_psk_file`). A radio that still holds the placeholder is reported as
-misconfigured, so a profile applied with the plain official CLI cannot silently go on air with a known key.
+from a key file on the box (see `nspgw.store.keyfiles.read_channel_key`). A radio that still holds the
+placeholder is reported as misconfigured, so a profile applied with the plain official CLI cannot silently go on
+air with a known key.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import base64
 import binascii
 import dataclasses
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,11 @@ from google.protobuf.message import DecodeError as ProtoDecodeError
 from google.protobuf.message import Message
 from meshtastic.protobuf import apponly_pb2, channel_pb2, config_pb2, localonly_pb2, module_config_pb2
 
-from nspgw.errors import ConfigError, SecurityError
+from nspgw.errors import ConfigError
+from nspgw.store.keyfiles import PLACEHOLDER_PSK, check_channel_key
 
 NSPGW_CHANNEL_NAME = "nspgw"
 NSPGW_CHANNEL_INDEX = 1
-PLACEHOLDER_PSK = b"NSPGW-PLACEHOLDER-PSK-REPLACE-ME"
-"""32 bytes (AES-256 length) that no real network uses; `provision` replaces it with the network key."""
-assert len(PLACEHOLDER_PSK) == 32
 
 DEFAULT_PUBLIC_PSK = b"\x01"
 """Meshtastic's shorthand for its well-known default key (channel_pb2: psk of length 1 = default key #1)."""
@@ -132,7 +130,7 @@ class FirmwareProfile:
 
     def channel_url_with_psk(self, psk: bytes) -> str:
         """The profile's channel URL with the nspgw channel's placeholder key replaced by `psk`."""
-        check_psk(psk)
+        check_channel_key(psk)
         settings, lora = parse_channel_url(self.channel_url, where=f"{self.name}.channel_url")
         for s in settings:
             if s.name == NSPGW_CHANNEL_NAME:
@@ -145,7 +143,7 @@ def profile_dir() -> Path:
     env = os.environ.get("NSPGW_PROFILE_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parents[1] / "firmware-profiles"
+    here = Path(__file__).resolve().parents[2] / "firmware-profiles"
     return here if here.is_dir() else Path("/usr/share/nspgw/firmware-profiles")
 
 
@@ -254,33 +252,6 @@ def make_channel_url(settings: list[channel_pb2.ChannelSettings], lora: config_p
     cs.lora_config.CopyFrom(lora)
     s = base64.urlsafe_b64encode(cs.SerializeToString()).decode("ascii").rstrip("=")
     return f"https://meshtastic.org/e/#{s}"
-
-
-def check_psk(psk: bytes) -> None:
-    if len(psk) not in (16, 32):
-        raise ConfigError("kanaalsleutel moet 16 of 32 bytes zijn (AES-128/256)")
-    if psk == PLACEHOLDER_PSK:
-        raise ConfigError("kanaalsleutel is de voorbeeldsleutel uit het profiel; gebruik de netwerksleutel")
-
-
-def read_psk_file(path: Path) -> bytes:
-    """Read the network's nspgw channel key: base64 of 32 (or 16) bytes, file not readable by others."""
-    try:
-        st = path.stat()
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        raise ConfigError(f"sleutelbestand {path} bestaat niet / key file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"sleutelbestand {path} is niet leesbaar: {exc}") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SecurityError(f"sleutelbestand {path} is leesbaar voor anderen; zet de rechten op 0600")
-    text = text.removeprefix("base64:")
-    try:
-        psk = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise ConfigError(f"sleutelbestand {path}: geen geldige base64") from None
-    check_psk(psk)
-    return psk
 
 
 def compare(profile: FirmwareProfile, config: localonly_pb2.LocalConfig,

@@ -1,4 +1,4 @@
-"""Enrolment flow: a box asks to join, the network authority adds and signs, the box imports its bundle.
+"""Enrolment files: a box asks to join, the network authority adds and signs, the box imports its bundle.
 
     box        `nspgw init`           identity.key (0600) + enrol-request-NAME.json (public, self-signed)
     authority  `nspgw roster add`     draft roster gets the box (address assigned, parent resolved)
@@ -10,45 +10,46 @@
 
 The box's secret key never leaves the box; the bundle is useless to anyone who finds the USB stick
 (sealed to the box, docs/security.md §5). Everything is checked before anything is written, so a refused
-import leaves the box as it was. Errors are NspgwErrors naming the file, never key material.
+import leaves the box as it was. Errors are NspgwErrors naming the file, never key material. The request
+and bundle documents themselves (signing, sealing, opening) are `nspgw.crypto.bundle`, without files.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nspgw.crypto.keys import PUBLIC_KEY_LEN, Identity, NetworkKey, SymmetricKeys, hkdf, verify_signature
+from nspgw.crypto.bundle import (
+    BUNDLE_FORMAT,
+    REQUEST_FORMAT,
+    EnrolRequest,
+    authority_fingerprint,
+    bundle_signed_by,
+    make_bundle,
+    open_bundle_secrets,
+)
+from nspgw.crypto.keys import PUBLIC_KEY_LEN, Identity, NetworkKey
 from nspgw.crypto.roster import Role, Roster
-from nspgw.crypto.seal import open_sealed, seal
-from nspgw.errors import AuthError, ConfigError, SecurityError, UsageError
+from nspgw.errors import ConfigError, SecurityError, UsageError
 from nspgw.store import keyfiles
-from nspgw.store.keyfiles import AUTHORITY_PUB, BOX_KEY, NETWORK_KEY, ROSTER, hex_field, read_secret, write_atomic
+from nspgw.store.keyfiles import (
+    AUTHORITY_PUB,
+    BOX_KEY,
+    NETWORK_KEY,
+    ROSTER,
+    hex_field,
+    read_channel_key,
+    read_secret,
+    write_atomic,
+    write_channel_key,
+)
 
-REQUEST_FORMAT = "nspgw-enrol-request/1"
-BUNDLE_FORMAT = "nspgw-bundle/1"
 IDENTITY_FILE = "identity.key"  # the box's secrets before it has an address (box.key needs one)
-PSK_FILE = "radio-channel.psk"  # as nspgw.adapters.meshtastic_radio.PSK_FILE_NAME (no radio import here)
+PSK_FILE = keyfiles.CHANNEL_KEY
 KEY_FILES = (IDENTITY_FILE, BOX_KEY, NETWORK_KEY, ROSTER, AUTHORITY_PUB, PSK_FILE)
-
-
-def fingerprint(sign_public: bytes, dh_public: bytes) -> str:
-    """16 bytes of SHA-256 over both public keys, in groups of four hex digits: read out over the phone."""
-    digest = hashlib.sha256(b"nspgw/v1/fingerprint" + sign_public + dh_public).hexdigest()[:32]
-    return "-".join(digest[i : i + 4] for i in range(0, 32, 4))
-
-
-def authority_fingerprint(public: bytes) -> str:
-    return fingerprint(public, b"")
-
-
-def _canonical(label: str, doc: dict[str, Any]) -> bytes:
-    return f"nspgw/v1/{label}\n".encode() + json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 def _read_doc(path: Path, fmt: str | None = None) -> dict[str, Any]:
@@ -64,53 +65,9 @@ def _read_doc(path: Path, fmt: str | None = None) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ the request
-@dataclass(frozen=True)
-class EnrolRequest:
-    """What a box asks the authority for: public keys plus who it says it is, signed with its own key
-    (proves possession of the signing key and catches a file damaged on the way)."""
-
-    network: str
-    name: str
-    role: str
-    parent: str
-    node_num: int | None
-    sign_public: bytes
-    dh_public: bytes
-    signature: bytes = b""
-
-    def _body(self) -> dict[str, Any]:
-        return {"format": REQUEST_FORMAT, "network": self.network, "name": self.name, "role": self.role,
-                "parent": self.parent, "node_num": self.node_num, "sign_public": self.sign_public.hex(),
-                "dh_public": self.dh_public.hex()}
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.sign_public, self.dh_public)
-
-    def to_json(self) -> str:
-        return json.dumps(dict(self._body(), signature=self.signature.hex()), indent=2) + "\n"
-
-    @classmethod
-    def create(cls, identity: Identity, *, network: str, name: str, role: str, parent: str,
-               node_num: int | None) -> EnrolRequest:
-        req = cls(network, name, role, parent, node_num, identity.sign_public, identity.dh_public)
-        return cls(**{**req.__dict__, "signature": identity.sign(_canonical("enrol-request", req._body()))})
-
-    @classmethod
-    def load(cls, path: Path) -> EnrolRequest:
-        doc = _read_doc(path, REQUEST_FORMAT)
-        try:
-            node = doc.get("node_num")
-            req = cls(str(doc["network"]), str(doc["name"]), str(doc["role"]), str(doc.get("parent") or ""),
-                      None if node is None else int(node), hex_field(path, doc, "sign_public", PUBLIC_KEY_LEN),
-                      hex_field(path, doc, "dh_public", PUBLIC_KEY_LEN), hex_field(path, doc, "signature", 64))
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"{path}: aanmeldverzoek onvolledig of ongeldig") from None
-        if not verify_signature(req.sign_public, req.signature, _canonical("enrol-request", req._body())):
-            raise SecurityError(f"{path}: handtekening van het aanmeldverzoek klopt niet (bestand gewijzigd?)")
-        if req.role not in {r.value for r in Role}:
-            raise ConfigError(f"{path}: onbekende rol {req.role!r}")
-        return req
+def load_request(path: Path) -> EnrolRequest:
+    """The enrolment request in `path`, its self-signature checked (ConfigError/SecurityError naming the file)."""
+    return EnrolRequest.from_doc(_read_doc(path, REQUEST_FORMAT), path)
 
 
 # ------------------------------------------------------------------------------------- box key files
@@ -153,45 +110,7 @@ def retire_keys(keys_dir: Path) -> Path:
     return target
 
 
-def read_psk(path: Path) -> bytes:
-    try:
-        return base64.b64decode(read_secret(path).strip(), validate=True)
-    except ValueError:
-        raise ConfigError(f"{path}: geen geldige base64-kanaalsleutel") from None
-
-
-def write_psk(path: Path, psk: bytes) -> None:
-    write_atomic(path, base64.b64encode(psk) + b"\n")
-
-
 # --------------------------------------------------------------------------------------------- bundle
-def _bundle_keys(shared: bytes, eph_public: bytes, box_public: bytes) -> SymmetricKeys:
-    okm = hkdf(shared, salt=b"nspgw/v1/bundle", info=eph_public + box_public, length=96)
-    return SymmetricKeys(okm[:32], okm[32:64], okm[64:])
-
-
-def _secrets_ad(doc: dict[str, Any]) -> bytes:
-    return _canonical("bundle-ad", {k: doc[k] for k in ("network", "addr", "name", "box_dh_public",
-                                                         "authority_public", "ephemeral_public")})
-
-
-def make_bundle(*, network: str, addr: int, name: str, box_dh_public: bytes, roster: Roster,
-                authority: Any, network_keys: tuple[NetworkKey, ...], psk: bytes, rng32: bytes) -> str:
-    """JSON text of one box's bundle. `rng32`: 64 fresh random bytes for the ephemeral key (caller's RNG)."""
-    eph = Identity(rng32[:32], rng32[32:64])
-    doc: dict[str, Any] = {
-        "format": BUNDLE_FORMAT, "network": network, "addr": addr, "name": name,
-        "box_dh_public": box_dh_public.hex(), "authority_public": authority.public.hex(),
-        "ephemeral_public": eph.dh_public.hex(), "roster": json.loads(roster.to_json()),
-    }
-    secrets = {"network_keys": [{"epoch": k.epoch, "secret": k.secret.hex()} for k in network_keys],
-               "radio_psk": base64.b64encode(psk).decode("ascii")}
-    keys = _bundle_keys(eph.shared_secret(box_dh_public), eph.dh_public, box_dh_public)
-    doc["sealed"] = seal(keys, _secrets_ad(doc), json.dumps(secrets).encode("ascii")).hex()
-    doc["signature"] = authority.sign(_canonical("bundle", doc)).hex()
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
 @dataclass(frozen=True)
 class ImportResult:
     kind: str  # "bundle" | "roster" | "unchanged"
@@ -259,8 +178,7 @@ def _import_bundle(cfg: Any, path: Path, doc: dict[str, Any], expect: str | None
     afp = authority_fingerprint(authority_public)
     if expect is not None and expect.replace(" ", "").lower() != afp:
         raise SecurityError(f"{path}: vingerafdruk van de netwerkautoriteit is {afp}, verwacht {expect}")
-    unsigned = {k: v for k, v in doc.items() if k != "signature"}
-    if not verify_signature(authority_public, hex_field(path, doc, "signature", 64), _canonical("bundle", unsigned)):
+    if not bundle_signed_by(doc, authority_public, path):
         raise SecurityError(f"{path}: handtekening van de netwerkautoriteit klopt niet (bestand gewijzigd?)")
     if doc.get("network") != cfg.network:
         raise SecurityError(f"{path}: bundel is voor netwerk {doc.get('network')!r}, deze box is {cfg.network!r}")
@@ -273,23 +191,12 @@ def _import_bundle(cfg: Any, path: Path, doc: dict[str, Any], expect: str | None
     roster = Roster.from_json(json.dumps(doc.get("roster")), authority_public)
     _check_own_entry(roster, addr, identity, cfg, path)
     _check_version(keys_dir, roster, authority_public, path)
-    eph = hex_field(path, doc, "ephemeral_public", PUBLIC_KEY_LEN)
-    try:
-        sealed = bytes.fromhex(str(doc.get("sealed", "")))
-        plain = open_sealed(_bundle_keys(identity.shared_secret(eph), eph, identity.dh_public), _secrets_ad(doc),
-                            sealed)
-        secrets = json.loads(plain)
-        net_keys = tuple(NetworkKey(int(k["epoch"]), bytes.fromhex(k["secret"])) for k in secrets["network_keys"])
-        psk = base64.b64decode(secrets["radio_psk"], validate=True)
-    except (AuthError, ValueError, KeyError, TypeError):
-        raise SecurityError(f"{path}: versleutelde sleutels in de bundel zijn niet te openen door deze box") from None
-    if not net_keys or len(psk) not in (16, 32):
-        raise SecurityError(f"{path}: bundel bevat geen bruikbare netwerk- of kanaalsleutel")
+    net_keys, psk = open_bundle_secrets(doc, identity, path)
     from nspgw.crypto.keyring import KeyRing
 
     KeyRing(addr, identity, roster, authority_public, net_keys)  # the daemon's own acceptance check
     keyfiles.write_bundle(keys_dir, addr, identity, roster, authority_public, net_keys)
-    write_psk(keys_dir / PSK_FILE, psk)
+    write_channel_key(keys_dir / PSK_FILE, psk)
     (keys_dir / IDENTITY_FILE).unlink(missing_ok=True)  # box.key now holds the same secrets
     return ImportResult("bundle", addr, roster.version, net_keys[0].epoch, afp)
 
@@ -378,7 +285,7 @@ class Authority:
         key = SigningKey(rng(32))
         keyfiles.save_authority(directory / AUTHORITY_KEY, key)
         keyfiles.save_network_keys(directory / NETWORK_KEY, (NetworkKey(0, rng(32)),))
-        write_psk(directory / PSK_FILE, rng(32))
+        write_channel_key(directory / PSK_FILE, rng(32))
         write_atomic(directory / ROSTER, Roster(0, ()).signed(key).to_json().encode("utf-8"), mode=0o644)
         meta = {"format": "nspgw-authority/1", "network": network}
         write_atomic(directory / AUTHORITY_META, json.dumps(meta, indent=2).encode() + b"\n", mode=0o644)
@@ -522,7 +429,7 @@ class Authority:
             raise SecurityError(f"{entry.name} (adres {entry.addr}) is ingetrokken; geen bundel")
         text = make_bundle(network=self.network, addr=entry.addr, name=entry.name, box_dh_public=entry.dh_public,
                            roster=self.roster, authority=self.key, network_keys=self.network_keys(),
-                           psk=read_psk(self.dir / PSK_FILE), rng32=rng(64))
+                           psk=read_channel_key(self.dir / PSK_FILE), rng32=rng(64))
         out = out or Path(f"bundle-{entry.name}.json")
         write_atomic(out, text.encode("utf-8"), mode=0o644)
         return entry, out
