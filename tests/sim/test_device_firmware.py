@@ -306,14 +306,14 @@ def test_client_hop_limit_zero_stands_unless_want_ack(chain3: MeshServer, wait_f
     at_mid, at_far = Inbox(mid), Inbox(b)
     try:
         wait_for(lambda: _knows(chain3, "node0", "node1") and _knows(chain3, "node0", "node2"), timeout_s=20,
-                 message="keys at node0")
+                 what="keys at node0")
         a.sendData(b"te ver", destinationId=_num(chain3, "node2"), portNum=PORTNUM, hopLimit=0)
         a.sendData(b"alleen buren", destinationId=_num(chain3, "node1"), portNum=PORTNUM, hopLimit=0)
-        wait_for(lambda: b"alleen buren" in at_mid.payloads(), timeout_s=20, message="the DM at node1")
+        wait_for(lambda: b"alleen buren" in at_mid.payloads(), timeout_s=20, what="the DM at node1")
         got = next(p for p in at_mid.packets if p.get("decoded", {}).get("payload") == b"alleen buren")
         assert got.get("hopLimit", 0) == 0 and got.get("hopStart", 0) == 0
         a.sendData(b"met ack", destinationId=_num(chain3, "node2"), portNum=PORTNUM, hopLimit=0, wantAck=True)
-        wait_for(lambda: b"met ack" in at_far.payloads(), timeout_s=20, message="the want_ack DM at node2")
+        wait_for(lambda: b"met ack" in at_far.payloads(), timeout_s=20, what="the want_ack DM at node2")
         got = next(p for p in at_far.packets if p.get("decoded", {}).get("payload") == b"met ack")
         assert got["hopStart"] == 3  # want_ack asking for 0: the configured hop limit
         assert b"te ver" not in at_far.payloads()  # sent before "met ack", never relayed by node1
