@@ -120,6 +120,27 @@ def apply_profile(iface: Any, profile: profiles.FirmwareProfile, psk: bytes, own
         raise RadioError(f"profiel {profile.name} toepassen mislukt: {exc}") from None
 
 
+def provision_checked(target: RadioTarget, profile: profiles.FirmwareProfile, psk: bytes, *,
+                      owner: str | None = None, timeout_s: float = 30.0, tries: int = 3) -> int:
+    """Apply `profile` and the channel key, then read the radio back over a new connection and apply again
+    while a difference that stops transmission remains; the number of re-applies. A radio may reboot while it
+    takes a role change (firmware AdminModule: reboot after a config write) and miss what follows (seen on the
+    virtual radios: the nspgw channel still DISABLED); the daemon's profile gate would then keep it off the
+    air. RadioError if it stays wrong."""
+    with connected(target, timeout_s) as iface:
+        apply_profile(iface, profile, psk, owner=owner)
+    redone = 0
+    for _ in range(tries):
+        with connected(target, timeout_s) as iface:
+            bad = profiles.critical(compare_radio(iface, profile, psk))
+            if not bad:
+                return redone
+            redone += 1
+            apply_profile(iface, profile, psk, owner=owner)
+    raise RadioError(f"radio {owner or target.describe()} blijft verkeerd ingesteld: "
+                     f"{'; '.join(d.message('nl') for d in bad)}")
+
+
 def _merge(live: Any, want: Any, names: tuple[str, ...]) -> None:
     for name in names:
         value = getattr(want, name)

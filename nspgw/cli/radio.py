@@ -157,7 +157,7 @@ def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp,
     """Richt de radio in volgens het profiel van de rol, met de echte sleutel van het nspgw-kanaal."""
     _quiet_library()
     lang = _lang(lang)
-    from nspgw.adapters.radio_admin import apply_profile, connected, read_info
+    from nspgw.adapters.radio_admin import connected, provision_checked, read_info
 
     cfg = _box_config(config)
     prof = _profile(profile, cfg, lang)
@@ -166,7 +166,8 @@ def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp,
     target = _target(port, host, cfg)
     with connected(target, timeout) as iface:
         info = read_info(iface, target)
-        apply_profile(iface, prof, psk, owner=owner or (cfg.name if cfg is not None else None))
+    # applied, read back and applied again while it differs (a radio may reboot mid-way): radio_admin
+    provision_checked(target, prof, psk, owner=owner or (cfg.name if cfg is not None else None), timeout_s=timeout)
     typer.echo(_t(lang, "provisioned", profile=prof.name, node=info.node_id, target=target.describe(),
                   preset=prof.modem_preset))
 

@@ -132,39 +132,19 @@ def provision_specs(root: Path, specs: list[BoxSpec], radios: dict[str, dict[str
 
 
 def configure_radios(boxes: list[SimBox], seed: bytes = SIM_KEY_SEED, timeout_s: float = 30.0,
-                     tries: int = 3) -> None:
-    """Apply each box's profile and the channel key to its virtual radio (what `nspgw radio provision` does),
-    read back and re-applied (`apply_checked`), then wait until the radios know each other's keys."""
+                     tries: int = 3) -> int:
+    """Apply each box's profile and the channel key to its virtual radio as `nspgw radio provision` does (read
+    back and re-applied: `radio_admin.provision_checked`), then wait until the radios know each other's keys.
+    Returns how many profiles had to be applied again."""
     from nspgw.adapters import radio_profile as profiles
+    from nspgw.adapters.radio_admin import provision_checked
     from nspgw.adapters.radio_connect import RadioTarget
 
     psk = sim_psk(seed)
-    for box in boxes:
-        apply_checked(RadioTarget.parse(host=box.radio_host), profiles.load_profile(box.profile_path), psk,
-                      owner=box.name, timeout_s=timeout_s, tries=tries)
+    redone = sum(provision_checked(RadioTarget.parse(host=box.radio_host), profiles.load_profile(box.profile_path),
+                                   psk, owner=box.name, timeout_s=timeout_s, tries=tries) for box in boxes)
     _wait_for_keys(boxes, timeout_s)
-
-
-def apply_checked(target: Any, profile: Any, psk: bytes, *, owner: str | None = None, timeout_s: float = 30.0,
-                  tries: int = 3) -> None:
-    """Apply `profile` and the channel key, then read the radio back over a new connection and apply again
-    while a difference that stops transmission remains: now and then a profile written over TCP does not
-    fully land (seen: the nspgw channel still DISABLED), and the daemon's profile gate would then keep that
-    radio off the air. RadioError if it stays wrong."""
-    from nspgw.adapters import radio_profile as profiles
-    from nspgw.adapters.radio_admin import apply_profile, compare_radio, connected
-    from nspgw.errors import RadioError
-
-    with connected(target, timeout_s) as iface:
-        apply_profile(iface, profile, psk, owner=owner)
-    for _ in range(tries):
-        with connected(target, timeout_s) as iface:
-            bad = profiles.critical(compare_radio(iface, profile, psk))
-            if not bad:
-                return
-            apply_profile(iface, profile, psk, owner=owner)
-    raise RadioError(f"radio {owner or target} blijft verkeerd ingesteld: "
-                     f"{'; '.join(d.message('nl') for d in bad)}")
+    return redone
 
 
 def _wait_for_keys(boxes: list[SimBox], timeout_s: float) -> None:

@@ -30,8 +30,9 @@ from typing import Any
 
 from rich.console import Console
 
+from nspgw.sim.boxes import configure_radios
 from nspgw.sim.demo_console import DEMO_OPERATOR, DEMO_PASSWORD, enable_consoles
-from nspgw.sim.demo_net import DEMO_BOXES, configure_verified, provision, topology_toml
+from nspgw.sim.demo_net import DEMO_BOXES, provision, topology_toml
 from nspgw.sim.demo_procs import DemoError, Processes
 from nspgw.sim.demo_summary import Summary, by_phase, summarize, table
 from nspgw.sim.demo_view import LiveView, Monitor
@@ -211,7 +212,7 @@ def _start(console: Console, procs: Processes, workdir: Path, broker: Mosquitto 
     boxes = provision(workdir / "boxes", mesh.radios, preset=PRESET,
                       mqtt=(broker.host, broker.port) if broker else None)
     # Role profile and channel key on each radio, as `nspgw radio provision`, read back and checked.
-    redone = configure_verified(boxes)
+    redone = configure_radios(boxes)
     if redone:
         console.print(f"[dim]profiel opnieuw toegepast op {redone} radio('s) na controle[/]")
     consoles = enable_consoles(boxes)

@@ -19,7 +19,7 @@ from pathlib import Path
 from nspgw.crypto.enrol import BoxSpec
 from nspgw.crypto.roster import Role
 from nspgw.ids import BoxAddr, parse_node_id
-from nspgw.sim.boxes import SIM_KEY_SEED, SimBox, provision_specs, sim_psk
+from nspgw.sim.boxes import SIM_KEY_SEED, SimBox, provision_specs
 
 
 @dataclass(frozen=True)
@@ -56,35 +56,6 @@ def topology_toml(preset: str, seed: int, boxes: tuple[DemoBox, ...] = DEMO_BOXE
             lines += ["[[link]]", f'a = "{b.uplink}"', f'b = "{b.name}"', f"loss = {b.loss}", f"snr = {snr}",
                       f"rssi = {rssi}", ""]
     return "\n".join(lines)
-
-
-def configure_verified(boxes: list[SimBox], tries: int = 3, seed: bytes = SIM_KEY_SEED) -> int:
-    """`boxes.configure_radios`, then read each radio back and re-apply its profile while a difference that
-    stops transmission remains (the daemon's profile gate would refuse the radio). Returns the re-applies.
-
-    Why: now and then a profile written over TCP does not fully land on a virtual radio (seen: the nspgw
-    channel still DISABLED), and one misconfigured radio would keep its whole box off the air."""
-    from nspgw.adapters import radio_profile as profiles
-    from nspgw.adapters.radio_admin import apply_profile, compare_radio, connected
-    from nspgw.adapters.radio_connect import RadioTarget
-    from nspgw.sim.boxes import configure_radios
-    from nspgw.sim.demo_procs import DemoError
-
-    configure_radios(boxes, seed)
-    psk = sim_psk(seed)
-    redone = 0
-    for box in boxes:
-        profile = profiles.load_profile(box.profile_path)
-        for _ in range(tries):
-            with connected(RadioTarget.parse(host=box.radio_host), 30.0) as iface:
-                bad = profiles.critical(compare_radio(iface, profile, psk))
-                if not bad:
-                    break
-                redone += 1
-                apply_profile(iface, profile, psk, owner=box.name)
-        else:
-            raise DemoError(f"radio van {box.name} blijft verkeerd ingesteld: {bad}")
-    return redone
 
 
 def provision(root: Path, radios: dict[str, dict[str, object]], *, preset: str,

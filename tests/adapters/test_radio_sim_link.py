@@ -18,10 +18,10 @@ from meshtastic.protobuf import config_pb2
 
 from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.meshtastic_radio import MAX_DIRECT_FRAME_BYTES, MeshtasticRadio
+from nspgw.adapters.radio_admin import provision_checked
 from nspgw.adapters.radio_connect import RadioTarget
 from nspgw.adapters.radio_events import RadioAckNak, RadioFrame, RadioSent
 from nspgw.ids import parse_node_id
-from nspgw.sim.boxes import apply_checked
 
 pytestmark = pytest.mark.system
 
@@ -61,7 +61,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             nodes.append(obj)
     prof = turbo_profile(tmp_path_factory.mktemp("profile"))
     for n in (nodes[0], nodes[2]):  # the ends are nspgw boxes; the middle is a stock relay
-        apply_checked(RadioTarget.parse(host=n["tcp"]), prof, KEY)  # read back, as `radio provision` does
+        provision_checked(RadioTarget.parse(host=n["tcp"]), prof, KEY)  # read back, as `radio provision` does
     yield {"nodes": nodes, "control": control, "profile": prof}
     proc.terminate()
     try:
@@ -277,7 +277,7 @@ def test_serial_connection_over_a_pty(tmp_path: Path) -> None:
                 nodes.append(obj)
         prof = turbo_profile(tmp_path)
         for n in nodes:
-            apply_checked(RadioTarget.parse(host=n["tcp"]), prof, KEY)
+            provision_checked(RadioTarget.parse(host=n["tcp"]), prof, KEY)
         a_events: queue.Queue[Any] = queue.Queue()
         b_events: queue.Queue[Any] = queue.Queue()
         a = MeshtasticRadio(RadioTarget.parse(port=nodes[0]["pty"]), to_queue(a_events), profile=prof, nspgw_psk=KEY,

@@ -29,8 +29,7 @@ from typing import Any
 import pytest
 
 from nspgw.config import load_config, render_config
-from nspgw.sim.boxes import SimBox, provision_chain
-from nspgw.sim.demo_net import configure_verified
+from nspgw.sim.boxes import SimBox, configure_radios, provision_chain
 from nspgw.sim.demo_procs import Processes
 from nspgw.sim.mosquitto import Mosquitto, find_mosquitto
 from nspgw.store.sqlite import Store
@@ -149,7 +148,7 @@ def net(sim_mesh: Any, tmp_path: Path) -> Iterator[Callable[..., Net]]:
                 cfg = load_config(box.config_path)
                 cfg = replace(cfg, mqtt=replace(cfg.mqtt, username=user, password_file=str(pw)))
                 box.config_path.write_text(render_config(cfg), encoding="utf-8")
-        configure_verified(boxes)  # as the demo: a profile that did not land on a virtual radio is re-applied
+        configure_radios(boxes)  # as the demo: a profile that did not land on a virtual radio is re-applied
         procs = Processes(tmp_path, uuid.uuid4().hex)
         n = Net({b.name: b for b in boxes}, broker, procs)
         made.append(n)
