@@ -94,7 +94,8 @@ class Net:
         return str((self.json(box, "status").get("mqtt") or {}).get("status"))
 
     def wait_texts(self, box: str, texts: set[str], timeout_s: float = 60.0) -> dict[str, str]:
-        self.wait(lambda: texts <= set(self.links_by_text(box)), timeout_s, f"{sorted(texts)} at {box}")
+        self.wait(lambda: texts <= set(self.links_by_text(box)), timeout_s,
+                  f"{sorted(texts)} at {box} (missing: {sorted(texts - set(self.links_by_text(box)))})")
         return self.links_by_text(box)
 
     def wait_mqtt(self, want: dict[str, str], timeout_s: float = 45.0) -> None:
@@ -191,8 +192,10 @@ def test_broker_sigkill_mid_traffic_moves_to_radio_and_back_to_ip(net: Callable[
     n.send("nsp1", "gct", "C1 alleen radio")
     n.send("gct", "nsp1", "C2 alleen radio")
     n.send("cp1", "gct", "C3 alleen radio", "--priority", "flash")
-    at_gct = n.wait_texts("gct", {*burst, "C1 alleen radio", "C3 alleen radio"})
-    at_nsp = n.wait_texts("nsp1", {"C2 alleen radio"})
+    # Radio only now: the adapter paces its frames (a relay window each on this 2-hop chain), so a burst of
+    # eight with their receipts takes a while on a loaded machine; what is asserted is that all arrive by radio.
+    at_gct = n.wait_texts("gct", {*burst, "C1 alleen radio", "C3 alleen radio"}, 150)
+    at_nsp = n.wait_texts("nsp1", {"C2 alleen radio"}, 150)
     assert at_gct["C1 alleen radio"] == "radio" and at_gct["C3 alleen radio"] == "radio"
     assert at_nsp["C2 alleen radio"] == "radio"
     assert at_gct["B5 tijdens de storing"] == "radio"  # sent after the kill
