@@ -15,33 +15,23 @@ PKG = Path(__file__).resolve().parents[1] / "nspgw"
 
 
 def _core_imports(path: Path) -> set[str]:
-    """Modules of nspgw.core that `path` imports, typing-only imports included (they are a dependency too)."""
+    """Modules of nspgw.core that `path` (a module of nspgw/core) imports, typing-only imports included: an
+    import under `if TYPE_CHECKING:` is a dependency too (the type checker, and a reader, must follow it)."""
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "nspgw.core":
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level == 1:  # relative, within nspgw.core
+                module = f"nspgw.core.{module}".rstrip(".")
+            elif node.level > 1:
+                continue
+            if module == "nspgw.core":
                 out |= {f"nspgw.core.{a.name}" for a in node.names}
-            elif node.module.startswith("nspgw.core."):
-                out.add(node.module)
+            elif module.startswith("nspgw.core."):
+                out.add(module)
         elif isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.startswith("nspgw.core.")}
     return out
-
-
-def _runtime_core_imports(path: Path) -> set[str]:
-    """As `_core_imports`, without the imports under `if TYPE_CHECKING:` (never executed)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
-            node.body = []
-    tmp: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "nspgw.core":
-                tmp |= {f"nspgw.core.{a.name}" for a in node.names}
-            elif node.module.startswith("nspgw.core."):
-                tmp.add(node.module)
-    return tmp
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -66,9 +56,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _graph(runtime_only: bool) -> dict[str, set[str]]:
-    read = _runtime_core_imports if runtime_only else _core_imports
-    return {f"nspgw.core.{f.stem}": read(f) for f in sorted((PKG / "core").glob("*.py"))}
+def _graph(core: Path) -> dict[str, set[str]]:
+    return {f"nspgw.core.{f.stem}": _core_imports(f) for f in sorted(core.glob("*.py"))}
 
 
 def test_cycle_finder_finds_a_cycle() -> None:
@@ -76,21 +65,44 @@ def test_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
-def test_core_modules_import_no_cycle_at_runtime() -> None:
-    assert _cycles(_graph(runtime_only=True)) == []
+def test_import_graph_sees_typing_only_and_relative_imports(tmp_path: Path) -> None:
+    (tmp_path / "node.py").write_text("from nspgw.core import inbound\nfrom .work import Job\n", encoding="utf-8")
+    (tmp_path / "inbound.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from nspgw.core.node import Node\n",
+        encoding="utf-8")
+    (tmp_path / "work.py").write_text("import nspgw.core.lifecycle\n", encoding="utf-8")
+    graph = _graph(tmp_path)
+    assert graph["nspgw.core.node"] == {"nspgw.core.inbound", "nspgw.core.work"}
+    assert graph["nspgw.core.work"] == {"nspgw.core.lifecycle"}
+    assert _cycles(graph) == [["nspgw.core.inbound", "nspgw.core.node", "nspgw.core.inbound"]]
 
 
-# The collaborators that are functions over a Node name it for typing only; no other back-edge may appear.
-TYPING_ONLY_BACK_EDGES = {("nspgw.core.inbound", "nspgw.core.node"), ("nspgw.core.outbound", "nspgw.core.node"),
-                          ("nspgw.core.resync", "nspgw.core.node")}
+def test_core_modules_import_no_cycle_not_even_for_typing() -> None:
+    """inbound/outbound/resync take a `NodeContext` (core/context.py), not a `Node`: node.py imports them,
+    and they import nothing that leads back to it."""
+    assert _cycles(_graph(PKG / "core")) == []
 
 
-def test_typing_only_imports_add_no_cycle_beyond_the_known_back_edges() -> None:
-    full, runtime = _graph(runtime_only=False), _graph(runtime_only=True)
-    extra = {(m, n) for m, deps in full.items() for n in deps - runtime[m]}
-    assert extra <= TYPING_ONLY_BACK_EDGES, f"new typing-only imports: {sorted(extra - TYPING_ONLY_BACK_EDGES)}"
-    without = {m: deps - {n for (a, n) in TYPING_ONLY_BACK_EDGES if a == m} for m, deps in full.items()}
-    assert _cycles(without) == []
+def _class_members(tree: ast.Module, name: str) -> set[str]:
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+    out: set[str] = set()
+    for stmt in cls.body:
+        if isinstance(stmt, ast.FunctionDef):
+            out.add(stmt.name)
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            out.add(stmt.target.id)
+    return out
+
+
+def test_node_context_declares_exactly_what_the_collaborators_use() -> None:
+    """A member nobody uses any more would keep `Node` exposing it; a use that is not declared fails mypy."""
+    used: set[str] = set()
+    for name in ("inbound", "outbound", "resync"):
+        tree = ast.parse((PKG / "core" / f"{name}.py").read_text(encoding="utf-8"))
+        used |= {n.attr for n in ast.walk(tree)
+                 if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "node"}
+    context = ast.parse((PKG / "core" / "context.py").read_text(encoding="utf-8"))
+    assert _class_members(context, "NodeContext") == used
 
 
 def _defined_private(tree: ast.Module) -> set[str]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from nspgw.core.actions import (
     Action,
@@ -37,6 +36,7 @@ from nspgw.core.actions import (
 )
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.config import body_digest
+from nspgw.core.context import NodeContext
 from nspgw.core.events import RADIO, FrameIn
 from nspgw.core.lifecycle import CustodyEvent, MsgEvent, advance_custody
 from nspgw.core.resync import sync_hint, sync_received
@@ -66,9 +66,6 @@ from nspgw.wire.frames import (
     SyncFrame,
     receipt_digest,
 )
-
-if TYPE_CHECKING:
-    from nspgw.core.node import Node
 
 _RECENT_MAX = 1024
 _FRAG_DIGESTS_KEPT = 4096  # fragmented messages whose per-fragment digests we keep (in memory)
@@ -110,7 +107,7 @@ class InboundMemory:
             self._receipt_sent.clear()
 
 
-def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
+def frame_in(node: NodeContext, ev: FrameIn, now: float, acts: list[Action]) -> None:
     try:
         rec = node.codec.decode(ev.data, ev.hop_src_addr)
     except (DecodeError, AuthError):
@@ -197,7 +194,7 @@ def frame_in(node: Node, ev: FrameIn, now: float, acts: list[Action]) -> None:
             acts.append(AdoptNetworkKeys(keys, frame.src))
 
 
-def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> None:
+def _clone_alert(node: NodeContext, src: BoxAddr, counter: int, acts: list[Action]) -> None:
     """Two different frames, both sealed under `src`'s pair key, with one counter: two copies of that box's
     keys are speaking (a cloned SD card beside the original, or a restored backup). Only the box itself can
     seal these, so this is proof, not a claim. Told to the operator once per box and boot; the daemon also
@@ -208,7 +205,7 @@ def _clone_alert(node: Node, src: BoxAddr, counter: int, acts: list[Action]) -> 
     acts.append(Notice(NoticeKind.CLONE_SUSPECTED, {"box": node.name_of(src), "counter": counter}))
 
 
-def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
+def _network_frame(node: NodeContext, frame: Frame, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
     """Beacons, roster updates and bulletins: network key only, so `src` is a claim any enrolled box can make.
     Their counters live in separate, capped windows (core/netwindow.py) and never feed the pair-key window,
     the frame history or a sync hint: a forged beacon must not be able to silence the box it names."""
@@ -232,7 +229,7 @@ def _network_frame(node: Node, frame: Frame, rec: Received, ev: FrameIn, now: fl
     # BeaconFrame: hearing it (peer_heard above) is the whole point.
 
 
-def _roster_update(node: Node, frame: RosterUpdateFrame, acts: list[Action]) -> None:
+def _roster_update(node: NodeContext, frame: RosterUpdateFrame, acts: list[Action]) -> None:
     """A roster delta anyone can relay: only the authority's signature counts. A newer roster leaves as an
     `AdoptRoster` action (the driver persists it with the key files, then the node adopts it); a repeat or
     replay changes nothing; a forged, unreadable or version-skipping one is counted and ignored (the box
@@ -246,7 +243,7 @@ def _roster_update(node: Node, frame: RosterUpdateFrame, acts: list[Action]) -> 
         acts.append(AdoptRoster(roster))
 
 
-def _fragment_request(node: Node, frame: FragmentRequestFrame, now: float, acts: list[Action]) -> None:
+def _fragment_request(node: NodeContext, frame: FragmentRequestFrame, now: float, acts: list[Action]) -> None:
     """Resend what a destination misses, at most once per `_FRAG_REQUEST_GAP_S` per message and requester:
     a request costs us up to a whole message of airtime, so a flood of them (replays re-wrapped by a relay,
     or a misbehaving box) must not multiply it."""
@@ -263,7 +260,7 @@ def _fragment_request(node: Node, frame: FragmentRequestFrame, now: float, acts:
     node.resend_fragments(node.out[frame.msg.seq], frame.missing, now, acts)
 
 
-def _receipt(node: Node, frame: ReceiptFrame, acts: list[Action]) -> None:
+def _receipt(node: NodeContext, frame: ReceiptFrame, acts: list[Action]) -> None:
     """Only the destination can confirm a message (each box only itself for a bulletin): any enrolled box can
     seal a ReceiptFrame to us, so one naming a message to someone else is a forgery (silent loss otherwise)."""
     for seq, digest in zip(frame.seqs, frame.digests, strict=True):
@@ -289,7 +286,7 @@ def _receipt(node: Node, frame: ReceiptFrame, acts: list[Action]) -> None:
             node.stats["rejected"] += 1
 
 
-def _custody_ack(node: Node, frame: CustodyAckFrame, now: float, acts: list[Action]) -> None:
+def _custody_ack(node: NodeContext, frame: CustodyAckFrame, now: float, acts: list[Action]) -> None:
     """Custody passes only from the hop we handed a frame to (or its destination): any enrolled box can seal a
     CustodyAckFrame to us, and believing it would make us drop a frame nobody holds."""
     for ref in frame.refs:
@@ -313,7 +310,7 @@ def _custody_ack(node: Node, frame: CustodyAckFrame, now: float, acts: list[Acti
                        acts)
 
 
-def _ctl_custody_acked(node: Node, counter: int, by: BoxAddr) -> bool:
+def _ctl_custody_acked(node: NodeContext, counter: int, by: BoxAddr) -> bool:
     """The hop took custody of one of our control frames: its pending re-send is no longer needed."""
     hit = node.ctl_custody.get(counter)
     if hit is None or hit[0] != by:
@@ -324,7 +321,7 @@ def _ctl_custody_acked(node: Node, counter: int, by: BoxAddr) -> bool:
     return True
 
 
-def _expired(node: Node, frame: ExpiredFrame, acts: list[Action]) -> None:
+def _expired(node: NodeContext, frame: ExpiredFrame, acts: list[Action]) -> None:
     """A custodian gave up on our frame. Only the hop that frame went to, and only after it acknowledged
     custody of it, can say so; from anyone else it would make us give up a message that is still moving."""
     for c in frame.counters:
@@ -338,7 +335,7 @@ def _expired(node: Node, frame: ExpiredFrame, acts: list[Action]) -> None:
         node.finish(o, MsgEvent.EXPIRE, acts, Detail(DetailKind.GIVEN_UP, {"by": node.name_of(frame.src)}))
 
 
-def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
+def _message(node: NodeContext, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
              acts: list[Action]) -> None:
     h = rec.header
     bulletin = frame.dst == BROADCAST_ADDR
@@ -388,7 +385,7 @@ def _message(node: Node, frame: MessageFrame, rec: Received, link: str, relayed:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
-def _expire_bulletin_partials(node: Node, frame: MessageFrame, now: float) -> None:
+def _expire_bulletin_partials(node: NodeContext, frame: MessageFrame, now: float) -> None:
     """Bulletin partials older than `_BULLETIN_PARTIAL_S` are dropped (checked whenever a bulletin fragment
     arrives, so no timer is needed): forged ones must not sit in memory for good, and a genuine bulletin is
     repeated whole by the GCT to every box that did not confirm it."""
@@ -403,7 +400,7 @@ def _expire_bulletin_partials(node: Node, frame: MessageFrame, now: float) -> No
         started.pop(next(iter(started)))
 
 
-def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
+def _request_missing(node: NodeContext, frame: MessageFrame, now: float) -> None:
     """Ask the sender for what is missing: soon after the last fragment, or, when the last one never comes,
     once the rest of the burst had time to arrive. One request per message is queued at a time; sending it
     queues the next (`next_request`)."""
@@ -426,12 +423,12 @@ def _request_missing(node: Node, frame: MessageFrame, now: float) -> None:
     node.add_ctl(Ctl(req, frame.precedence), now, at - now)
 
 
-def _queued_request(node: Node, msg: MsgId) -> int | None:
+def _queued_request(node: NodeContext, msg: MsgId) -> int | None:
     return next((n for n, c in node.ctl.items() if isinstance(c.frame, FragmentRequestFrame) and c.frame.msg == msg),
                 None)
 
 
-def next_request(node: Node, c: Ctl, now: float) -> Ctl | None:
+def next_request(node: NodeContext, c: Ctl, now: float) -> Ctl | None:
     """A fragment request about to go: asking for what is missing now (None: nothing any more). It also
     queues the next one, later and later, for as long as the message stays incomplete. Asking only when the
     last fragment arrives left a box stuck whenever the answer was lost: a bulletin fragment reaches a box
@@ -447,7 +444,7 @@ def next_request(node: Node, c: Ctl, now: float) -> Ctl | None:
     return replace(c, frame=again.frame)
 
 
-def _remember_fragments(node: Node, last: MessageFrame, whole: MessageFrame) -> None:
+def _remember_fragments(node: NodeContext, last: MessageFrame, whole: MessageFrame) -> None:
     """Digest of each fragment of a message just delivered, so a later copy can be told apart fragment by
     fragment. Taken from the fragments as they arrived: their sizes cannot be derived from the whole (the
     last fragment of a bulletin also holds the signature, which can leave it short or even empty)."""
@@ -459,7 +456,7 @@ def _remember_fragments(node: Node, last: MessageFrame, whole: MessageFrame) -> 
         node.frag_digests.pop(next(iter(node.frag_digests)))
 
 
-def _same_as_delivered(node: Node, frame: MessageFrame, now: float) -> bool | None:
+def _same_as_delivered(node: NodeContext, frame: MessageFrame, now: float) -> bool | None:
     """Is this (fragment of a) message the one we delivered under its MsgId? None: cannot tell yet.
 
     A restored sender reuses message numbers for other content (review item 3), so a copy is confirmed only
@@ -486,7 +483,7 @@ def _same_as_delivered(node: Node, frame: MessageFrame, now: float) -> bool | No
     return same
 
 
-def _seq_conflict(node: Node, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
+def _seq_conflict(node: NodeContext, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
                   acts: list[Action]) -> None:
     """Same MsgId, different content: the sender was restored from an old copy and reuses sequence numbers.
     No receipt (it would confirm a message we never stored); the sender's copy expires and is reported to its
@@ -502,7 +499,7 @@ def _seq_conflict(node: Node, frame: MessageFrame, rec: Received, link: str, rel
         acts.append(Notice(NoticeKind.SEQ_CONFLICT, {"box": node.name_of(frame.src), "seq": frame.msg.seq}))
 
 
-def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
+def _take_custody(node: NodeContext, rec: Received, ev: FrameIn, now: float, acts: list[Action]) -> None:
     """A frame for another box, handed to us with a valid hop tag. Each (origin, counter) is taken at most
     once, ever (custody replay window, persisted): recorded bytes replayed later are not stored, acknowledged
     or forwarded again. A copy we still hold is acknowledged again (the first ack may have been lost)."""
@@ -529,21 +526,21 @@ def _take_custody(node: Node, rec: Received, ev: FrameIn, now: float, acts: list
     node.queue_ack(rec.hop_src, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
 
 
-def _drop_held(node: Node, held: Held, event: CustodyEvent, reason: Detail, acts: list[Action]) -> None:
+def _drop_held(node: NodeContext, held: Held, event: CustodyEvent, reason: Detail, acts: list[Action]) -> None:
     held.state = advance_custody(held.state, event)
     node.held.pop((held.origin, held.counter), None)
     node.sched.remove(HeldKey(held.origin, held.counter))
     acts.append(DropCustody(held.origin, held.counter, reason))
 
 
-def custody_expired(node: Node, held: Held, now: float, acts: list[Action]) -> None:
+def custody_expired(node: NodeContext, held: Held, now: float, acts: list[Action]) -> None:
     """A relay gives up: report to the originator (a FLASH is never dropped silently)."""
     _drop_held(node, held, CustodyEvent.EXPIRE, Detail(DetailKind.CUSTODY_EXPIRED), acts)
     prec = min(held.precedence, Precedence.IMMEDIATE)
     node.add_ctl(Ctl(ExpiredFrame(node.me, held.origin, (held.counter,)), Precedence(prec), tries_left=3), now)
 
 
-def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence, now: float) -> None:
+def flush_receipts(node: NodeContext, origin: BoxAddr, seqs: set[int], prec: Precedence, now: float) -> None:
     """Queue receipts for `origin`, piggybacked on a receipt frame still waiting for the radio if any."""
     todo = set(seqs)
     for n, c in node.ctl.items():
@@ -565,13 +562,13 @@ def flush_receipts(node: Node, origin: BoxAddr, seqs: set[int], prec: Precedence
         node.add_ctl(Ctl(_receipt_frame(node, origin, chunk), prec, tries_left=3), now)
 
 
-def _receipt_frame(node: Node, origin: BoxAddr, seqs: tuple[int, ...]) -> ReceiptFrame:
+def _receipt_frame(node: NodeContext, origin: BoxAddr, seqs: tuple[int, ...]) -> ReceiptFrame:
     """A receipt names each message number with the digest of the content stored under it."""
     return ReceiptFrame(node.me, origin, seqs, tuple(
         node.digests.get(MsgId(origin, s), bytes(8))[:RECEIPT_DIGEST_LEN] for s in seqs))
 
 
-def flush_acks(node: Node, hop: BoxAddr, link: str, refs: list[object], now: float) -> None:
+def flush_acks(node: NodeContext, hop: BoxAddr, link: str, refs: list[object], now: float) -> None:
     """Queue custody acks for `hop`, piggybacked on an ack frame still waiting for the radio if any."""
     todo = [r for r in refs if isinstance(r, FrameRef)]
     for c in node.ctl.values():

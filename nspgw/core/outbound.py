@@ -1,18 +1,19 @@
 """Outbound: choosing the next job for the radio or IP link, sealing it, booking airtime, send results.
 
-Functions over a `Node` (like `core/inbound.py`). One frame at a time goes to the radio (`pump`); the
-scheduler picks by precedence, `plan` routes each job, the duty-cycle ledger gates radio jobs.
+Functions over the node, seen as a `NodeContext` (core/context.py), like `core/inbound.py`. One frame at a
+time goes to the radio (`pump`); the scheduler picks by precedence, `plan` routes each job, the duty-cycle
+ledger gates radio jobs.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from nspgw.core import inbound
 from nspgw.core.actions import Action, Detail, DetailKind, StoreFrameSent, Transmit
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
+from nspgw.core.context import NodeContext
 from nspgw.core.events import IP, RADIO, RadioSendResult
 from nspgw.core.lifecycle import MsgEvent, MsgState
 from nspgw.core.router import Route, route
@@ -30,9 +31,6 @@ from nspgw.wire.frames import (
     Precedence,
     ReceiptFrame,
 )
-
-if TYPE_CHECKING:
-    from nspgw.core.node import Node
 
 _DUTY_BLOCK_S = 60.0  # after the firmware refused for duty cycle, wait this long before trying the radio again
 _QUICK_RETRIES = 3
@@ -87,7 +85,7 @@ class RadioTx:
 
 
 # ------------------------------------------------------------------------------------------ sending
-def fragments_of(node: Node, o: OutMsg) -> list[MessageFrame]:
+def fragments_of(node: NodeContext, o: OutMsg) -> list[MessageFrame]:
     if not o.frags:
         whole = MessageFrame(node.me, o.dst, o.msg, o.precedence, 0, o.body)
         if o.bulletin:
@@ -101,7 +99,7 @@ def fragments_of(node: Node, o: OutMsg) -> list[MessageFrame]:
             o.frags = fragment(whole, node.codec.max_body(custody=True))
     return o.frags
 
-def plan(node: Node, key: JobKey, now: float) -> Route | None:
+def plan(node: NodeContext, key: JobKey, now: float) -> Route | None:
     ip = node.links.ip_up
     if isinstance(key, OutKey):
         o = node.out[key.seq]
@@ -144,14 +142,14 @@ def _next_bulletin_box(o: OutMsg) -> BoxAddr | None:
         return min(o.pending)
     return None
 
-def bulletin_by_radio(node: Node, o: OutMsg, now: float) -> bool:
+def bulletin_by_radio(node: NodeContext, o: OutMsg, now: float) -> bool:
     """A bulletin broadcast goes by radio, every fragment in turn behind the radio gate, while presence says
     some addressee is off the broker (a copy goes to the broker as well, `serve_out`). As a best-effort radio
     copy of an IP broadcast, only the first fragment went on air: the others found the radio still busy with
     it and were never sent, so a reader off the broker always missed the rest and had to ask for it."""
     return node.links.healthy(RADIO) and any(not node.ip_reaches(b, now) for b in o.pending or ())
 
-def bulletin_link(node: Node, o: OutMsg, box: BoxAddr) -> str:
+def bulletin_link(node: NodeContext, o: OutMsg, box: BoxAddr) -> str:
     """A bulletin repeated to one box that did not confirm: over IP while the broker has it, by radio once
     presence says it left, and by radio from the third round on whatever presence says (an older box
     publishes none, and a box that never confirms over IP is not reading there)."""
@@ -160,7 +158,7 @@ def bulletin_link(node: Node, o: OutMsg, box: BoxAddr) -> str:
 def airtime_ms(data_len: int, preset: str) -> float:
     return time_on_air_ms(meshtastic_frame_len(data_len, NSPGW_PORTNUM), preset)
 
-def estimate_len(node: Node, key: JobKey) -> int:
+def estimate_len(node: NodeContext, key: JobKey) -> int:
     if isinstance(key, OutKey):
         o = node.out[key.seq]
         frags = fragments_of(node, o)
@@ -171,7 +169,7 @@ def estimate_len(node: Node, key: JobKey) -> int:
         return len(node.held[(key.origin, key.counter)].raw) + 4
     return 40
 
-def radio_gate(node: Node, key: JobKey, prec: Precedence, now: float) -> float:
+def radio_gate(node: NodeContext, key: JobKey, prec: Precedence, now: float) -> float:
     """Earliest time a radio job could go: `now` when it may go now, else when the radio is free, no longer
     blocked by the firmware, and the duty-cycle ledger has room for its frame (inf: radio reported down)."""
     if not node.links.healthy(RADIO):
@@ -183,7 +181,7 @@ def radio_gate(node: Node, key: JobKey, prec: Precedence, now: float) -> float:
     # rather than never: the driver then still reports it expired when its time to live runs out.
     return max(gate, min(node.ledger.next_time_available(now, est, reserve), now + node.cfg.max_backoff_s))
 
-def pump(node: Node, now: float, acts: list[Action]) -> None:
+def pump(node: NodeContext, now: float, acts: list[Action]) -> None:
     """Serve every job that can go now. A ready job that cannot (radio busy, blocked or out of budget) is
     left in place and its gate noted in `node.gates`: `Node.next_deadline()` then waits for that gate, not for
     the job's ready time, so a driver is never woken for work it cannot do (no busy loop)."""
@@ -217,7 +215,7 @@ def pump(node: Node, now: float, acts: list[Action]) -> None:
         serve(node, key, now, acts)
     raise RuntimeError(f"outbound pump did not settle at t={now:.3f}: {len(node.sched)} jobs")
 
-def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: TxRecord | None,
+def transmit(node: NodeContext, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: TxRecord | None,
               now: float, acts: list[Action], want_ack: bool = False) -> None:
     ref = node.radio.next_ref()
     airtime = 0.0
@@ -227,7 +225,8 @@ def transmit(node: Node, link: str, hop: BoxAddr | None, data: bytes, prec: Prec
         node.radio.on_air(ref, now + airtime / 1000.0 + node.cfg.radio_margin_s, sent)
     acts.append(Transmit(link, hop, data, prec, ref, airtime, want_ack and link == RADIO))
 
-def also_radio(node: Node, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float, acts: list[Action]) -> None:
+def also_radio(node: NodeContext, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float,
+               acts: list[Action]) -> None:
     """FLASH goes on both links: the receiver deduplicates by message id."""
     if prec != Precedence.FLASH or node.radio.busy(now):
         return
@@ -236,7 +235,7 @@ def also_radio(node: Node, prec: Precedence, data: bytes, hop: BoxAddr | None, n
     if node.ledger.can_send(now, airtime_ms(len(data), node.cfg.preset)):
         transmit(node, RADIO, hop, data, prec, None, now, acts)
 
-def serve(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
+def serve(node: NodeContext, key: JobKey, now: float, acts: list[Action]) -> None:
     """Serve one job. A frame that cannot be sealed any more (destination or relay revoked or removed
     from the roster since the message was accepted, oversized content) ends that job with a report;
     it never takes the node down."""
@@ -255,7 +254,7 @@ def serve(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
         else:
             node.ctl.pop(key.job, None)
 
-def serve_job(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
+def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) -> None:
     r = plan(node, key, now)
     assert r is not None
     if isinstance(key, OutKey):
@@ -285,7 +284,7 @@ def serve_job(node: Node, key: JobKey, now: float, acts: list[Action]) -> None:
         notice = isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
         transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice)
 
-def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
+def _await_custody(node: NodeContext, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
     again = replace(c, custody_sends=c.custody_sends + 1)
     if again.custody_sends >= _CTL_CUSTODY_TRIES:
         return  # the originator's re-check repairs what never got through
@@ -295,7 +294,7 @@ def _await_custody(node: Node, c: Ctl, counter: int, hop: BoxAddr, now: float) -
         node.ctl_custody.pop(next(iter(node.ctl_custody)))
     node.ctl_custody[counter] = (hop, job)
 
-def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
+def serve_out(node: NodeContext, o: OutMsg, r: Route, now: float, acts: list[Action]) -> None:
     key = OutKey(o.msg.seq)
     frags = fragments_of(node, o)
     if not o.round:  # a new round
@@ -357,7 +356,7 @@ def serve_out(node: Node, o: OutMsg, r: Route, now: float, acts: list[Action]) -
         node.sched.put(key, o.precedence, now + wait)
         o.via = via  # remembered to count a direct failure at the next round
 
-def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) -> None:
+def serve_held(node: NodeContext, h: Held, r: Route, now: float, acts: list[Action]) -> None:
     key = HeldKey(h.origin, h.counter)
     if h.attempts > 0 and h.last_direct:
         h.direct_failures += 1  # already counted in `r` (see `plan`)
@@ -373,7 +372,7 @@ def serve_held(node: Node, h: Held, r: Route, now: float, acts: list[Action]) ->
     node.sched.put(key, h.precedence, now + wait)
 
 # ------------------------------------------------------------------------------------ send results
-def send_result(node: Node, ev: RadioSendResult, now: float, acts: list[Action]) -> None:
+def send_result(node: NodeContext, ev: RadioSendResult, now: float, acts: list[Action]) -> None:
     sent = node.radio.result(ev.tx_ref)
     if sent is None:
         return

@@ -3,16 +3,12 @@ back in time, and what the sender believes of one (docs/store-and-forward.md, do
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from nspgw.core.actions import Action, Notice, NoticeKind, StoreSeqJump
+from nspgw.core.context import NodeContext
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.work import Ctl, OutKey
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.frames import Precedence, SyncFrame
-
-if TYPE_CHECKING:
-    from nspgw.core.node import Node
 
 # After a restore, skip this many message sequence numbers (and frame counters past the floor): more than a
 # box sends between a backup and its restore in any realistic deployment, far below wire format v1's 2^27.
@@ -30,7 +26,7 @@ class ResyncState:
         self.seq_resynced = False  # message numbers jumped past a restored copy's
 
 
-def sync_hint(node: Node, src: BoxAddr, hop: BoxAddr, link: str, floor: int, now: float) -> None:
+def sync_hint(node: NodeContext, src: BoxAddr, hop: BoxAddr, link: str, floor: int, now: float) -> None:
     st = node.resync
     last = st.hint_at.get(src)
     if last is not None and now - last < node.cfg.sync_hint_interval_s:
@@ -39,7 +35,7 @@ def sync_hint(node: Node, src: BoxAddr, hop: BoxAddr, link: str, floor: int, now
     node.add_ctl(Ctl(SyncFrame(node.me, src, floor), Precedence.PRIORITY, hop, link, 1), now)
 
 
-def sync_received(node: Node, frame: SyncFrame, now: float, acts: list[Action]) -> None:
+def sync_received(node: NodeContext, frame: SyncFrame, now: float, acts: list[Action]) -> None:
     """A receiver saw our old counters or a reused message number: we run from a restored (or cloned) copy.
 
     Any enrolled box can seal a SyncFrame to us, so it is believed only within bounds: the floor must be
