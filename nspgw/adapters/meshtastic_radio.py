@@ -23,8 +23,6 @@ authority: a frame is only done when a custody ack or receipt comes back, never 
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import threading
 import time
@@ -44,7 +42,7 @@ from nspgw.adapters.radio_events import (
     RadioTelemetry,
     packet_to_event,
 )
-from nspgw.adapters.radio_pacing import RadioPacer
+from nspgw.adapters.radio_pacing import OutFrame, RadioOutbox
 from nspgw.config import Config
 from nspgw.errors import RadioError, UsageError
 from nspgw.ids import node_id_str
@@ -125,9 +123,6 @@ class MeshtasticRadio:
         self._send_timeout_s = send_timeout_s
         self._opener = opener
         self._cond = threading.Condition()
-        # (precedence, seq, node, data, ref, want_ack): a heap
-        self._outq: list[tuple[int, int, int, bytes, object, bool]] = []
-        self._seq = itertools.count()
         self._inbox: deque[tuple[str, Any, Any]] = deque()  # (kind, item, interface) from the pubsub bridge
         self._opening = False
         self._iface: Any = None
@@ -137,8 +132,10 @@ class MeshtasticRadio:
         self._state = RadioState(False, "nog niet gestart", "stopped")
         self._listeners: tuple[Callable[..., None], ...] = ()
         self._last_heartbeat = 0.0
-        self._pacer = RadioPacer(profile.modem_preset if profile is not None else "LONG_FAST")
-        self._pace = pace  # False only for tests of queue order and reconnects against a stand-in radio
+        # frames not yet at the radio, FLASH first, released as the pacing allows (radio_pacing.py); `pace`
+        # False only for tests of queue order and reconnects against a stand-in radio
+        self._outbox = RadioOutbox(profile.modem_preset if profile is not None else "LONG_FAST", pace=pace)
+        self._pacer = self._outbox.pacer
 
     @classmethod
     def from_config(cls, cfg: Config, sink: EventSink, **kw: Any) -> MeshtasticRadio:
@@ -159,15 +156,16 @@ class MeshtasticRadio:
 
     def queued(self) -> int:
         with self._cond:
-            return len(self._outq)
+            return len(self._outbox)
 
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
-             want_ack: bool = False) -> None:
+             want_ack: bool = False, local: bool = False) -> None:
         """Queue a frame for node number `hop_dst_addr` (0xFFFFFFFF = broadcast). Never blocks.
 
         `ref` comes back in the "delivered" event (RadioSent) once the radio took the frame. A direct message
         is limited to MAX_DIRECT_FRAME_BYTES (219), a broadcast to MAX_FRAME_BYTES (231). `want_ack` (direct
-        messages only) lets the firmware retransmit and report MAX_RETRANSMIT when the destination never acks."""
+        messages only) lets the firmware retransmit and report MAX_RETRANSMIT when the destination never acks.
+        `local`: for the radios in reach only (hop limit 0, no Meshtastic relay), e.g. a beacon."""
         if not 0 < hop_dst_addr <= 0xFFFFFFFF:
             raise UsageError(f"ongeldig radio-adres {hop_dst_addr}")
         limit = MAX_FRAME_BYTES if hop_dst_addr == BROADCAST_NODE else MAX_DIRECT_FRAME_BYTES
@@ -175,8 +173,7 @@ class MeshtasticRadio:
             kind = "broadcast" if hop_dst_addr == BROADCAST_NODE else "direct bericht"
             raise UsageError(f"radioframe ({kind}) moet 1..{limit} bytes zijn, niet {len(data)}")
         with self._cond:
-            ack = want_ack and hop_dst_addr != BROADCAST_NODE
-            heapq.heappush(self._outq, (int(precedence), next(self._seq), hop_dst_addr, bytes(data), ref, ack))
+            self._outbox.push(hop_dst_addr, data, precedence, ref=ref, want_ack=want_ack, local=local)
             self._cond.notify_all()
 
     def start(self) -> None:
@@ -386,21 +383,21 @@ class MeshtasticRadio:
             return
         with self._cond:
             # One frame in flight at the radio, with room for a relay (radio_pacing.py).
-            paced = self._pace and self._pacer.ready_at() > now
-            frame = heapq.heappop(self._outq) if self._outq and self._state.connected and not paced else None
+            frame = self._outbox.pop_ready(now) if self._state.connected else None
             if frame is None:
                 if not self._inbox and not self._stopping:
                     wait = self._heartbeat_s - (now - self._last_heartbeat)
-                    if paced and self._outq:
-                        wait = min(wait, self._pacer.ready_at() - now)
+                    paced = self._outbox.wait_s(now)
+                    if paced and self._state.connected:
+                        wait = min(wait, paced)
                     self._cond.wait(max(0.0, wait))
                 return
         self._transmit(frame)
 
-    def _transmit(self, frame: tuple[int, int, int, bytes, object, bool]) -> None:
-        precedence, _seq, node, data, ref, want_ack = frame
+    def _transmit(self, frame: OutFrame) -> None:
+        node, data, want_ack = frame.node, frame.data, frame.want_ack
         iface = self._iface
-        hop_limit = self._pacer.hop_limit_for(node, want_ack=want_ack)  # 0 for a neighbour (radio_pacing.py)
+        hop_limit = self._outbox.hop_limit(frame)  # 0 for a neighbour or a beacon (radio_pacing.py)
         watchdog = threading.Timer(self._send_timeout_s, self._unstick, args=(iface,))
         watchdog.daemon = True
         watchdog.start()
@@ -409,7 +406,7 @@ class MeshtasticRadio:
                                     channelIndex=self._channel_index, wantAck=want_ack, hopLimit=hop_limit)
         except (Exception, SystemExit) as exc:
             with self._cond:
-                heapq.heappush(self._outq, frame)  # same precedence and seq: back at its old place
+                self._outbox.requeue(frame)  # same precedence and seq: back at its old place
             self._drop(f"verzenden mislukt ({exc}); opnieuw verbinden")
             return
         finally:
@@ -418,10 +415,9 @@ class MeshtasticRadio:
             # The stream died while writing: the library ignores writes on a closed stream, so this frame may
             # not have reached the radio. Keep it (a duplicate is dropped by the receiver's replay window).
             with self._cond:
-                heapq.heappush(self._outq, frame)
+                self._outbox.requeue(frame)
             self._drop("verbinding verbroken tijdens verzenden; opnieuw verbinden")
             return
-        self._pacer.sent(time.monotonic(), int(getattr(packet, "id", 0)), len(data),
-                         direct=node != BROADCAST_NODE, want_ack=want_ack, relayed=self._pacer.relayed(node))
+        self._outbox.sent(time.monotonic(), frame, int(getattr(packet, "id", 0)))
         self._emit(RadioSent(request_id=int(getattr(packet, "id", 0)), to_node=node, size=len(data),
-                             precedence=precedence, ref=ref))
+                             precedence=frame.precedence, ref=frame.ref))

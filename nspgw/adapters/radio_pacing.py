@@ -38,7 +38,10 @@ Pure (no clock reads, no I/O): the adapter passes `now` (time.monotonic) in.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from nspgw.core.airtime import PRESETS, meshtastic_frame_len, slot_time_ms, time_on_air_ms
 from nspgw.wire.frames import NSPGW_PORTNUM, PKC_OVERHEAD
@@ -82,9 +85,13 @@ class RadioPacer:
     # ---- where a node is: from the frames we hear, else from the radio's node list -------------------------
 
     def heard(self, node: int, hop_start: int, hop_limit: int) -> None:
-        """A packet from `node` arrived having crossed hop_start - hop_limit relays (hop_start 0: old firmware,
-        unknown)."""
-        if hop_start >= hop_limit and hop_start > 0:
+        """A packet from `node` arrived having crossed hop_start - hop_limit relays.
+
+        hop_start = hop_limit = 0 is a packet sent with hop limit 0 (a beacon, a DM to a neighbour: nspgw's own
+        radios run firmware 2.7, which always sets hop_start), so it came straight. Firmware before 2.3 sent no
+        hop_start, and a packet relayed three times by such radios would look the same: one DM with hop limit 0
+        lost, the core retries, and the next packet heard through a relay corrects it."""
+        if hop_start >= hop_limit:
             self._hops_away[node] = hop_start - hop_limit
 
     def learn_nodes(self, nodes_by_num: object) -> None:
@@ -116,9 +123,10 @@ class RadioPacer:
         """The radio's own modem preset (read at every connect); unknown names keep LONG_FAST's timing."""
         self.preset = preset if preset in PRESETS else "LONG_FAST"
 
-    def window_s(self, data_len: int, *, direct: bool, relayed: bool = False) -> float:
+    def window_s(self, data_len: int, *, direct: bool, relayed: bool = False, local: bool = False) -> float:
+        """The frame's time on air and the idle time after it; `local`: sent with hop limit 0, nobody relays."""
         airtime = frame_airtime_s(data_len, self.preset, direct=direct)
-        if direct and not relayed:
+        if local or (direct and not relayed):
             return airtime + neighbour_gap_s(self.preset)
         return airtime + WORST_RELAY_SLOTS * slot_time_ms(self.preset) / 1000.0 + airtime
 
@@ -127,8 +135,8 @@ class RadioPacer:
         return self._ready_at
 
     def sent(self, now: float, packet_id: int, data_len: int, *, direct: bool, want_ack: bool,
-             relayed: bool = False) -> None:
-        self._ready_at = now + self.window_s(data_len, direct=direct, relayed=relayed)
+             relayed: bool = False, local: bool = False) -> None:
+        self._ready_at = now + self.window_s(data_len, direct=direct, relayed=relayed, local=local)
         self._awaiting = packet_id
         if not want_ack and packet_id:
             self._no_ack[packet_id] = None
@@ -149,3 +157,66 @@ class RadioPacer:
     def proves_loss(self, packet_id: int, error_reason: str) -> bool:
         """False for MAX_RETRANSMIT on a frame sent without want_ack (see the module docstring)."""
         return not (error_reason == "MAX_RETRANSMIT" and packet_id in self._no_ack)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class OutFrame:
+    """A frame waiting for the radio: lower `precedence` first (FLASH 0), then in the order handed over."""
+
+    precedence: int
+    seq: int
+    node: int = field(compare=False)  # Meshtastic node number, BROADCAST for everyone in reach
+    data: bytes = field(compare=False)
+    ref: object = field(compare=False, default=None)
+    want_ack: bool = field(compare=False, default=False)
+    local: bool = field(compare=False, default=False)  # for the radios in reach only: sent with hop limit 0
+
+
+class RadioOutbox:
+    """The frames the radio adapter has not yet handed to its radio, and the pacing that releases them.
+
+    The one policy of how nspgw frames enter a Meshtastic radio, used by the daemon's adapter
+    (adapters/meshtastic_radio.py, under its lock) and by every box of a simulation (sim/scenario_ports.py,
+    on virtual time): FLASH first, one frame in flight (`RadioPacer`), hop limit 0 where no relay is needed.
+    Pure: `now` comes from the caller."""
+
+    def __init__(self, preset: str = "LONG_FAST", *, pace: bool = True) -> None:
+        self.pacer = RadioPacer(preset)
+        self.pace = pace  # False only for tests of queue order against a stand-in radio
+        self._heap: list[OutFrame] = []
+        self._seq = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def push(self, node: int, data: bytes, precedence: int, *, ref: object = None, want_ack: bool = False,
+             local: bool = False) -> None:
+        ack = want_ack and node != BROADCAST
+        heapq.heappush(self._heap, OutFrame(int(precedence), next(self._seq), node, bytes(data), ref, ack, local))
+
+    def requeue(self, frame: OutFrame) -> None:
+        """A frame the radio did not take (the link broke while writing): back at its old place."""
+        heapq.heappush(self._heap, frame)
+
+    def wait_s(self, now: float) -> float | None:
+        """Seconds until the next frame may go (0: now); None when nothing waits."""
+        if not self._heap:
+            return None
+        return max(0.0, self.pacer.ready_at() - now) if self.pace else 0.0
+
+    def pop_ready(self, now: float) -> OutFrame | None:
+        if self.wait_s(now) != 0.0:
+            return None
+        return heapq.heappop(self._heap)
+
+    def hop_limit(self, frame: OutFrame) -> int | None:
+        """The hop limit to ask of the radio: 0 for a neighbour-only frame or a DM to a radio heard straight
+        (`RadioPacer.hop_limit_for`), else None (the radio's configured limit)."""
+        if frame.local and not frame.want_ack:
+            return 0
+        return self.pacer.hop_limit_for(frame.node, want_ack=frame.want_ack)
+
+    def sent(self, now: float, frame: OutFrame, packet_id: int) -> None:
+        """The radio took `frame` as `packet_id`: nothing more goes until its window has passed."""
+        self.pacer.sent(now, packet_id, len(frame.data), direct=frame.node != BROADCAST, want_ack=frame.want_ack,
+                        relayed=self.pacer.relayed(frame.node), local=self.hop_limit(frame) == 0)

@@ -32,6 +32,9 @@ class Transmit:
     # small end-to-end notifications sent straight to a box that Meshtastic may reach through rebroadcasts:
     # nothing of ours acknowledges them hop by hop.
     want_ack: bool = False
+    # For the radios in reach only (Meshtastic hop limit 0): a beacon says "I am here" to the boxes that hear
+    # this radio itself; a relayed copy would only mislead the far ones about who their neighbours are.
+    local: bool = False
 
 
 class DetailKind(enum.StrEnum):

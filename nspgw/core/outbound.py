@@ -25,6 +25,7 @@ from nspgw.wire.fragment import fragment
 from nspgw.wire.frames import (
     MAX_BROADCAST_FRAME,
     NSPGW_PORTNUM,
+    BeaconFrame,
     ExpiredFrame,
     FragmentRequestFrame,
     MessageFrame,
@@ -216,14 +217,14 @@ def pump(node: NodeContext, now: float, acts: list[Action]) -> None:
     raise RuntimeError(f"outbound pump did not settle at t={now:.3f}: {len(node.sched)} jobs")
 
 def transmit(node: NodeContext, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: TxRecord | None,
-              now: float, acts: list[Action], want_ack: bool = False) -> None:
+              now: float, acts: list[Action], want_ack: bool = False, local: bool = False) -> None:
     ref = node.radio.next_ref()
     airtime = 0.0
     if link == RADIO:
         airtime = airtime_ms(len(data), node.cfg.preset)
         node.ledger.record(now, airtime)
         node.radio.on_air(ref, now + airtime / 1000.0 + node.cfg.radio_margin_s, sent)
-    acts.append(Transmit(link, hop, data, prec, ref, airtime, want_ack and link == RADIO))
+    acts.append(Transmit(link, hop, data, prec, ref, airtime, want_ack and link == RADIO, local and link == RADIO))
 
 def also_radio(node: NodeContext, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float,
                acts: list[Action]) -> None:
@@ -281,8 +282,16 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
             transmit(node, r.link, hop, data, c.precedence, None, now, acts)
             _await_custody(node, c, counter, r.hop, now)
             return
-        notice = isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
-        transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice)
+        # Firmware acks for a receipt or expiry report that Meshtastic relays carry (nothing of ours acks it hop
+        # by hop). Not to a radio heard straight: want_ack makes the firmware raise hop limit 0 to its default
+        # (Router::sendLocal), so the whole neighbourhood would flood it; a lost one is repaired end to end
+        # (the message comes again, the receipt with it).
+        notice = (isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
+                  and not (node.is_fresh(hop, now) and node.mesh_hops.get(hop, 1) == 0))
+        # A beacon tells the boxes that hear this radio itself that we are here: relayed, it would cost the
+        # whole mesh a flood and tell far boxes nothing they can use (they reach us through our CP).
+        local = isinstance(c.frame, BeaconFrame)
+        transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice, local=local)
 
 def _await_custody(node: NodeContext, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
     again = replace(c, custody_sends=c.custody_sends + 1)

@@ -59,6 +59,7 @@ class ScenarioBox:
     store: Store
     node: Node
     driver: Driver
+    radio: SimRadioPort
     up: bool = True
     ip_up: bool = False
     last_polled: int = 0  # highest outbox seq already fed to the node
@@ -115,9 +116,10 @@ class SimNet:
         rng = random.Random(f"{self.seed}/{spec.addr}/{self.now}")
         node = Node(cfg, store.load_state(spec.addr), rng)
         driver = Driver(node, store, self.mesh.clock, trace=self.trace, logger=_BOX_LOG)
-        driver.radio = SimRadioPort(self, spec.addr, driver.radio_queued)
+        radio = SimRadioPort(self, spec.addr, driver.radio_queued)
+        driver.radio = radio
         driver.ip = SimIpPort(self, spec.addr)
-        box = ScenarioBox(spec, db, store, node, driver)
+        box = ScenarioBox(spec, db, store, node, driver, radio)
         a = spec.addr  # observers look the box up: a restart hands its lists to the new ScenarioBox
         driver.on_commit.append(lambda acts: self.link_log.note(a, self.now, acts, self._on_broker))
         driver.observe(Notice, lambda n: self.boxes[a].notices.append(n))
@@ -246,6 +248,7 @@ class SimNet:
             times = [t for t in (self.mesh.next_event_time(),) if t is not None]
             deadlines = [self._deadline(b) for b in self.boxes.values() if b.up]
             times += [d for d in deadlines if d is not None]
+            times += [w for b in self.boxes.values() if b.up and (w := b.radio.wake_at) is not None]
             times += [t for t, _, _ in self._ip_queue]
             t = min(times, default=float("inf"))
             if t > t_end:
@@ -256,6 +259,12 @@ class SimNet:
             self._ip_queue = [q for q in self._ip_queue if q[0] > t]
             for a, ev in due:
                 self._pending.append((a, ev))
+            self._drain()
+            for b in list(self.boxes.values()):
+                w = b.radio.wake_at
+                if b.up and w is not None and w <= t:
+                    self.current = b.spec.addr
+                    b.radio.pump()
             self._drain()
             fired = False
             for b in list(self.boxes.values()):
@@ -315,9 +324,11 @@ class SimNet:
             self.current = addr
             self._deadlines.pop(addr, None)  # the node is about to handle something
             if isinstance(ev, RadioIn):  # as the daemon's radio events reach its driver
+                box.radio.heard(ev.from_node, ev.mesh_hops, 0)
                 box.driver.radio_frame(ev.from_node, ev.data, ev.snr, ev.rssi, ev.mesh_hops)
             elif isinstance(ev, RadioAnswer):
-                box.driver.radio_result(ev.request_id, ev.error_reason)
+                if box.radio.answered(ev.request_id, ev.error_reason):
+                    box.driver.radio_result(ev.request_id, ev.error_reason)
             else:
                 box.driver.handle(ev)
 

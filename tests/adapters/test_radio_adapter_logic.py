@@ -402,11 +402,13 @@ def test_hop_limit_zero_only_for_a_neighbour_heard_straight() -> None:
     assert pacer.hop_limit_for(0xA, want_ack=False) is None  # never heard: the radio's own limit
     pacer.heard(0xA, 3, 3)  # straight from its radio
     pacer.heard(0xB, 3, 2)  # through one relay
-    pacer.heard(0xC, 0, 0)  # firmware without hop_start: unknown
+    pacer.heard(0xC, 0, 2)  # firmware without hop_start: unknown
+    pacer.heard(0xE, 0, 0)  # sent with hop limit 0 (a beacon, a DM to us): straight from its radio
     assert pacer.hop_limit_for(0xA, want_ack=False) == 0
     assert pacer.hop_limit_for(0xA, want_ack=True) is None  # Router::sendLocal would raise 0 anyway
     assert pacer.hop_limit_for(0xB, want_ack=False) is None and pacer.relayed(0xB)
     assert pacer.hop_limit_for(0xC, want_ack=False) is None and not pacer.relayed(0xC)
+    assert pacer.hop_limit_for(0xE, want_ack=False) == 0
     assert pacer.hop_limit_for(0xFFFFFFFF, want_ack=False) is None
     pacer.learn_nodes({0xD: {"hopsAway": 2}, 0xA: {"hopsAway": 1}, "x": None})
     assert pacer.relayed(0xD) and not pacer.relayed(0xA)  # what we heard ourselves wins

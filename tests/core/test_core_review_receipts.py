@@ -3,6 +3,8 @@ them; a late receipt still ends in `delivered`; finished messages leave no per-f
 
 from __future__ import annotations
 
+import pytest
+
 from core_boxes import CP, GCT, NSP, NSP2, codec, node, tx
 
 from nspgw.core.actions import Action, DropCustody, Notice, StoreOutboxState, StoreReceipt, Transmit
@@ -157,26 +159,29 @@ def test_receipt_handed_to_a_relay_is_sent_again_until_the_relay_takes_custody()
     assert later == [], "the relay took custody: no further copies"
 
 
-def test_receipt_sent_straight_asks_the_firmware_for_an_ack_and_is_resent_after_its_nak() -> None:
-    """Straight to the originator (perhaps over Meshtastic rebroadcasts) nothing of ours acknowledges a
-    receipt: the firmware's want_ack does, and its MAX_RETRANSMIT makes the core send it again."""
+@pytest.mark.parametrize("mesh_hops", [0, 1])
+def test_receipt_asks_the_firmware_for_an_ack_only_through_relays_and_is_resent_after_its_nak(mesh_hops: int) -> None:
+    """Straight to the originator over Meshtastic rebroadcasts nothing of ours acknowledges a receipt: the
+    firmware's want_ack does, and its MAX_RETRANSMIT makes the core send it again. To a radio heard straight
+    no want_ack (the firmware would raise hop limit 0 to its default and the neighbourhood would flood it):
+    a lost receipt is repaired end to end, and a NAK still makes the core send it again."""
     from nspgw.core.events import RadioSendResult
 
     gct = node(GCT)
     raw = codec(NSP).encode(MessageFrame(NSP, GCT, MsgId(NSP, 3), Precedence.PRIORITY, 0, b"water"), 12)
-    acts = gct.handle(FrameIn("radio", raw, NSP), 0.0)
+    acts = gct.handle(FrameIn("radio", raw, NSP, mesh_hops=mesh_hops), 0.0)
     t, sent = 0.0, [a for a in tx(acts) if a.hop_dst == NSP]
     while not sent:
         t = max(gct.next_deadline() or t + 1.0, t + 0.01)
         sent = [a for a in tx(gct.handle_timer(t)) if a.hop_dst == NSP]
     (receipt,) = sent
-    assert receipt.want_ack and receipt.link == "radio"
+    assert receipt.want_ack == (mesh_hops > 0) and receipt.link == "radio"
     assert not any(a.want_ack for a in tx(acts)), "beacons and other frames do not ask for firmware acks"
     gct.handle(RadioSendResult(receipt.tx_ref, False, "MAX_RETRANSMIT"), t + 30.0)
     again: list[Transmit] = []
     while not again and t < 600.0:
         t = max(gct.next_deadline() or t + 1.0, t + 0.01)
         again = [a for a in tx(gct.handle_timer(t)) if a.hop_dst == NSP]
-    assert again and again[0].want_ack
+    assert again and again[0].want_ack == (mesh_hops > 0)
     got = codec(NSP).decode(again[0].data, GCT).frame
     assert isinstance(got, ReceiptFrame) and got.seqs == (3,)
