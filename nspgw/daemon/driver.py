@@ -22,7 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from nspgw.adapters.ports import Clock, IpPort, RadioPort
+from nspgw.adapters.radio_pacing import neighbour_gap_s
 from nspgw.core.actions import Action, StoreFrameSent, Transmit
+from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.events import IP, RADIO, Event, FrameIn, LinkChanged, RadioSendResult
 from nspgw.core.node import Node
 from nspgw.daemon.trace import Trace
@@ -38,6 +40,22 @@ FIRMWARE_OK = "NONE"  # Routing.Error NONE: the firmware's ACK (anything else is
 # An observer sees every committed action of one step; returning True means "the outbox grew" (an alert
 # relayed to the crisis team), so the driver feeds the outbox again at the end of the step.
 Observer = Callable[[Any], "bool | None"]
+
+
+def core_timing(preset: str) -> dict[str, float]:
+    """Core timers scaled to the preset's time on air (Semtech AN1200.13: airtime ∝ 2^SF / BW), for `nspgw run`
+    and every box of `nspgw sim run` alike.
+
+    The core's defaults are for LONG_FAST (a full frame ≈ 2.2 s): a first retry after 45 s, 0.5 s of
+    CSMA/serial margin per frame. On a faster preset the same waits would idle a channel that is free
+    again 20× sooner; the firmware's contention window also scales with the symbol time. The re-check of
+    a message a relay holds (30 min at LONG_FAST) is the last resort for a lost receipt; before that, a receipt
+    to a relay is re-sent until custody is acknowledged and one sent straight asks the firmware for an ack."""
+    scale = time_on_air_ms(255, preset) / time_on_air_ms(255, "LONG_FAST")
+    # The margin leaves a neighbour room to win the channel, as the radio adapter paces (radio_pacing.py).
+    margin = max(min(0.5, 0.1 + 0.4 * scale), neighbour_gap_s(preset))
+    return {"ack_timeout_s": max(6.0, 45.0 * scale), "radio_margin_s": margin,
+            "held_recheck_s": max(60.0, 1800.0 * scale)}
 
 
 class Driver:

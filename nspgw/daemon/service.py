@@ -24,11 +24,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nspgw.adapters.radio_pacing import neighbour_gap_s
 from nspgw.cli.texts import notice_text
 from nspgw.config import Config
 from nspgw.core.actions import AdoptNetworkKeys, AdoptRoster, Notice, ProbeAnswered, StoreInbox, StorePeer
-from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import IP, RADIO, PeerPresence
 from nspgw.core.node import Node
@@ -41,7 +39,7 @@ from nspgw.daemon.control import (
     record_key_floor,
     relay_alert,
 )
-from nspgw.daemon.driver import Driver
+from nspgw.daemon.driver import Driver, core_timing
 from nspgw.daemon.io import ControlRequest, ControlServer, Waker, control_path
 from nspgw.daemon.presence import PresenceBook
 from nspgw.daemon.status import HEARTBEAT_S, STATUS_KEY, STUCK_BACKOFF_S, LoopStats, build_record, stamp, summary_nl
@@ -54,21 +52,6 @@ log = logging.getLogger("nspgw.daemon")
 OUTBOX_REREAD_S = 30.0  # the wake datagram is a hint: re-read the outbox this often anyway
 _STATUS_MIN_INTERVAL_S = 1.0  # a busy link changes peers/airtime every frame: not a write each time
 _MAX_QUEUED_FRAMES = 5000  # ≈ 1 MB of frames waiting for the loop; LoRa brings a few per second
-
-
-def core_timing(preset: str) -> dict[str, float]:
-    """Core timers scaled to the preset's time on air (Semtech AN1200.13: airtime ∝ 2^SF / BW).
-
-    The core's defaults are for LONG_FAST (a full frame ≈ 2.2 s): a first retry after 45 s, 0.5 s of
-    CSMA/serial margin per frame. On a faster preset the same waits would idle a channel that is free
-    again 20× sooner; the firmware's contention window also scales with the symbol time. The re-check of
-    a message a relay holds (30 min at LONG_FAST) is the last resort for a lost receipt; before that, a receipt
-    to a relay is re-sent until custody is acknowledged and one sent straight asks the firmware for an ack."""
-    scale = time_on_air_ms(255, preset) / time_on_air_ms(255, "LONG_FAST")
-    # The margin leaves a neighbour room to win the channel, as the radio adapter paces (radio_pacing.py).
-    margin = max(min(0.5, 0.1 + 0.4 * scale), neighbour_gap_s(preset))
-    return {"ack_timeout_s": max(6.0, 45.0 * scale), "radio_margin_s": margin,
-            "held_recheck_s": max(60.0, 1800.0 * scale)}
 
 
 class Daemon:

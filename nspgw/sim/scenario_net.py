@@ -27,7 +27,7 @@ from nspgw.core.events import (
 from nspgw.core.lifecycle import FINAL
 from nspgw.core.node import Node
 from nspgw.crypto.enrol import BoxSpec, Network, make_network
-from nspgw.daemon.driver import Driver
+from nspgw.daemon.driver import Driver, core_timing
 from nspgw.daemon.trace import Trace
 from nspgw.errors import NspgwError, SimulationError
 from nspgw.ids import BoxAddr
@@ -112,7 +112,8 @@ class SimNet:
         db = self.workdir / f"box{spec.addr}.db"
         store = Store.open(db)
         store.journal_clock = self._journal_stamp  # the journal of a simulated day reads its virtual time
-        cfg = NodeConfig(self.network.keyring(spec.addr), preset=self.preset, **self.config_overrides)  # type: ignore[arg-type]
+        timing: dict[str, object] = {**core_timing(self.preset), **self.config_overrides}  # as `nspgw run` does
+        cfg = NodeConfig(self.network.keyring(spec.addr), preset=self.preset, **timing)  # type: ignore[arg-type]
         rng = random.Random(f"{self.seed}/{spec.addr}/{self.now}")
         node = Node(cfg, store.load_state(spec.addr), rng)
         driver = Driver(node, store, self.mesh.clock, trace=self.trace, logger=_BOX_LOG)

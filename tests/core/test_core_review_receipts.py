@@ -4,7 +4,6 @@ them; a late receipt still ends in `delivered`; finished messages leave no per-f
 from __future__ import annotations
 
 import pytest
-
 from core_boxes import CP, GCT, NSP, NSP2, codec, node, tx
 
 from nspgw.core.actions import Action, DropCustody, Notice, StoreOutboxState, StoreReceipt, Transmit

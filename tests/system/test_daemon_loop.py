@@ -19,7 +19,8 @@ from waiting import wait_for
 
 from nspgw.adapters.systemd import Notifier
 from nspgw.config import load_config
-from nspgw.daemon.service import Daemon, core_timing
+from nspgw.daemon.driver import core_timing
+from nspgw.daemon.service import Daemon
 from nspgw.daemon.status import STATUS_KEY, daemon_running
 from nspgw.ids import BoxAddr
 from nspgw.sim.boxes import SimBox, provision_chain
