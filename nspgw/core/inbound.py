@@ -492,8 +492,12 @@ def _seq_conflict(node: NodeContext, frame: MessageFrame, rec: Received, link: s
     node.stats["seq_conflicts"] = node.stats.get("seq_conflicts", 0) + 1
     if relayed and frame.dst != BROADCAST_ADDR:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
-    if not relayed and frame.dst != BROADCAST_ADDR:  # a bulletin's src is not bound to its sender: no hint
-        sync_hint(node, frame.src, rec.hop_src, link, node.window(frame.src).highest, now)
+    if frame.dst != BROADCAST_ADDR:  # a bulletin's src is not bound to its sender: no hint
+        # The message is sealed end to end by its originator, so the same number with other content comes
+        # from a restored (or cloned) copy even when a custodian delivers it: the hint then takes the routed
+        # way back (through that CP's custody when the sender is not heard straight).
+        hop, via = (None, None) if relayed else (rec.hop_src, link)
+        sync_hint(node, frame.src, hop, via, node.window(frame.src).highest, now)
     if frame.msg not in node.conflicts:
         node.conflicts.add(frame.msg)
         acts.append(Notice(NoticeKind.SEQ_CONFLICT, {"box": node.name_of(frame.src), "seq": frame.msg.seq}))

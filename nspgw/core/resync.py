@@ -26,7 +26,8 @@ class ResyncState:
         self.seq_resynced = False  # message numbers jumped past a restored copy's
 
 
-def sync_hint(node: NodeContext, src: BoxAddr, hop: BoxAddr, link: str, floor: int, now: float) -> None:
+def sync_hint(node: NodeContext, src: BoxAddr, hop: BoxAddr | None, link: str | None, floor: int, now: float) -> None:
+    """Tell `src` the highest counter we saw from it; `hop`/`link` None: routed like any frame to `src`."""
     st = node.resync
     last = st.hint_at.get(src)
     if last is not None and now - last < node.cfg.sync_hint_interval_s:
