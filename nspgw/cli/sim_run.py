@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -49,6 +50,8 @@ def run(scenario: Path, json_out: bool, duration: str | None = None, trace: Path
         typer.echo(f"  nspgw-frames per afgeleverd bericht {f['transmissions_per_delivered']} "
                    f"(afzender {f['origin_transmissions_per_delivered']}), frames in de lucht "
                    f"{f['on_air_frames_per_delivered']}")
+        for line in channel_lines(f):
+            typer.echo(f"  {line}")
         shown = result.messages if len(result.messages) <= 40 else \
             [m for m in result.messages if m.state != "delivered"]
         for m in shown:
@@ -65,3 +68,24 @@ def run(scenario: Path, json_out: bool, duration: str | None = None, trace: Path
             typer.echo(f"  verwachting {mid}: {'OK' if ok else 'NIET GEHAALD'} ({detail})")
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def channel_lines(f: dict[str, Any]) -> list[str]:
+    """Channel utilisation, airtime efficiency and frames on air by kind, in words (also `nspgw bench
+    scenarios`); definitions in nspgw/sim/scenario_report.py."""
+    u = f.get("channel_utilisation")
+    if u is None:
+        return []
+    eff = f["airtime_efficiency"]
+    lines = [f"kanaalbezetting {_pct(u['used'])} ({u['airtime_s']} s), aangeboden {_pct(u['offered'])} "
+             f"({u['offered_airtime_s']} s); zendtijd-efficiëntie {'-' if eff is None else _pct(eff)}",
+             f"drukste post {u['busiest_box'] or '-'}: {_pct(u['busiest_box_worst_hour'])} zendtijd in het "
+             f"drukste uur (grens {_pct(u['duty_cycle_limit'])})"]
+    kinds = [f"{k} {v['frames']}" for k, v in f["on_air_by_kind"].items()]
+    for i in range(0, len(kinds), 6):
+        lines.append(("frames in de lucht per soort: " if i == 0 else "    ") + ", ".join(kinds[i:i + 6]))
+    return lines

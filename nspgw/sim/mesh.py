@@ -13,6 +13,8 @@ Callbacks (all called synchronously from `send`, `run_until`, `set_node_up`):
   scenario runner and client notifications (duty cycle carries `silent_minutes`). It is not a second
   packet: a device must not turn it into another ROUTING_APP packet.
 - `on_queue_status(node_num, QueueStatus)`: after every client `send` (res 0 = queued).
+- `on_transmit(node, packet, rebroadcast, airtime_s, t)`: optional (None by default), every frame as it goes
+  on air (a pure observer: it must not call back into the mesh).
 """
 
 from __future__ import annotations
@@ -109,6 +111,10 @@ class Mesh:
         # Router::perhapsDecode of a PKI DM at its destination: ERROR_NONE, or the NAK the destination sends
         # (ReliableRouter::sniffReceived: PKI_UNKNOWN_PUBKEY, NO_CHANNEL); the device layer knows the keys.
         self.pki_decrypt: Callable[[int, RadioPacket], int] = lambda num, p: ERROR_NONE
+        # An observer of the channel: (sending node, packet, is a rebroadcast, airtime s, start time) for every
+        # frame that goes on air. None (the default) costs one test per frame; the scenario runner counts
+        # frames by kind with it (sim/scenario_airtime.py), the model itself stays application-agnostic.
+        self.on_transmit: Callable[[SimNode, RadioPacket, bool, float, float], None] | None = None
 
     # -- topology -------------------------------------------------------------------------------------
 
@@ -422,6 +428,8 @@ class Mesh:
         if q.rebroadcast:
             st.rebroadcasts += 1
         node.ledger.record(now, airtime * 1000.0)
+        if self.on_transmit is not None:
+            self.on_transmit(node, q.packet, q.rebroadcast, airtime, now)
         for rx in node.active_rx:  # half duplex: whatever we were receiving is gone
             rx.ok = False
         crit = self.timing.critical_s

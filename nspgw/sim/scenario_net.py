@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nspgw.core.actions import Notice, StoreInbox, StoreOutboxState, Transmit
+from nspgw.core.actions import Notice, StoreFrameSent, StoreInbox, StoreOutboxState, Transmit
 from nspgw.core.config import NodeConfig
 from nspgw.core.events import (
     IP,
@@ -33,6 +33,7 @@ from nspgw.errors import NspgwError, SimulationError
 from nspgw.ids import BoxAddr
 from nspgw.sim.mesh import Mesh, Reception
 from nspgw.sim.mesh import RoutingEvent as MeshRouting
+from nspgw.sim.scenario_airtime import AirLog
 from nspgw.sim.scenario_links import LinkLog
 from nspgw.sim.scenario_ports import SimIpPort, SimRadioPort, routing_error_name
 from nspgw.store.sqlite import Store
@@ -100,6 +101,10 @@ class SimNet:
         self.link_log = LinkLog()  # which link each message took (report: sim/scenario_links.py)
         self.mesh.on_deliver = self._on_deliver
         self.mesh.on_routing = self._on_routing
+        # What went on air, by kind (report: channel utilisation and airtime efficiency, sim/scenario_airtime.py)
+        self.air_log = AirLog({spec.node_num: int(spec.addr) for spec in boxes})
+        self.mesh.on_transmit = self.air_log.note
+        self.frames_sent: dict[int, dict[int, tuple[int, int]]] = {}  # box → counter → (seq, fragment index)
         for spec in boxes:
             # As firmware-profiles/ provisions every box: CLIENT with LOCAL_ONLY (the CP relays at the nspgw
             # layer, not as a LoRa router; ROUTER_CLIENT no longer exists in 2.7 and is stored as CLIENT).
@@ -128,6 +133,8 @@ class SimNet:
         driver.observe(StoreInbox, lambda a: self.deliveries.append(
             (self.now, spec.addr, int(a.frame.msg.origin), a.frame.msg.seq)))
         driver.observe(StoreOutboxState, lambda a: self._outcome(spec.addr, a))
+        carried = self.frames_sent.setdefault(a, {})
+        driver.observe(StoreFrameSent, lambda f: carried.__setitem__(f.counter, (f.seq, f.frag_index)))
         for ev in store.accepted_after(spec.addr):
             self._pending.append((spec.addr, ev))
             box.last_polled = max(box.last_polled, ev.msg.seq)

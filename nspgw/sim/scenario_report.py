@@ -13,6 +13,19 @@ Definitions (also in docs/simulation.md):
   (originators and relaying CPs) per delivered message. `origin_transmissions_per_delivered` counts only the
   originating boxes. `on_air_frames_per_delivered`: every LoRa frame on air (nspgw frames, Meshtastic acks,
   rebroadcasts by the mesh) per delivered message.
+* `channel_utilisation`: `used` = airtime of every frame on air (all radios, all kinds) ÷ the run's virtual
+  duration (one channel; above 1 only if radios out of each other's reach talk at once); `offered` = the
+  airtime the messages' own first transmissions need ÷ the same duration: for every fragment of every
+  accepted message, the first frame its originating box handed to the radio for it, at its size on air
+  (Meshtastic header and Data protobuf, + 12 bytes PKI for a DM), once. `airtime_s` / `offered_airtime_s`
+  are the two airtimes; `busiest_box_worst_hour` is the largest airtime one radio spent in any hour (sliding,
+  by frame start, as the duty-cycle ledger books) as a fraction of the hour, for `busiest_box`, against
+  `duty_cycle_limit` (0.10 in EU_868).
+* `airtime_efficiency`: offered airtime ÷ all airtime on air (1.0 = nothing but the messages' first frames).
+* `on_air_by_kind`: frames and airtime on air per `<kind>_<dm|bcast>_<orig|forward|relay>`; kind is the nspgw
+  frame kind (header byte 0, bits 3..5) on port 311, `routing_ack` (Meshtastic ROUTING_APP), `nodeinfo`;
+  orig = the radio's own packet (firmware retransmissions included), forward = a CP's radio sending an nspgw
+  frame another box sealed, relay = a Meshtastic rebroadcast (sim/scenario_airtime.py).
 """
 
 from __future__ import annotations
@@ -21,8 +34,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from nspgw.core.airtime import DutyCycleLedger
 from nspgw.core.events import RADIO
 from nspgw.ids import BROADCAST_ADDR
+from nspgw.sim.scenario_airtime import channel_figures, offered_airtime_s
 from nspgw.sim.scenario_links import link_figures
 
 _KIND_MESSAGE = 0
@@ -140,6 +155,12 @@ def figures(net: Any, sent: dict[str, tuple[Any, int, float]], wall_s: float) ->
                   "duty_cycle_refusals": sum(int(st["duty_cycle_refusals"]) for st in stats.values())},
         "wall_s": round(wall_s, 2),
     }
+    air = getattr(net, "air_log", None)
+    if air is not None:  # channel utilisation, airtime efficiency, frames on air by kind (sim/scenario_airtime.py)
+        offered = offered_airtime_s(net.frames_sent, {a: b.transmits for a, b in net.boxes.items()}, net.preset)
+        names = {b.spec.node_num: b.name for b in net.boxes.values()}
+        limit = DutyCycleLedger.for_region(net.mesh.region).limit_fraction
+        figs.update(channel_figures(air, offered, net.now, limit, names))
     log = getattr(net, "link_log", None)
     if log is not None:  # mixed IP and radio: which link each message really took (sim/scenario_links.py)
         figs.update(link_figures(log, [(s.src, s.dst, seq, t0) for s, seq, t0 in sent.values()]))
