@@ -175,20 +175,27 @@ def estimate_len(node: NodeContext, key: JobKey) -> int:
 def _frag_len(frag: MessageFrame) -> int:
     return min(len(frag.body) + len(frag.signature) + 26, MAX_BROADCAST_FRAME)
 
-def _frames_to_send(node: NodeContext, o: OutMsg, due: bool) -> list[int]:
-    """Byte estimates of the frames `o` still has to put on air: the rest of its round, a whole first round
-    (accepted or queued), or, when its retry is due, the round `serve_out` would start. Nothing while it
-    waits for an answer (receipt, custody ack): that is not work for the radio yet."""
+def _frames_to_send(node: NodeContext, o: OutMsg, r: Route) -> list[int]:
+    """Byte estimates of the frames `o` still has to put on air: the rest of its round, or the round
+    `serve_out` would start on route `r` (a first one, or a retry that is due)."""
     frags = fragments_of(node, o)
     if o.round:
         return [_frag_len(frags[i]) for i, _ in o.round]
-    if o.state not in (MsgState.ACCEPTED, MsgState.QUEUED) and not due:
-        return []
+    recheck = o.state == MsgState.HELD_BY_RELAY
     if o.bulletin and o.attempts > 0:
         return [_frag_len(f) for f in frags] * len(o.pending or ())
-    if o.attempts > 0 and len(frags) > 1:
+    if (recheck or (o.attempts > 0 and not r.custody)) and len(frags) > 1:
         return [_frag_len(frags[-1])]
-    return [_frag_len(f) for i, f in enumerate(frags) if i not in o.acked]
+    return [_frag_len(f) for i, f in enumerate(frags) if recheck or i not in o.acked]
+
+def _waits_for_answer(node: NodeContext, key: JobKey) -> bool:
+    """A job not due yet that has nothing for the radio until then (it waits for a receipt or an ack)."""
+    if isinstance(key, OutKey):
+        o = node.out[key.seq]
+        return not o.round and o.state not in (MsgState.ACCEPTED, MsgState.QUEUED)
+    if isinstance(key, HeldKey):
+        return node.held[(key.origin, key.counter)].attempts > 0
+    return False
 
 def radio_work(node: NodeContext, now: float) -> list[Pending]:
     """The queued work that will go by radio, for `backlog.estimate_backlog` (IP work is not duty-cycle bound;
@@ -197,20 +204,22 @@ def radio_work(node: NodeContext, now: float) -> list[Pending]:
     preset = node.cfg.preset
     for order, (key, ready) in enumerate(node.sched.items()):
         due = ready <= now
+        if not due and _waits_for_answer(node, key):
+            continue
+        r = plan(node, key, now)
+        if r is None or r.link != RADIO:
+            continue
         if isinstance(key, OutKey):
             o = node.out[key.seq]
-            sizes, prec, message, deadline = _frames_to_send(node, o, due), o.precedence, True, o.deadline
+            sizes, prec, message, deadline = _frames_to_send(node, o, r), o.precedence, True, o.deadline
         elif isinstance(key, HeldKey):
             h = node.held[(key.origin, key.counter)]
-            sizes = [len(h.raw) + 4] if due or h.attempts == 0 else []
+            sizes = [len(h.raw) + 4]
             prec, message, deadline = h.precedence, True, h.deadline
         else:
             sizes, prec, message = [estimate_len(node, key)], node.ctl[key.job].precedence, False
             deadline = math.inf
         if not sizes:
-            continue
-        r = plan(node, key, now)
-        if r is None or r.link != RADIO:
             continue
         work.append(Pending(key, prec, tuple(airtime_ms(n, preset) for n in sizes), ready, order, message, deadline))
     return work
