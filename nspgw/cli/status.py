@@ -65,6 +65,31 @@ def reason_in(why: str, lang: str) -> str:
     return _REASONS_EN.get(why, why)
 
 
+def backlog_lines(backlog: dict[str, dict[str, Any]] | None, lang: str) -> list[str]:
+    """The operator's lines for the status record's `backlog`: per precedence with radio work, how much and
+    when it is expected to have gone; a hint when the duty cycle holds traffic back."""
+    from nspgw.cli.texts import t
+
+    if backlog is None:  # a daemon from before the estimate
+        return []
+    busy = {k: v for k, v in backlog.items() if v.get("frames")}
+    if not busy:
+        return [t("status_backlog_none", lang)]
+    out = [t("status_backlog", lang)]
+    for k, v in busy.items():
+        delay = v.get("expected_delay_s")
+        when = t("backlog_unknown", lang) if delay is None else t("backlog_within", lang, delay=_ago(delay, lang))
+        if v.get("duty_bound") and delay is not None:
+            when += t("backlog_duty", lang)
+        if v.get("expiring"):
+            when += t("backlog_expiring", lang, n=v["expiring"])
+        out.append(t("status_backlog_line", lang, prio=t("prio." + k, lang), n=v.get("messages", 0),
+                     frames=v["frames"], air=float(v.get("airtime_s", 0.0)), when=when))
+    if any(v.get("duty_bound") for v in busy.values()):
+        out.append(t("status_backlog_hint", lang))
+    return out
+
+
 def collect(cfg: Any, lang: str) -> dict[str, Any]:
     from nspgw.cli.context import daemon_record, load_roster, open_store
     from nspgw.daemon.status import age_s
@@ -95,6 +120,8 @@ def collect(cfg: Any, lang: str) -> dict[str, Any]:
         "custody": rec.get("custody", custody), "airtime_used_ms": rec.get("airtime_used_ms"),
         "airtime_limit_ms": rec.get("airtime_limit_ms"), "airtime_left_ms": rec.get("airtime_left_ms"),
         "preset": rec.get("preset"), "peers": peers,
+        # radio work per precedence and its expected delay in seconds from the heartbeat (core/backlog.py)
+        "backlog": rec.get("backlog"),
         "notices": [{"kind": k, "text": tx, "wall": w} for k, tx, w in notices],
     }
 
@@ -132,6 +159,9 @@ def register(app: typer.Typer) -> None:
         if s["airtime_limit_ms"]:
             typer.echo(t("status_airtime", lg, used=s["airtime_used_ms"] / 1000, left=s["airtime_left_ms"] / 1000,
                          limit=s["airtime_limit_ms"] / 1000))
+        if s["running"]:
+            for line in backlog_lines(s["backlog"], lg):
+                typer.echo(line)
         typer.echo(t("status_peers", lg, n=len(s["peers"])))
         for n in s["notices"][:5]:
             typer.echo(f"  ! {time.strftime('%d-%m %H:%M', time.localtime(n['wall']))} {n['text']}")

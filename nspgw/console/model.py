@@ -183,6 +183,8 @@ def health(store: Any, record: dict[str, Any] | None, running: bool, why: str) -
     return {
         "running": running, "why": why, "radio": rec.get("radio", {}), "mqtt": rec.get("mqtt", {}),
         "links": rec.get("links", {}), "queue": rec.get("queue", {}), "custody": rec.get("custody", 0),
+        # radio work per precedence and its expected delay (core/backlog.py); a stopped daemon sends nothing
+        "backlog": rec.get("backlog") if running else None,
         "airtime_used_ms": used, "airtime_limit_ms": limit,
         "airtime_pct": round(100 * used / limit) if limit else 0,
         "preset": rec.get("preset", ""), "region": rec.get("region", ""),

@@ -206,6 +206,7 @@ def health_page(v: View) -> str:
     air = v.t("health.airtime_fmt", pct=h["airtime_pct"],
               left=round(max(0, h["airtime_limit_ms"] - h["airtime_used_ms"]) / 1000),
               limit=round(h["airtime_limit_ms"] / 1000))
+    backlog, backlog_cls = _backlog(v, h["backlog"])
     rows = [
         ("health.daemon", v.t("health.running") if h["running"] else f'{v.t("health.stopped")} ({h["why"]})',
          "ok" if h["running"] else "bad"),
@@ -213,6 +214,7 @@ def health_page(v: View) -> str:
         ("health.ip", _link_word(v, mqtt), _link_class(mqtt)),
         ("health.airtime", air, "ok" if h["airtime_pct"] < 80 else "warn"),
         ("health.queue", queue, "ok"),
+        ("health.backlog", backlog, backlog_cls),
         ("health.custody", str(h["custody"]), "ok"),
         ("health.store", f'{h["store_bytes"] // 1024} KiB', "ok"),
         ("health.clock", v.t("clock." + h["clock"]), "ok" if h["clock"] == "synced" else "warn"),
@@ -223,6 +225,31 @@ def health_page(v: View) -> str:
         f'{f"<progress max=100 value={pct}></progress>" if k == "health.airtime" else ""}</dd></div>'
         for k, val, cls in rows)
     return f'<h1>{e(v.t("health.title"))} {e(v.box)}</h1><dl class="health">{body}</dl>'
+
+
+def _backlog(v: View, backlog: dict[str, dict[str, Any]] | None) -> tuple[str, str]:
+    """The health row for the radio backlog: per precedence with work, how much and when it is expected to
+    have gone; 'warn' while the duty cycle holds traffic back (as `nspgw status`)."""
+    busy = {k: b for k, b in (backlog or {}).items() if b.get("frames")}
+    if not busy:
+        return "—", "ok"
+    parts = []
+    for k, b in busy.items():
+        delay = b.get("expected_delay_s")
+        when = v.t("backlog.unknown") if delay is None else v.t("backlog.within", delay=_span(v, float(delay)))
+        duty = f' {v.t("backlog.duty")}' if b.get("duty_bound") and delay is not None else ""
+        parts.append(f'{v.t("prio." + k)} {b.get("messages", 0)} ({float(b.get("airtime_s", 0.0)):.0f} s) '
+                     f"{when}{duty}")
+    held = any(b.get("duty_bound") for b in busy.values())
+    return " · ".join(parts) + (f' — {v.t("backlog.hint")}' if held else ""), "warn" if held else "ok"
+
+
+def _span(v: View, s: float) -> str:
+    if s < 120:
+        return v.t("span.s", n=int(s))
+    if s < 7200:
+        return v.t("span.m", n=int(s // 60))
+    return v.t("span.h", n=int(s // 3600))
 
 
 def _link_word(v: View, state: dict[str, Any]) -> str:

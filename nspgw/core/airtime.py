@@ -181,6 +181,13 @@ class DutyCycleLedger:
     def for_region(cls, region: str, window_s: float = 3600.0) -> DutyCycleLedger:
         return cls(window_s, REGION_DUTY_CYCLE_PERCENT.get(region, 100.0) / 100.0)
 
+    def copy(self) -> DutyCycleLedger:
+        """An independent ledger with the same window, limit and bookings (to play sending forward on)."""
+        twin = DutyCycleLedger(self.window_s, self.limit_fraction)
+        twin._buckets = deque([second, ms] for second, ms in self._buckets)
+        twin._used_ms = self._used_ms
+        return twin
+
     @property
     def limit_ms(self) -> float:
         return self.window_s * 1000.0 * self.limit_fraction

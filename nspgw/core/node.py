@@ -208,7 +208,7 @@ class Node:
             links=MappingProxyType(self.links.snapshot()), peer_links=MappingProxyType(self.peers.snapshot(now)),
             airtime_used_ms=self.ledger.used_ms(now), airtime_limit_ms=self.ledger.limit_ms,
             jobs=len(self.sched), waiting_on_radio=len(self.gates), deadline=self.next_deadline(),
-            stats=MappingProxyType(dict(self.stats)))
+            stats=MappingProxyType(dict(self.stats)), backlog=outbound.estimate(self, now))
 
     # ------------------------------------------------------------------------------------------ startup
     def _start(self, now: float, acts: list[Action]) -> None:

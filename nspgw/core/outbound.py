@@ -7,12 +7,14 @@ ledger gates radio jobs.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 
 from nspgw.core import inbound
 from nspgw.core.actions import Action, Detail, DetailKind, StoreFrameSent, Transmit
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
+from nspgw.core.backlog import Backlog, Pending, estimate_backlog
 from nspgw.core.context import NodeContext
 from nspgw.core.events import IP, RADIO, RadioSendResult
 from nspgw.core.lifecycle import MsgEvent, MsgState
@@ -156,6 +158,7 @@ def bulletin_link(node: NodeContext, o: OutMsg, box: BoxAddr) -> str:
     publishes none, and a box that never confirms over IP is not reading there)."""
     return IP if node.ip_reaches(box, 0.0) and o.attempts < 2 else RADIO
 
+@functools.lru_cache(maxsize=1024)
 def airtime_ms(data_len: int, preset: str) -> float:
     return time_on_air_ms(meshtastic_frame_len(data_len, NSPGW_PORTNUM), preset)
 
@@ -169,6 +172,65 @@ def estimate_len(node: NodeContext, key: JobKey) -> int:
     if isinstance(key, HeldKey):
         return len(node.held[(key.origin, key.counter)].raw) + 4
     return 40
+
+def _frag_len(frag: MessageFrame) -> int:
+    return min(len(frag.body) + len(frag.signature) + 26, MAX_BROADCAST_FRAME)
+
+def _frames_to_send(node: NodeContext, o: OutMsg, r: Route) -> list[int]:
+    """Byte estimates of the frames `o` still has to put on air: the rest of its round, or the round
+    `serve_out` would start on route `r` (a first one, or a retry that is due)."""
+    frags = fragments_of(node, o)
+    if o.round:
+        return [_frag_len(frags[i]) for i, _ in o.round]
+    recheck = o.state == MsgState.HELD_BY_RELAY
+    if o.bulletin and o.attempts > 0:
+        return [_frag_len(f) for f in frags] * len(o.pending or ())
+    if (recheck or (o.attempts > 0 and not r.custody)) and len(frags) > 1:
+        return [_frag_len(frags[-1])]
+    return [_frag_len(f) for i, f in enumerate(frags) if recheck or i not in o.acked]
+
+def _waits_for_answer(node: NodeContext, key: JobKey) -> bool:
+    """A job not due yet that has nothing for the radio until then (it waits for a receipt or an ack)."""
+    if isinstance(key, OutKey):
+        o = node.out[key.seq]
+        return not o.round and o.state not in (MsgState.ACCEPTED, MsgState.QUEUED)
+    if isinstance(key, HeldKey):
+        return node.held[(key.origin, key.counter)].attempts > 0
+    return False
+
+def radio_work(node: NodeContext, now: float) -> list[Pending]:
+    """The queued work that will go by radio, for `backlog.estimate_backlog` (IP work is not duty-cycle bound;
+    a custodian holding until the destination is heard has nothing to send)."""
+    work: list[Pending] = []
+    preset = node.cfg.preset
+    for order, (key, ready) in enumerate(node.sched.items()):
+        due = ready <= now
+        if not due and _waits_for_answer(node, key):
+            continue
+        r = plan(node, key, now)
+        if r is None or r.link != RADIO:
+            continue
+        if isinstance(key, OutKey):
+            o = node.out[key.seq]
+            sizes, prec, message, deadline = _frames_to_send(node, o, r), o.precedence, True, o.deadline
+        elif isinstance(key, HeldKey):
+            h = node.held[(key.origin, key.counter)]
+            sizes = [len(h.raw) + 4]
+            prec, message, deadline = h.precedence, True, h.deadline
+        else:
+            sizes, prec, message = [estimate_len(node, key)], node.ctl[key.job].precedence, False
+            deadline = math.inf
+        if not sizes:
+            continue
+        work.append(Pending(key, prec, tuple(airtime_ms(n, preset) for n in sizes), ready, order, message, deadline))
+    return work
+
+def estimate(node: NodeContext, now: float) -> Backlog:
+    """`backlog.estimate_backlog` for this node now."""
+    return estimate_backlog(
+        radio_work(node, now), node.ledger, now, radio_free_at=node.radio.gate(now),
+        margin_s=node.cfg.radio_margin_s, routine_reserve_ms=node.ledger.limit_ms * node.cfg.reserve_fraction,
+        radio_up=node.links.healthy(RADIO))
 
 def radio_gate(node: NodeContext, key: JobKey, prec: Precedence, now: float) -> float:
     """Earliest time a radio job could go: `now` when it may go now, else when the radio is free, no longer

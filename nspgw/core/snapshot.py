@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from nspgw.core.backlog import NO_BACKLOG, Backlog
 from nspgw.ids import BoxAddr
 from nspgw.wire.frames import Precedence
 
@@ -27,6 +28,9 @@ class NodeSnapshot:
     waiting_on_radio: int  # ready jobs the last pump could not serve (radio busy, blocked, out of budget)
     deadline: float | None  # `Node.next_deadline()`
     stats: Mapping[str, int]
+    # Radio work per precedence and when the radio is expected to have sent it (core/backlog.py); its
+    # `items` are keyed by scheduler key (`OutKey(seq)` for our own messages).
+    backlog: Backlog = NO_BACKLOG
 
     @property
     def queued(self) -> int:

@@ -15,6 +15,7 @@ RTC may jump its wall clock by years after NTP comes back, the monotonic clock n
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import random
@@ -82,6 +83,7 @@ class Daemon:
         self._peers: dict[int, dict[str, Any]] = {}
         self._last_status: dict[str, Any] | None = None
         self._last_status_at = 0.0
+        self._status_built_at = -math.inf  # the record (and its backlog estimate) is built at most once a second
         # Loop accounting (`nspgw bench daemon`, the status record's "loop"): every return from the one wait
         # is a wake-up; a timer run that produced nothing is an empty wake-up. A healthy loop has a handful
         # per minute idle; hundreds per second would be a spin.
@@ -420,10 +422,15 @@ class Daemon:
         """Write the status record when it changed or the heartbeat is due; True when it changed."""
         if self.node is None or self.store is None:
             return False
-        record = self.status_record(running)
-        changed = record != self._last_status
         now = time.monotonic()
         since = now - self._last_status_at
+        # Built at most once a second between heartbeats, not at every wake-up (its backlog estimate costs).
+        fresh = min(since, now - self._status_built_at) < _STATUS_MIN_INTERVAL_S
+        if not (force or since >= HEARTBEAT_S or not fresh):
+            return False
+        self._status_built_at = now
+        record = self.status_record(running)
+        changed = record != self._last_status
         if not (force or (changed and since >= _STATUS_MIN_INTERVAL_S) or since >= HEARTBEAT_S):
             return False
         self._last_status, self._last_status_at = record, now

@@ -13,12 +13,16 @@ the record for people and for readers after a reboot.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nspgw.wire.frames import Precedence
+
+if TYPE_CHECKING:  # the CLI and the console read this module: they need not load the core
+    from nspgw.core.snapshot import NodeSnapshot
 
 STATUS_KEY = "daemon"
 HEARTBEAT_S = 5.0
@@ -109,6 +113,32 @@ def summary_nl(radio: dict[str, Any], queued: int) -> str:
     return f"{words.get(status, 'radio ' + status)}, {queued} in wachtrij"
 
 
+def coarse_delay_s(delay_s: float) -> int | None:
+    """An expected delay as the status record keeps it: None when the work cannot go (radio down, never fits),
+    else rounded up to 5 s below two minutes and to whole minutes above, so that the record does not change
+    every second while a queue drains (it is rewritten on change)."""
+    if math.isinf(delay_s):
+        return None
+    step = 5 if delay_s < 120 else 60
+    return int(math.ceil(max(delay_s, 0.0) / step) * step)
+
+
+def backlog_record(snap: NodeSnapshot) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(`backlog` per precedence, `outbox_eta` per own message waiting for the radio) for the status record."""
+    from nspgw.core.work import OutKey
+
+    backlog = {
+        p.name.lower(): {"messages": line.messages, "frames": line.frames,
+                         "airtime_s": round(line.airtime_ms / 1000.0, 1),
+                         "expected_delay_s": coarse_delay_s(line.expected_delay_s), "duty_bound": line.duty_bound,
+                         "expiring": line.expiring}
+        for p, line in snap.backlog.lines.items()}
+    eta = {str(key.seq): {"expected_delay_s": coarse_delay_s(est.delay_s), "duty_bound": est.duty_bound,
+                          "expires_first": est.expires_first}
+           for key, est in snap.backlog.items.items() if isinstance(key, OutKey)}
+    return backlog, eta
+
+
 def build_record(node: Any, now: float, *, running: bool, box: str, started_wall: float, radio: dict[str, Any],
                  mqtt: dict[str, Any], preset: str, region: str, peers: dict[int, dict[str, Any]],
                  sent_via: dict[int, str], presence: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -116,10 +146,12 @@ def build_record(node: Any, now: float, *, running: bool, box: str, started_wall
     snap = node.snapshot(now)
     queue = {p.name.lower(): snap.queue[p] for p in Precedence}  # FLASH first
     used, limit = snap.airtime_used_ms, snap.airtime_limit_ms
+    backlog, eta = backlog_record(snap)
     return {
         "running": running, "pid": os.getpid(), "box": box, "addr": int(snap.me), "started_wall": started_wall,
         "radio": radio, "mqtt": mqtt, "links": {k: dict(v) for k, v in snap.links.items()},
         "queue": queue, "custody": snap.custody,
+        "backlog": backlog, "outbox_eta": eta,  # radio work and when it is expected on air (core/backlog.py)
         "airtime_used_ms": round(used), "airtime_limit_ms": round(limit),
         "airtime_left_ms": round(max(0.0, limit - used)),
         "preset": preset, "region": region,
