@@ -355,12 +355,28 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
         local = isinstance(c.frame, BeaconFrame)
         transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice, local=local)
 
+def retry_wait(node: NodeContext, prec: Precedence, attempt: int) -> float:
+    """How long to wait for the answer to attempt `attempt` before sending again (jittered exponential backoff).
+
+    FLASH waits a third of the usual first timeout and never more than 8 times that (15 s, capped at 2 min at
+    LONG_FAST): its receipt comes after a quarter of the receipt delay and overtakes every queue, so a longer
+    wait is only lost time, and a lost FLASH frame is usually a collision at a busy receiver (hidden
+    terminals at a CP or the GCT), which a prompt, jittered retry clears. FLASH is rare; the extra frames are
+    the price of its latency. IMMEDIATE keeps the usual first timeout but backs off to 10 min at most."""
+    base, cap = node.cfg.ack_timeout_s, node.cfg.max_backoff_s
+    if prec == Precedence.FLASH:
+        base = base / 3.0
+        cap = min(cap, 8.0 * base)
+    elif prec == Precedence.IMMEDIATE:
+        cap = min(cap, 600.0)
+    return backoff_s(attempt, base, cap, node.rng)
+
+
 def _await_custody(node: NodeContext, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
     again = replace(c, custody_sends=c.custody_sends + 1)
     if again.custody_sends >= _CTL_CUSTODY_TRIES:
         return  # the originator's re-check repairs what never got through
-    wait = backoff_s(again.custody_sends, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
-    job = node.add_ctl(again, now, wait)
+    job = node.add_ctl(again, now, retry_wait(node, c.precedence, again.custody_sends))
     if len(node.ctl_custody) > 2000:  # acks that never came for long-gone jobs: forget the oldest
         node.ctl_custody.pop(next(iter(node.ctl_custody)))
     node.ctl_custody[counter] = (hop, job)
@@ -423,8 +439,7 @@ def serve_out(node: NodeContext, o: OutMsg, r: Route, now: float, acts: list[Act
         node.sched.put(key, o.precedence, now)
     else:
         o.attempts += 1
-        wait = backoff_s(o.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
-        node.sched.put(key, o.precedence, now + wait)
+        node.sched.put(key, o.precedence, now + retry_wait(node, o.precedence, o.attempts))
         o.via = via  # remembered to count a direct failure at the next round
 
 def serve_held(node: NodeContext, h: Held, r: Route, now: float, acts: list[Action]) -> None:
@@ -439,8 +454,7 @@ def serve_held(node: NodeContext, h: Held, r: Route, now: float, acts: list[Acti
     transmit(node, r.link, r.hop, data, h.precedence, TxRecord(key, 0, None), now, acts)
     if r.link == IP:
         also_radio(node, h.precedence, data, r.hop, now, acts)
-    wait = backoff_s(h.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
-    node.sched.put(key, h.precedence, now + wait)
+    node.sched.put(key, h.precedence, now + retry_wait(node, h.precedence, h.attempts))
 
 # ------------------------------------------------------------------------------------ send results
 def send_result(node: NodeContext, ev: RadioSendResult, now: float, acts: list[Action]) -> None:

@@ -1,0 +1,60 @@
+"""Retries by precedence: a FLASH whose answer does not come is sent again within seconds, never minutes apart;
+other precedences keep the slower exponential backoff (airtime). Exercised on a real custodian: a CP holding
+a FLASH for the GCT whose every forward is lost (hidden terminals at the GCT in the mass-incident drill)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from core_boxes import CP, GCT, NSP, node, tx
+
+from nspgw.core.events import RADIO, FrameIn, MessageAccepted
+from nspgw.core.outbound import retry_wait
+from nspgw.ids import BoxAddr
+from nspgw.wire.frames import MsgId, Precedence
+
+
+def forward_times(prec: Precedence, until_s: float) -> list[float]:
+    nsp, cp, gct = node(NSP), node(CP), node(GCT)
+    nsp.handle_timer(0.0)
+    cp.handle_timer(0.0)
+    t = 0.0
+    while not (beacons := [a for a in tx(gct.handle_timer(t)) if a.hop_dst is None]):  # the GCT's start-up beacon
+        t = gct.next_deadline() or t + 1.0
+    cp.handle(FrameIn(RADIO, beacons[0].data, BoxAddr(GCT)), t)  # the CP hears the GCT straight
+    sent = tx(nsp.handle(MessageAccepted(MsgId(NSP, 1), GCT, prec, b"Brand in sporthal, 3 gewonden"), 120.0))
+    handover = [t for t in sent if t.hop_dst == CP]
+    assert handover, sent
+    now, at = 121.0, []
+    acts = cp.handle(FrameIn(RADIO, handover[0].data, BoxAddr(NSP)), now)
+    while now < min(until_s, t + cp.cfg.heard_fresh_s):  # while the GCT counts as heard
+        at += [now for t in tx(acts) if t.hop_dst == GCT]  # every forward is lost on air
+        d = cp.next_deadline()
+        if d is None:
+            break
+        now = max(d, now + 0.01)
+        acts = cp.handle_timer(now)
+    return at
+
+
+def test_a_flash_custodian_retries_within_two_minutes_a_routine_one_backs_off() -> None:
+    flash = forward_times(Precedence.FLASH, 1800.0)
+    routine = forward_times(Precedence.ROUTINE, 1800.0)
+    gaps = [b - a for a, b in itertools.pairwise(flash)]
+    assert len(flash) >= 15 and max(gaps) <= 120.0 * 1.5 + 1.0, gaps  # cap × the jitter's upper bound
+    assert len(routine) < len(flash) / 2
+
+
+@pytest.mark.parametrize("attempt", range(1, 12))
+def test_flash_never_waits_longer_than_the_others(attempt: int) -> None:
+    n = node(CP)
+    n.rng = random.Random(attempt)  # same jitter draw for each precedence
+    waits = {}
+    for prec in Precedence:
+        n.rng.seed(attempt)
+        waits[prec] = retry_wait(n, prec, attempt)
+    assert waits[Precedence.FLASH] <= waits[Precedence.IMMEDIATE] <= waits[Precedence.ROUTINE]
+    assert waits[Precedence.FLASH] <= 1.5 * 8.0 * n.cfg.ack_timeout_s / 3.0
+    assert waits[Precedence.IMMEDIATE] <= 1.5 * 600.0
