@@ -36,7 +36,7 @@ NSPGW_CHANNEL_INDEX = 1
 DEFAULT_PUBLIC_PSK = b"\x01"
 """Meshtastic's shorthand for its well-known default key (channel_pb2: psk of length 1 = default key #1)."""
 
-ROLES = ("nsp", "cp", "gct", "repeater")
+ROLES = ("nsp", "nsp-leaf", "cp", "gct", "repeater")
 
 # Fields whose mismatch makes the adapter refuse to transmit: a radio on another region or preset cannot
 # hear the network (or transmits illegally), and a wrong nspgw channel sends our frames where nobody (or
@@ -148,7 +148,8 @@ def profile_dir() -> Path:
 
 
 def load_profile(name_or_path: str | Path) -> FirmwareProfile:
-    """Load a role profile (`nsp`, `cp`, `gct`, `repeater`) or a YAML file path; ConfigError names the field."""
+    """Load a role profile (`nsp`, `nsp-leaf`, `cp`, `gct`, `repeater`) or a YAML file path; ConfigError names
+    the field."""
     text = str(name_or_path)
     if text in ROLES:
         path = profile_dir() / f"{text}.yaml"
