@@ -14,6 +14,8 @@ port-311 trap included when a profile or an override asks for it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from meshtastic.protobuf import config_pb2, localonly_pb2, mesh_pb2
 
@@ -47,7 +49,16 @@ def box_radio(role: Role, radio_role: str | None = None) -> BoxRadio:
     device role (the rest of the profile, the rebroadcast mode included, stays)."""
     from nspgw.adapters import radio_profile as profiles
 
-    profile = profiles.load_profile(role.value)
+    role_name = None if radio_role is None else check_radio_role(radio_role, "radio_role")
+    # Parsing a profile costs tens of milliseconds (YAML): once per profile file and role, not once per box.
+    return _provisioned(profiles.profile_dir() / f"{role.value}.yaml", role_name)
+
+
+@lru_cache(maxsize=64)
+def _provisioned(path: Path, radio_role: str | None) -> BoxRadio:
+    from nspgw.adapters import radio_profile as profiles
+
+    profile = profiles.load_profile(path)
     config = localonly_pb2.LocalConfig()  # factory: CLIENT, rebroadcast mode ALL
     owner = mesh_pb2.User()
     wanted = config_pb2.Config.DeviceConfig()
@@ -55,7 +66,7 @@ def box_radio(role: Role, radio_role: str | None = None) -> BoxRadio:
     for name in profile.config_fields.get("device", ()):  # only what the profile names, as apply_profile
         setattr(wanted, name, getattr(profile.config.device, name))
     if radio_role is not None:
-        wanted.role = _DeviceRole.Value(check_radio_role(radio_role, "radio_role"))
+        wanted.role = _DeviceRole.Value(radio_role)
     for _ in range(2):  # radio_admin.apply_profile writes the device section twice
         set_device_config(config, owner, wanted)
     return BoxRadio(role=_DeviceRole.Name(config.device.role),
