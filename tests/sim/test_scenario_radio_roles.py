@@ -102,3 +102,27 @@ def _with_role(p: profiles.FirmwareProfile, role: str) -> dict[str, Any]:
     raw = dict(p.raw)
     raw["config"] = {**raw["config"], "device": {**raw["config"]["device"], "role": role}}
     return raw
+
+
+def test_simnet_follows_a_changed_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The box-creation line reads the profile, not a constant: a profile directory whose nsp.yaml says
+    CLIENT_MUTE and hop limit 5 gives every NSP's mesh node exactly that."""
+    import shutil
+
+    import yaml
+
+    profiles_dir = tmp_path / "profiles"
+    shutil.copytree(profiles.profile_dir(), profiles_dir)
+    raw = yaml.safe_load((profiles_dir / "nsp.yaml").read_text(encoding="utf-8"))
+    raw["config"]["device"]["role"] = "CLIENT_MUTE"
+    raw["config"]["lora"]["hopLimit"] = 5
+    (profiles_dir / "nsp.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.setenv("NSPGW_PROFILE_DIR", str(profiles_dir))
+    sc = parse_scenario(_net_doc())
+    net = SimNet(list(sc.boxes), tmp_path)
+    try:
+        nodes = {n.name: n for n in net.mesh.nodes()}
+        assert (nodes["box101"].role, nodes["box101"].hop_limit) == ("CLIENT_MUTE", 5)
+        assert (nodes["box10"].role, nodes["box10"].hop_limit) == ("CLIENT", 3)
+    finally:
+        net.close()
