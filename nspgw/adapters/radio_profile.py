@@ -36,7 +36,7 @@ NSPGW_CHANNEL_INDEX = 1
 DEFAULT_PUBLIC_PSK = b"\x01"
 """Meshtastic's shorthand for its well-known default key (channel_pb2: psk of length 1 = default key #1)."""
 
-ROLES = ("nsp", "cp", "gct", "repeater")
+ROLES = ("nsp", "nsp-leaf", "cp", "gct", "repeater")
 
 # Fields whose mismatch makes the adapter refuse to transmit: a radio on another region or preset cannot
 # hear the network (or transmits illegally), and a wrong nspgw channel sends our frames where nobody (or
@@ -148,7 +148,8 @@ def profile_dir() -> Path:
 
 
 def load_profile(name_or_path: str | Path) -> FirmwareProfile:
-    """Load a role profile (`nsp`, `cp`, `gct`, `repeater`) or a YAML file path; ConfigError names the field."""
+    """Load a role profile (`nsp`, `nsp-leaf`, `cp`, `gct`, `repeater`) or a YAML file path; ConfigError names
+    the field."""
     text = str(name_or_path)
     if text in ROLES:
         path = profile_dir() / f"{text}.yaml"
@@ -258,7 +259,7 @@ def compare(profile: FirmwareProfile, config: localonly_pb2.LocalConfig,
             module_config: localonly_pb2.LocalModuleConfig | None,
             channels: list[channel_pb2.Channel], *, nspgw_psk: bytes | None = None) -> list[Difference]:
     """Every field the profile names that the radio holds differently, in profile order, plus PORT_311_FIELD
-    when the live config would drop nspgw's port 311 whatever the profile says (see `port_311_dropped`).
+    when the live config would drop nspgw's port 311 (see `port_311_dropped`).
 
     `nspgw_psk`: the network key the nspgw channel must hold; without it any key other than the
     placeholder, the public default and an empty key passes (a technician may verify without the key file).
@@ -288,7 +289,7 @@ def rows(profile: FirmwareProfile, config: localonly_pb2.LocalConfig,
             field = f"channel[{spec.index}].{name}"
             d = bad.get(field)
             out.append((field, d.expected, d.actual, False) if d else (field, want, want, True))
-    dropped = port_311_dropped(config)
+    dropped = port_311_dropped(config, profile)
     out.append((PORT_311_FIELD, "relayed", dropped or "relayed", dropped is None))
     return out
 
@@ -296,23 +297,35 @@ def rows(profile: FirmwareProfile, config: localonly_pb2.LocalConfig,
 PORT_311_FIELD = "relay.port_311"
 
 
-def port_311_dropped(config: localonly_pb2.LocalConfig) -> str | None:
+def port_311_dropped(config: localonly_pb2.LocalConfig, profile: FirmwareProfile | None = None) -> str | None:
     """Why a radio with this config would drop nspgw's port 311, or None.
 
     Firmware 2.7.26: with rebroadcast_mode CORE_PORTNUMS_ONLY, Router::handleReceived skips every decoded
     packet on a port outside its whitelist (311 is not in it): not relayed, not even given to the box. A
     role change to ROUTER sets that mode itself (NodeDB::installRoleDefaults, after AdminModule copied the
-    requested mode). NONE and CLIENT_MUTE never relay (FloodingRouter::isRebroadcaster)."""
+    requested mode). That is always wrong. NONE and CLIENT_MUTE never relay (FloodingRouter::isRebroadcaster)
+    but still hand the box what is addressed to it: wrong unless `profile` asks for exactly that (a leaf post,
+    see `relays_nothing`), so a radio left mute by hand is still caught."""
     dev = config.device
     mode = config_pb2.Config.DeviceConfig.RebroadcastMode.Name(dev.rebroadcast_mode)
     role = config_pb2.Config.DeviceConfig.Role.Name(dev.role)
     if mode == "CORE_PORTNUMS_ONLY":
         return "CORE_PORTNUMS_ONLY"
+    if profile is not None and relays_nothing(profile):
+        return None
     if mode == "NONE":
         return "NONE (no relaying)"
     if role == "CLIENT_MUTE":
         return "CLIENT_MUTE (no relaying)"
     return None
+
+
+def relays_nothing(profile: FirmwareProfile) -> bool:
+    """The profile itself makes a leaf radio: role CLIENT_MUTE or rebroadcast mode NONE."""
+    dev, names = profile.config.device, profile.config_fields.get("device", ())
+    return (("role" in names and dev.role == config_pb2.Config.DeviceConfig.Role.CLIENT_MUTE)
+            or ("rebroadcast_mode" in names
+                and dev.rebroadcast_mode == config_pb2.Config.DeviceConfig.RebroadcastMode.NONE))
 
 
 def _psk_want(spec: ChannelSpec) -> str:

@@ -149,7 +149,7 @@ def _print_detect(rows: list[dict[str, str]], lang: str) -> None:
 
 
 @app.command()
-def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gct of repeater"),
+def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, nsp-leaf, cp, gct of repeater"),
               port: str | None = PortOpt, host: str | None = HostOpt, config: Path | None = ConfigOpt,
               psk_file: Path | None = PskOpt,
               owner: str | None = typer.Option(None, "--owner", help="Naam van de radio (standaard: boxnaam)"),
@@ -173,7 +173,7 @@ def provision(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp,
 
 
 @app.command()
-def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, cp, gct of repeater"),
+def verify(profile: str = typer.Option(None, "--profile", help="Rol: nsp, nsp-leaf, cp, gct of repeater"),
            port: str | None = PortOpt, host: str | None = HostOpt, config: Path | None = ConfigOpt,
            psk_file: Path | None = PskOpt, as_json: bool = JsonOpt, lang: str | None = LangOpt,
            timeout: float = TimeoutOpt) -> None:

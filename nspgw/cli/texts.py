@@ -327,7 +327,7 @@ NL.update({
     "radio.provisioned": "Profiel {profile} (preset {preset}) toegepast op {node} ({target}). "
                          "Controleer met `nspgw radio verify`.",
     "radio.no_psk": "geen kanaalsleutel: geef --psk-file (of --config met keys/radio-channel.psk in de statusmap)",
-    "radio.no_profile": "geen profiel: geef --profile nsp|cp|gct|repeater (of --config)",
+    "radio.no_profile": "geen profiel: geef --profile nsp|nsp-leaf|cp|gct|repeater (of --config)",
 })
 EN.update({
     "radio.no_ports": "No serial ports that look like a Meshtastic radio.",
@@ -342,7 +342,7 @@ EN.update({
     "radio.provisioned": "Profile {profile} (preset {preset}) applied to {node} ({target}). "
                          "Check with `nspgw radio verify`.",
     "radio.no_psk": "no channel key: give --psk-file (or --config with keys/radio-channel.psk in the state dir)",
-    "radio.no_profile": "no profile: give --profile nsp|cp|gct|repeater (or --config)",
+    "radio.no_profile": "no profile: give --profile nsp|nsp-leaf|cp|gct|repeater (or --config)",
 })
 
 CATALOGUES = {"nl": NL, "en": EN}

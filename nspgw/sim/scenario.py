@@ -13,6 +13,8 @@ name = "GCT Elsterwijk"
 role = "gct"               # gct | cp | nsp
 parent = 10                # an NSP's coordinatiepunt
 pos = [0, 3000]            # optional, metres: placed boxes hear each other by distance (sim/propagation.py)
+radio_role = "CLIENT_MUTE" # optional: this box's Meshtastic device role instead of its profile's
+                           #   (firmware-profiles/<role>.yaml; a [network] takes nsp_radio_role etc.)
 
 [propagation]              # optional: model = "log-distance" (exponent = 3.5) or "hata-suburban"
 model = "log-distance"     #   (base_height_m = 30, mobile_height_m = 1.5)
@@ -57,6 +59,7 @@ from nspgw.daemon.trace import Trace
 from nspgw.errors import ConfigError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.sim import propagation, scenario_gen
+from nspgw.sim.box_radio import box_radio, check_radio_role
 from nspgw.sim.scenario_net import SimNet
 from nspgw.sim.scenario_report import MessageResult, ScenarioResult, figures
 from nspgw.wire.frames import Precedence
@@ -114,6 +117,8 @@ class Scenario:
     # The simulated broker relays presence (retained status, Last Will); false: boxes that publish none.
     presence: bool = True
     ignored: tuple[str, ...] = ()  # [scenario] keys the runner does not know (`nspgw sim run` warns)
+    # (box, Meshtastic device role) where a scenario overrides the role of the box's firmware profile
+    radio_roles: tuple[tuple[int, str], ...] = ()
 
     def with_duration(self, duration_s: float) -> Scenario:
         """The same scenario shortened or stretched: generated traffic and faults scale with the duration,
@@ -269,10 +274,33 @@ def parse_scenario(data: dict[str, Any], origin: str = "scenario", base_dir: Pat
         if e.link is not None and frozenset(e.link) not in pairs:
             raise ConfigError(f"{e.action} {e.link[0]}-{e.link[1]}: these boxes have no radio link to change")
     events.sort(key=lambda e: e.at_s)
+    radio_roles = _radio_roles(data, boxes)
     return Scenario(name, seed, preset, duration, boxes, tuple(links), tuple(events), tuple(expects),
                     traffic_from_s=t_from, drain_s=drain, raw=data, base_dir=base_dir,
                     positions=tuple(sorted(positions.items())),
-                    ignored=ignored, presence=_get(head, "presence", "scenario", bool, True))
+                    ignored=ignored, presence=_get(head, "presence", "scenario", bool, True),
+                    radio_roles=radio_roles)
+
+
+# [network] keys that give every generated box of a post type another device role than its profile's.
+NETWORK_RADIO_ROLE_KEYS = {f"{r.value}_radio_role": r for r in Role}
+
+
+def _radio_roles(data: dict[str, Any], boxes: tuple[BoxSpec, ...]) -> tuple[tuple[int, str], ...]:
+    """Device-role overrides: `[network] nsp_radio_role` (and cp_, gct_) for a generated network, or
+    `radio_role` on a `[[box]]`. Checked here (ConfigError naming the field); firmware's own rules (deprecated
+    roles stored as CLIENT, installRoleDefaults) apply when the box's radio is set up (sim/box_radio.py)."""
+    out: dict[int, str] = {}
+    net = data.get("network")
+    if isinstance(net, dict):
+        for key, post in NETWORK_RADIO_ROLE_KEYS.items():
+            if key in net:
+                role = check_radio_role(net[key], f"network.{key}")
+                out.update({int(b.addr): role for b in boxes if b.role == post})
+    for i, b in enumerate(data.get("box") or []):
+        if isinstance(b, dict) and "radio_role" in b:
+            out[int(b["addr"])] = check_radio_role(b["radio_role"], f"box[{i}].radio_role")
+    return tuple(sorted(out.items()))
 
 
 def _positions(data: dict[str, Any]) -> tuple[tuple[int, tuple[float, float]], ...]:
@@ -365,6 +393,7 @@ def run_scenario(sc: Scenario, workdir: Path | None = None, trace: Path | None =
     # Links of placed boxes were computed at parse time (sc.links), with the scenario's path-loss model.
     net = SimNet(list(sc.boxes), workdir, seed=sc.seed, preset=sc.preset, presence=sc.presence, trace=tracer)
     try:
+        set_radio_roles(net, dict(sc.radio_roles))
         for a, b, loss, snr in sc.links:
             net.mesh.set_link(f"box{a}", f"box{b}", loss=loss, snr=snr)
         sent: dict[str, tuple[SendSpec, int, float]] = {}
@@ -378,6 +407,16 @@ def run_scenario(sc: Scenario, workdir: Path | None = None, trace: Path | None =
         net.close()
         if tracer is not None:
             tracer.close()
+
+
+def set_radio_roles(net: SimNet, roles: dict[int, str]) -> None:
+    """Give the boxes in `roles` their device role instead of their profile's, as a re-provisioned radio
+    holds it (sim/box_radio.py), the way a virtual radio's admin write reaches its mesh node
+    (sim/device.py `_apply_to_mesh`)."""
+    for addr, role in roles.items():
+        radio = box_radio(net.boxes[addr].spec.role, role)
+        node = net.mesh.node(net.boxes[addr].name)
+        node.role, node.rebroadcast_mode, node.hop_limit = radio.role, radio.rebroadcast_mode, radio.hop_limit
 
 
 def _apply(net: SimNet, ev: EventSpec, sent: dict[str, tuple[SendSpec, int, float]]) -> None:

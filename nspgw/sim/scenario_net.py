@@ -31,6 +31,7 @@ from nspgw.daemon.driver import Driver, core_timing
 from nspgw.daemon.trace import Trace
 from nspgw.errors import NspgwError, SimulationError
 from nspgw.ids import BoxAddr
+from nspgw.sim.box_radio import box_radio
 from nspgw.sim.mesh import Mesh, Reception
 from nspgw.sim.mesh import RoutingEvent as MeshRouting
 from nspgw.sim.scenario_airtime import AirLog
@@ -106,9 +107,11 @@ class SimNet:
         self.mesh.on_transmit = self.air_log.note
         self.frames_sent: dict[int, dict[int, tuple[int, int]]] = {}  # box → counter → (seq, fragment index)
         for spec in boxes:
-            # As firmware-profiles/ provisions every box: CLIENT with LOCAL_ONLY (the CP relays at the nspgw
-            # layer, not as a LoRa router; ROUTER_CLIENT no longer exists in 2.7 and is stored as CLIENT).
-            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role="CLIENT", rebroadcast_mode="LOCAL_ONLY",
+            # Role, rebroadcast mode and hop limit as `nspgw radio provision` leaves them with the post type's
+            # firmware profile (firmware-profiles/); a scenario's radio_role overrides are applied afterwards.
+            radio = box_radio(spec.role)
+            self.mesh.add_node(f"box{spec.addr}", spec.node_num, role=radio.role,
+                               rebroadcast_mode=radio.rebroadcast_mode, hop_limit=radio.hop_limit,
                                position=(positions or {}).get(spec.addr))
             self.boxes[spec.addr] = self._boot(spec)
 

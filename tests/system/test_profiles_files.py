@@ -16,7 +16,7 @@ from nspgw.adapters import radio_profile as profiles
 from nspgw.errors import ConfigError, SecurityError
 from nspgw.store.keyfiles import read_channel_key
 
-ROLES = ["nsp", "cp", "gct", "repeater"]
+ROLES = ["nsp", "nsp-leaf", "cp", "gct", "repeater"]
 Role = config_pb2.Config.DeviceConfig.Role
 
 
@@ -43,8 +43,30 @@ def test_profile_basics(role: str) -> None:
 
 
 def test_roles_per_profile() -> None:
-    want = {"nsp": Role.CLIENT, "cp": Role.CLIENT, "gct": Role.CLIENT, "repeater": Role.ROUTER}
+    want = {"nsp": Role.CLIENT, "nsp-leaf": Role.CLIENT_MUTE, "cp": Role.CLIENT, "gct": Role.CLIENT,
+            "repeater": Role.ROUTER}
     assert {r: profiles.load_profile(r).config.device.role for r in ROLES} == want
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_profile_carries_port_311(role: str) -> None:
+    """No profile may ask for a mode that drops port 311; only the leaf profile may ask for no relaying."""
+    p = profiles.load_profile(role)
+    mode = config_pb2.Config.DeviceConfig.RebroadcastMode
+    assert p.config.device.rebroadcast_mode not in (mode.CORE_PORTNUMS_ONLY, mode.NONE)
+    assert profiles.relays_nothing(p) == (role == "nsp-leaf")
+
+
+def test_leaf_profile_differs_from_nsp_only_in_role() -> None:
+    nsp, leaf = profiles.load_profile("nsp"), profiles.load_profile("nsp-leaf")
+    assert leaf.config_fields == nsp.config_fields and leaf.module_config == nsp.module_config
+    assert leaf.channel_url == nsp.channel_url
+    cfg, mod, chans = _live_from(leaf, KEY)
+    assert profiles.compare(leaf, cfg, mod, chans, nspgw_psk=KEY) == []  # a mute leaf passes verify
+    assert {d.field for d in profiles.compare(nsp, cfg, mod, chans, nspgw_psk=KEY)} == {
+        "device.role", profiles.PORT_311_FIELD}  # ... but not against the relaying NSP profile
+    cfg.device.role = Role.CLIENT
+    assert [d.field for d in profiles.compare(leaf, cfg, mod, chans, nspgw_psk=KEY)] == ["device.role"]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -180,6 +180,26 @@ def test_provision_repeater_keeps_local_only_and_relays_port_311(mesh: list[dict
     assert "poort 311" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_provision_leaf_nsp_passes_verify_and_is_caught_under_the_relaying_profile(
+        mesh: list[dict[str, str]], psk_file: Path) -> None:
+    """`nsp-leaf` (CLIENT_MUTE) provisions and verifies; the same radio verified as a relaying `nsp` fails on
+    the role and on relay.port_311, so a radio left mute by mistake is still found. Back to `nsp` after."""
+    host = mesh[0]["tcp"]
+    r = run([*NSPGW, "radio", "provision", "--profile", "nsp-leaf", "--host", host, "--psk-file", str(psk_file)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = run([MESHTASTIC, "--host", host, "--get", "device.role"])
+    assert "device.role: 1" in got.stdout, got.stdout  # 1 = CLIENT_MUTE
+    r = run([*NSPGW, "radio", "verify", "--profile", "nsp-leaf", "--host", host, "--psk-file", str(psk_file)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run([*NSPGW, "radio", "verify", "--profile", "nsp", "--host", host, "--psk-file", str(psk_file), "--json"])
+    assert r.returncode == 6
+    fields = {d["field"]: d for d in json.loads(r.stdout)["differences"]}
+    assert set(fields) == {"device.role", profiles.PORT_311_FIELD}
+    assert fields[profiles.PORT_311_FIELD]["actual"] == "CLIENT_MUTE (no relaying)"
+    r = run([*NSPGW, "radio", "provision", "--profile", "nsp", "--host", host, "--psk-file", str(psk_file)])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_verify_without_key_rejects_placeholder(mesh: list[dict[str, str]]) -> None:
     """The profile's own channel URL (placeholder key) set with the official CLI: verify refuses it."""
     host = mesh[1]["tcp"]
