@@ -47,7 +47,6 @@ class SimRadioPort:
         self.queued = queued
         self.outbox = RadioOutbox(net.preset)
         self.wake_at: float | None = None
-        self.hop_limit = 3  # the profile's lora.hopLimit (firmware-profiles/)
 
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
              want_ack: bool = False, local: bool = False) -> None:
@@ -62,7 +61,8 @@ class SimRadioPort:
             box = net.boxes[self.addr]
             packet_id = net.next_packet_id()
             hops = self.outbox.hop_limit(frame)
-            hops = self.hop_limit if hops is None else hops
+            if hops is None:  # sendData without hopLimit: the library takes the radio's lora.hop_limit (profile)
+                hops = net.mesh.node(box.name).hop_limit
             # MeshInterface.sendData sets hop_start = hop_limit for our own packet (Router::send does too)
             packet = RadioPacket(box.spec.node_num, frame.node, packet_id, NSPGW_PORTNUM, frame.data, NSPGW_CHANNEL,
                                  want_ack=frame.want_ack and frame.node != BROADCAST, priority=LIBRARY_PRIORITY,
