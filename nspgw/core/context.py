@@ -17,6 +17,7 @@ from typing import Protocol
 
 from nspgw.core.actions import Action, Detail
 from nspgw.core.airtime import DutyCycleLedger
+from nspgw.core.bulletin_state import BulletinRelay
 from nspgw.core.config import NodeConfig
 from nspgw.core.history import FrameHistory
 from nspgw.core.lifecycle import MsgEvent
@@ -95,6 +96,8 @@ class NodeContext(Protocol):
     def memory(self) -> InboundMemoryLike: ...
     @property
     def resync(self) -> ResyncStateLike: ...
+    @property
+    def bulletins(self) -> BulletinRelay: ...
 
     # ------------------------------------------------------------------- tables (changed in place, never rebound)
     @property

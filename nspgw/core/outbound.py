@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from nspgw.core import inbound
+from nspgw.core import bulletins, inbound
 from nspgw.core.actions import Action, Detail, DetailKind, StoreFrameSent, Transmit
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.context import NodeContext
@@ -25,6 +25,7 @@ from nspgw.wire.fragment import fragment
 from nspgw.wire.frames import (
     MAX_BROADCAST_FRAME,
     NSPGW_PORTNUM,
+    BulletinHeldFrame,
     ExpiredFrame,
     FragmentRequestFrame,
     MessageFrame,
@@ -167,7 +168,8 @@ def estimate_len(node: NodeContext, key: JobKey) -> int:
         return min(len(frags[i].body) + len(frags[i].signature) + 26, MAX_BROADCAST_FRAME)
     if isinstance(key, HeldKey):
         return len(node.held[(key.origin, key.counter)].raw) + 4
-    return 40
+    raw = node.ctl[key.job].raw
+    return 40 if raw is None else len(raw)
 
 def radio_gate(node: NodeContext, key: JobKey, prec: Precedence, now: float) -> float:
     """Earliest time a radio job could go: `now` when it may go now, else when the radio is free, no longer
@@ -264,6 +266,9 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
     else:
         c = node.ctl.pop(key.job)
         node.sched.remove(key)
+        if c.raw is not None:  # a GCT bulletin fragment a CP passes on unchanged (core/bulletins.py)
+            transmit(node, r.link, None if r.hop == BROADCAST_ADDR else r.hop, c.raw, c.precedence, None, now, acts)
+            return
         if isinstance(c.frame, FragmentRequestFrame):
             asked = inbound.next_request(node, c, now)  # what is missing now; None: nothing any more
             if asked is None:
@@ -281,7 +286,8 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
             transmit(node, r.link, hop, data, c.precedence, None, now, acts)
             _await_custody(node, c, counter, r.hop, now)
             return
-        notice = isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
+        notice = hop is not None and (isinstance(c.frame, ReceiptFrame | ExpiredFrame) or (
+            isinstance(c.frame, BulletinHeldFrame) and c.frame.dst == c.frame.msg.origin))
         transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice)
 
 def _await_custody(node: NodeContext, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:
@@ -311,7 +317,9 @@ def serve_out(node: NodeContext, o: OutMsg, r: Route, now: float, acts: list[Act
         if o.bulletin and o.attempts > 0:
             if o.pending is None:
                 o.pending = node.bulletin_addressees()
-            o.round = [(i, b) for b in sorted(o.pending) for i in range(len(frags))]
+            # An NSP under a CP is served by that CP, which holds the bulletin (core/bulletins.py).
+            targets = bulletins.bulletin_targets(node, o.pending, o.attempts)
+            o.round = [(i, b) for b in targets for i in range(len(frags))]
         elif (recheck or (o.attempts > 0 and not r.custody)) and len(frags) > 1:
             o.round = [(len(frags) - 1, None)]  # the last fragment makes the reader ask for what it lacks
         else:
