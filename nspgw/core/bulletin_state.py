@@ -33,6 +33,18 @@ class BulletinRelay:
 
     def __init__(self) -> None:
         self._items: dict[MsgId, Relayed] = {}
+        # Originator → the CP whose re-broadcast brought us its last bulletin (we are beyond its flood): our
+        # frames for that originator go to this CP with custody (core/bulletins.py `upstream_for`).
+        self._upstream: dict[BoxAddr, BoxAddr] = {}
+
+    def upstream(self, origin: BoxAddr) -> BoxAddr | None:
+        return self._upstream.get(origin)
+
+    def set_upstream(self, origin: BoxAddr, hop: BoxAddr | None) -> None:
+        if hop is None:
+            self._upstream.pop(origin, None)
+        else:
+            self._upstream[origin] = hop
 
     def get(self, msg: MsgId) -> Relayed | None:
         return self._items.get(msg)

@@ -36,6 +36,7 @@ FLOOD_EDGE_HOPS = 3
 `config.lora.hop_limit`): a CP that received a bulletin this far out re-broadcasts it for the posts beyond."""
 
 _GATHER_FACTOR = 3.0  # a CP's first report waits this many receipt delays for its NSPs' confirmations
+_SPREAD_PER_SIBLING = 0.8  # × receipt delay per NSP of the same CP: 4 s each at 5 s (FLASH a quarter)
 
 
 # ------------------------------------------------------------------------------------------- roster
@@ -63,10 +64,15 @@ def _relaying(node: NodeContext, origin: BoxAddr) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- receiving
-def fragment_in(node: NodeContext, frame: MessageFrame, raw: bytes, mesh_hops: int) -> None:
-    """A CP keeps the bytes of every GCT bulletin fragment as they arrived (newest wins, as in reassembly)."""
+def fragment_in(node: NodeContext, frame: MessageFrame, raw: bytes, mesh_hops: int, hop: BoxAddr) -> None:
+    """A CP keeps the bytes of every GCT bulletin fragment as they arrived (newest wins, as in reassembly),
+    and notes whether the GCT's flood reaches it or only another CP's re-broadcast does (`upstream_for`)."""
     if not _relaying(node, frame.src):
         return
+    if hop == frame.src:
+        node.bulletins.set_upstream(frame.src, None)
+    elif hop != node.me and _role(node, hop) == Role.CP:
+        node.bulletins.set_upstream(frame.src, hop)
     r = node.bulletins.get(frame.msg)
     if r is None or r.count != frame.frag_count:
         r = node.bulletins.add(frame.msg, Relayed(frame.precedence, frame.frag_count))
@@ -90,8 +96,8 @@ def delivered(node: NodeContext, whole: MessageFrame, digest: bytes, now: float)
             r.deadline = now + node.cfg.ttl_s[whole.precedence]
             if r.mesh_hops >= FLOOD_EDGE_HOPS:
                 _send(node, r, None, now)  # beyond the flood's reach: once more, for the posts further out
-            if r.pending:
-                r.due = now + node.cfg.ack_timeout_s
+            if r.pending:  # once its NSPs had time to confirm (`confirm_spread_s`)
+                r.due = now + node.cfg.ack_timeout_s + confirm_spread_s(node, node.me, whole.precedence)
             report(node, msg, digest, {node.me, *r.confirmed}, whole.precedence, now,
                    node.batch_delay(whole.precedence) * _GATHER_FACTOR)
             return
@@ -122,8 +128,8 @@ def repeat_heard(node: NodeContext, frame: MessageFrame, hop: BoxAddr, now: floa
         if hop == msg.origin:  # the GCT misses confirmations of ours: report all we know, serve the rest now
             prec = frame.precedence
             report(node, msg, digest, {node.me, *r.confirmed}, prec, now, node.batch_delay(prec))
-            if r.pending:
-                r.due = now
+            if r.pending and r.due is None:  # (a running re-send timer is not hurried: its NSPs may be
+                r.due = now  # confirming right now)
         return
     parent = cp_parent(node, node.me)
     if hop == msg.origin or parent is None or _role(node, msg.origin) != Role.GCT:
@@ -162,14 +168,23 @@ def held_in(node: NodeContext, frame: BulletinHeldFrame, now: float) -> tuple[Bo
 
 
 # ------------------------------------------------------------------------------------------ sending
+def confirm_spread_s(node: NodeContext, cp: BoxAddr, prec: Precedence) -> float:
+    """How far the NSPs of `cp` spread their confirmations: they all heard the same frame at the same moment
+    and most of them cannot hear each other (hidden terminals: no carrier sense helps), so confirmations sent
+    after one fixed delay collide at the CP, every time (seen in the CP-chain scenario: four in a row lost)."""
+    siblings = sum(1 for e in node.cfg.keyring.roster.entries if e.parent == cp and not e.revoked)
+    return node.batch_delay(prec) * max(2.0, _SPREAD_PER_SIBLING * siblings)
+
+
 def _confirm_to(node: NodeContext, parent: BoxAddr, msg: MsgId, digest: bytes, prec: Precedence, now: float) -> None:
-    """One hop to our CP: we hold the bulletin."""
+    """One hop to our CP: we hold the bulletin (at a random moment of the spread, see `confirm_spread_s`)."""
     for c in node.ctl.values():
         f = c.frame
         if isinstance(f, BulletinHeldFrame) and f.dst == parent and f.msg == msg:
             return  # one still waits for the radio
     frame = BulletinHeldFrame(node.me, parent, msg, digest, (node.me,))
-    node.add_ctl(Ctl(frame, prec, hop=parent, tries_left=2), now, node.batch_delay(prec))
+    delay = node.batch_delay(prec) + node.rng.random() * confirm_spread_s(node, parent, prec)
+    node.add_ctl(Ctl(frame, prec, hop=parent, tries_left=2), now, delay)
 
 
 def report(node: NodeContext, msg: MsgId, digest: bytes, boxes: set[BoxAddr], prec: Precedence, now: float,
@@ -216,6 +231,14 @@ def timers(node: NodeContext, now: float) -> None:
                 _send(node, r, box, now)
         r.attempts += 1
         r.due = now + backoff_s(r.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
+
+
+def upstream_for(node: NodeContext, dst: BoxAddr) -> BoxAddr | None:
+    """The CP to hand a frame for `dst` to with custody, when `dst`'s bulletins reach us only through that CP's
+    re-broadcast (a chain of CPs longer than the hop limit): our reports, and frames our NSPs hand us for it,
+    go back the way the bulletin came, one CP at a time, instead of a flood that cannot reach."""
+    up = node.bulletins.upstream(dst)
+    return up if up is not None and up != node.me and _role(node, up) == Role.CP else None
 
 
 def bulletin_targets(node: NodeContext, pending: set[BoxAddr], attempts: int) -> list[BoxAddr]:

@@ -380,7 +380,7 @@ def _message(node: NodeContext, frame: MessageFrame, rec: Received, link: str, r
                     node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
         if bulletin:
-            bulletins.fragment_in(node, frame, rec.raw, mesh_hops)
+            bulletins.fragment_in(node, frame, rec.raw, mesh_hops, rec.hop_src)
         if bulletin and frame.frag_count > 1:
             _expire_bulletin_partials(node, frame, now)
         try:

@@ -122,6 +122,9 @@ def plan(node: NodeContext, key: JobKey, now: float) -> Route | None:
                      relay_on_ip=lambda hop: node.ip_confirmed(hop))
     if isinstance(key, HeldKey):
         h = node.held[(key.origin, key.counter)]
+        up = bulletins.upstream_for(node, h.dst)
+        if up is not None and up != h.from_hop and not node.ip_reaches(h.dst, now):
+            return Route(RADIO, up, True)  # beyond the flood from `dst`: back the way its bulletins came
         failed = int(h.attempts > 0 and h.last_direct)
         return route(node.cfg.keyring.roster, node.me, h.dst, heard_fresh=node.is_fresh(h.dst, now),
                      ip_up=node.ip_reaches(h.dst, now), via_mesh_relay=node.mesh_hops.get(h.dst, 0) > 0,
@@ -131,6 +134,9 @@ def plan(node: NodeContext, key: JobKey, now: float) -> Route | None:
     if c.hop is not None:
         return Route(c.link or (IP if ip else RADIO), c.hop, False)
     dst = getattr(c.frame, "dst", BROADCAST_ADDR)
+    up = bulletins.upstream_for(node, dst) if dst != BROADCAST_ADDR else None
+    if up is not None and not node.ip_reaches(dst, now):
+        return Route(RADIO, up, True)  # beyond the flood from `dst`: back the way its bulletins came
     r = route(node.cfg.keyring.roster, node.me, dst, heard_fresh=node.is_fresh(dst, now),
               ip_up=node.ip_reaches(dst, now), direct_failures=0, direct_limit=1)
     return r
@@ -360,7 +366,10 @@ def serve_out(node: NodeContext, o: OutMsg, r: Route, now: float, acts: list[Act
         node.sched.put(key, o.precedence, now)
     else:
         o.attempts += 1
-        wait = backoff_s(o.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
+        # A bulletin's confirmations come from every post, spread out, and through its CP (core/bulletins.py):
+        # its repeats wait twice as long as a message's, else the first one goes before they could arrive.
+        base = node.cfg.ack_timeout_s * (2.0 if o.bulletin else 1.0)
+        wait = backoff_s(o.attempts, base, node.cfg.max_backoff_s, node.rng)
         node.sched.put(key, o.precedence, now + wait)
         o.via = via  # remembered to count a direct failure at the next round
 
