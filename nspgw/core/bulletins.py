@@ -35,7 +35,7 @@ FLOOD_EDGE_HOPS = 3
 """Meshtastic relays a frame took before it reached us at which the flood stops (firmware default hop limit 3,
 `config.lora.hop_limit`): a CP that received a bulletin this far out re-broadcasts it for the posts beyond."""
 
-_GATHER_FACTOR = 3.0  # a CP's first report waits this many receipt delays for its NSPs' confirmations
+_GATHER_FACTOR = 3.0  # a CP's later reports wait this many receipt delays for more late confirmations
 _SPREAD_PER_SIBLING = 0.8  # × receipt delay per NSP of the same CP: 4 s each at 5 s (FLASH a quarter)
 
 
@@ -98,8 +98,9 @@ def delivered(node: NodeContext, whole: MessageFrame, digest: bytes, now: float)
                 _send(node, r, None, now)  # beyond the flood's reach: once more, for the posts further out
             if r.pending:  # once its NSPs had time to confirm (`confirm_spread_s`)
                 r.due = now + node.cfg.ack_timeout_s + confirm_spread_s(node, node.me, whole.precedence)
+            # The first report waits until our NSPs had time to confirm (one frame for all of them).
             report(node, msg, digest, {node.me, *r.confirmed}, whole.precedence, now,
-                   node.batch_delay(whole.precedence) * _GATHER_FACTOR)
+                   node.batch_delay(whole.precedence) + confirm_spread_s(node, node.me, whole.precedence))
             return
     parent = cp_parent(node, node.me)
     if parent is not None and parent != msg.origin and _role(node, msg.origin) == Role.GCT:
@@ -163,7 +164,8 @@ def held_in(node: NodeContext, frame: BulletinHeldFrame, now: float) -> tuple[Bo
         prec = r.precedence
         if not r.pending:
             r.due = None
-    report(node, frame.msg, frame.digest, {frame.src}, prec, now, node.batch_delay(prec))
+    # Merged into the report still waiting if any; a late one waits a little for others as late.
+    report(node, frame.msg, frame.digest, {frame.src}, prec, now, node.batch_delay(prec) * _GATHER_FACTOR)
     return None
 
 

@@ -367,8 +367,8 @@ def serve_out(node: NodeContext, o: OutMsg, r: Route, now: float, acts: list[Act
     else:
         o.attempts += 1
         # A bulletin's confirmations come from every post, spread out, and through its CP (core/bulletins.py):
-        # its repeats wait twice as long as a message's, else the first one goes before they could arrive.
-        base = node.cfg.ack_timeout_s * (2.0 if o.bulletin else 1.0)
+        # its repeats wait three times as long as a message's, else the first goes before they could arrive.
+        base = node.cfg.ack_timeout_s * (3.0 if o.bulletin else 1.0)
         wait = backoff_s(o.attempts, base, node.cfg.max_backoff_s, node.rng)
         node.sched.put(key, o.precedence, now + wait)
         o.via = via  # remembered to count a direct failure at the next round
