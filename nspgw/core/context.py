@@ -1,4 +1,5 @@
-"""What the collaborator functions (`inbound.py`, `outbound.py`, `resync.py`) see of the node they work for.
+"""What the collaborator functions (`inbound.py`, `outbound.py`, `resync.py`, `bulletins.py`) see of the node
+they work for.
 
 `Node` (core/node.py) imports those modules and hands itself to their functions; they annotate that argument
 with `NodeContext`, a Protocol that `Node` satisfies structurally, instead of importing `Node`. So the core's
