@@ -36,7 +36,7 @@ FLOOD_EDGE_HOPS = 3
 `config.lora.hop_limit`): a CP that received a bulletin this far out re-broadcasts it for the posts beyond."""
 
 _GATHER_FACTOR = 3.0  # a CP's later reports wait this many receipt delays for more late confirmations
-_SPREAD_PER_SIBLING = 0.8  # × receipt delay per NSP of the same CP: 4 s each at 5 s (FLASH a quarter)
+_SPREAD_PER_SIBLING = 0.8  # × receipt delay per NSP of the same CP: 4 s each at 5 s
 
 
 # ------------------------------------------------------------------------------------------- roster
@@ -175,7 +175,9 @@ def confirm_spread_s(node: NodeContext, cp: BoxAddr, prec: Precedence) -> float:
     and most of them cannot hear each other (hidden terminals: no carrier sense helps), so confirmations sent
     after one fixed delay collide at the CP, every time (seen in the CP-chain scenario: four in a row lost)."""
     siblings = sum(1 for e in node.cfg.keyring.roster.entries if e.parent == cp and not e.revoked)
-    return node.batch_delay(prec) * max(2.0, _SPREAD_PER_SIBLING * siblings)
+    # Not shortened for FLASH: the bulletin is already stored; only the crisis team's view waits for this,
+    # and a FLASH bulletin's time to live (1 h) is too short for repairs of confirmations that collided.
+    return node.cfg.receipt_delay_s * max(2.0, _SPREAD_PER_SIBLING * siblings)
 
 
 def _confirm_to(node: NodeContext, parent: BoxAddr, msg: MsgId, digest: bytes, prec: Precedence, now: float) -> None:
