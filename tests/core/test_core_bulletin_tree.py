@@ -187,3 +187,28 @@ def test_everyone_in_the_tree_gets_it_and_the_gct_sees_every_reader() -> None:
     assert all(MSG in boxes[a].delivered for a in boxes if a != GCT)
     assert 1 not in boxes[GCT].out  # delivered: every box confirmed, through its CP
     assert to_gct_from_nsp == 0
+
+
+def test_a_cp_at_the_end_of_the_flood_broadcasts_the_gcts_frames_once_more() -> None:
+    """A chain of CPs longer than the hop limit: the CP that got the bulletin with the flood's last hop passes
+    it on (unchanged) for the posts beyond; one nearer the GCT does not."""
+    _, frames = gct_broadcast()
+    for hops, expected in ((3, [frames[0]]), (1, [])):
+        cp = node(CP)
+        cp.handle_timer(0.0)
+        acts = cp.handle(FrameIn("radio", frames[0], GCT, mesh_hops=hops), 5.0)
+        out = [a.data for _, a in run(cp, 5.0, 30.0, acts) if a.hop_dst is None and a.data[0] >> 3 & 7 == 0]
+        assert out == expected
+
+
+def test_a_cp_beyond_the_flood_reports_back_the_way_the_bulletin_came() -> None:
+    """CP Zuid got the bulletin only from CP Noord's re-broadcast: its report to the GCT goes to CP Noord with
+    custody (a direct message to the GCT would not reach), and CP Noord hands it on to the GCT."""
+    _, frames = gct_broadcast()
+    cp2 = node(CP2)
+    cp2.handle_timer(0.0)
+    acts = cp2.handle(FrameIn("radio", frames[0], CP), 5.0)
+    sent = [a for _, a in run(cp2, 5.0, 200.0, acts) if a.hop_dst is not None and a.data[0] >> 3 & 7 != 0]
+    assert sent and all(a.hop_dst == CP for a in sent)  # (its bulletin re-sends go to its own NSP)
+    got = codec(CP).decode(sent[0].data, CP2)
+    assert got.frame is None and got.header.custody and got.header.dst == GCT  # sealed for the GCT, held by CP
