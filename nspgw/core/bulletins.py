@@ -71,7 +71,7 @@ def fragment_in(node: NodeContext, frame: MessageFrame, raw: bytes, mesh_hops: i
         return
     if hop == frame.src:
         node.bulletins.set_upstream(frame.src, None)
-    elif hop != node.me and _role(node, hop) == Role.CP:
+    elif hop != node.me and mesh_hops == 0 and _role(node, hop) == Role.CP:  # a neighbour CP's own re-send
         node.bulletins.set_upstream(frame.src, hop)
     r = node.bulletins.get(frame.msg)
     if r is None or r.count != frame.frag_count:
