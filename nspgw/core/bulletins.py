@@ -188,7 +188,8 @@ def _confirm_to(node: NodeContext, parent: BoxAddr, msg: MsgId, digest: bytes, p
             return  # one still waits for the radio
     frame = BulletinHeldFrame(node.me, parent, msg, digest, (node.me,))
     delay = node.batch_delay(prec) + node.rng.random() * confirm_spread_s(node, parent, prec)
-    node.add_ctl(Ctl(frame, prec, hop=parent, tries_left=2), now, delay)
+    link = IP if node.ip_reaches(parent, now) else RADIO  # not to the broker while it says our CP left it
+    node.add_ctl(Ctl(frame, prec, hop=parent, link=link, tries_left=2), now, delay)
 
 
 def report(node: NodeContext, msg: MsgId, digest: bytes, boxes: set[BoxAddr], prec: Precedence, now: float,

@@ -212,3 +212,17 @@ def test_a_cp_beyond_the_flood_reports_back_the_way_the_bulletin_came() -> None:
     assert sent and all(a.hop_dst == CP for a in sent)  # (its bulletin re-sends go to its own NSP)
     got = codec(CP).decode(sent[0].data, CP2)
     assert got.frame is None and got.header.custody and got.header.dst == GCT  # sealed for the GCT, held by CP
+
+
+def test_an_nsp_on_the_broker_confirms_by_radio_when_its_cp_left_the_broker() -> None:
+    from nspgw.core.events import IP, RADIO, LinkChanged, PeerPresence
+
+    _, frames = gct_broadcast()
+    for cp_online, link in ((True, IP), (False, RADIO)):
+        n = node(NSP)
+        n.handle(LinkChanged(IP, True), 0.0)
+        n.handle(LinkChanged(RADIO, True), 0.0)
+        n.handle(PeerPresence(CP, cp_online), 0.0)
+        acts = n.handle(FrameIn(IP, frames[0], GCT), 5.0)
+        to_cp = [a.link for _, a in run(n, 5.0, 120.0, acts) if a.hop_dst == CP]
+        assert to_cp == [link]
