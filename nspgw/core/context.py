@@ -1,4 +1,5 @@
-"""What the collaborator functions (`inbound.py`, `outbound.py`, `resync.py`) see of the node they work for.
+"""What the collaborator functions (`inbound.py`, `outbound.py`, `resync.py`, `bulletins.py`) see of the node
+they work for.
 
 `Node` (core/node.py) imports those modules and hands itself to their functions; they annotate that argument
 with `NodeContext`, a Protocol that `Node` satisfies structurally, instead of importing `Node`. So the core's
@@ -17,6 +18,7 @@ from typing import Protocol
 
 from nspgw.core.actions import Action, Detail
 from nspgw.core.airtime import DutyCycleLedger
+from nspgw.core.bulletin_state import BulletinRelay
 from nspgw.core.config import NodeConfig
 from nspgw.core.history import FrameHistory
 from nspgw.core.lifecycle import MsgEvent
@@ -95,6 +97,8 @@ class NodeContext(Protocol):
     def memory(self) -> InboundMemoryLike: ...
     @property
     def resync(self) -> ResyncStateLike: ...
+    @property
+    def bulletins(self) -> BulletinRelay: ...
 
     # ------------------------------------------------------------------- tables (changed in place, never rebound)
     @property

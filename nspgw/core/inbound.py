@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
+from nspgw.core import bulletins
 from nspgw.core.actions import (
     Action,
     AdoptNetworkKeys,
@@ -41,7 +42,7 @@ from nspgw.core.events import RADIO, FrameIn
 from nspgw.core.lifecycle import CustodyEvent, MsgEvent, advance_custody
 from nspgw.core.resync import sync_hint, sync_received
 from nspgw.core.scheduler import backoff_s
-from nspgw.core.work import Ctl, CtlKey, Held, HeldKey
+from nspgw.core.work import Ctl, CtlKey, Held, HeldKey, OutMsg
 from nspgw.crypto.roster import RosterDelta
 from nspgw.errors import AuthError, DecodeError, SecurityError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
@@ -50,6 +51,7 @@ from nspgw.wire.frames import (
     NSPGW_PORTNUM,
     RECEIPT_DIGEST_LEN,
     BeaconFrame,
+    BulletinHeldFrame,
     CustodyAckFrame,
     ExpiredFrame,
     FragmentRequestFrame,
@@ -122,6 +124,11 @@ def frame_in(node: NodeContext, ev: FrameIn, now: float, acts: list[Action]) -> 
         node.stats["duplicates"] += 1
         if h.custody and rec.frame is not None and h.dst != BROADCAST_ADDR:
             node.queue_ack(hop, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
+        elif isinstance(rec.frame, MessageFrame) and h.dst == BROADCAST_ADDR and rec.frame.msg in node.delivered:
+            # A CP re-sends the GCT's bulletin bytes unchanged to a post it has no confirmation from: the post
+            # holds it (our confirmation was lost), so it confirms again (rate-limited).
+            if node.memory.receipt_due(rec.frame.msg, now):
+                bulletins.repeat_heard(node, rec.frame, hop, now)
         elif rec.frame is None:
             _take_custody(node, rec, ev, now, acts)
         return
@@ -169,6 +176,8 @@ def frame_in(node: NodeContext, ev: FrameIn, now: float, acts: list[Action]) -> 
         node.queue_ack(hop, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
     if isinstance(frame, ReceiptFrame):
         _receipt(node, frame, acts)
+    elif isinstance(frame, BulletinHeldFrame):
+        _bulletin_held(node, frame, now, acts)
     elif isinstance(frame, CustodyAckFrame):
         _custody_ack(node, frame, now, acts)
     elif isinstance(frame, ExpiredFrame):
@@ -215,7 +224,7 @@ def _network_frame(node: NodeContext, frame: Frame, rec: Received, ev: FrameIn, 
     if fresh and rec.hop_src != node.me:
         node.peer_heard(rec.hop_src, ev.link, ev.snr, ev.rssi, now, acts, ev.mesh_hops)
     if isinstance(frame, MessageFrame):  # a bulletin: deduplicated by message number, signature checked
-        _message(node, frame, rec, ev.link, False, now, acts)
+        _message(node, frame, rec, ev.link, False, now, acts, ev.mesh_hops)
     elif isinstance(frame, BeaconFrame) and fresh and frame.roster_version > node.roster_warned:
         mine = node.cfg.keyring.roster.version
         if frame.roster_version > mine:
@@ -268,22 +277,40 @@ def _receipt(node: NodeContext, frame: ReceiptFrame, acts: list[Action]) -> None
         if o is None:
             node.late_receipt(seq, frame.src, acts)
             continue
-        if digest != receipt_digest(o.body):
-            # The destination stored other content under this number: a restored or cloned copy of this box
-            # sent it (and the receipt reached both copies, e.g. over the box's MQTT topic). Not ours.
-            node.stats["rejected"] += 1
-            continue
-        if o.pending is not None:
-            if frame.src in o.pending:  # else a repeat from a box that already confirmed
-                o.pending.discard(frame.src)
-                acts.append(StoreReceipt(seq, frame.src))
-            if not o.pending:
-                node.finish(o, MsgEvent.RECEIPT, acts)
-        elif frame.src == o.dst:
-            acts.append(StoreReceipt(seq, frame.src))
+        _count_receipt(node, o, frame.src, digest, acts)
+
+
+def _count_receipt(node: NodeContext, o: OutMsg, box: BoxAddr, digest: bytes, acts: list[Action]) -> None:
+    if digest != receipt_digest(o.body):
+        # The destination stored other content under this number: a restored or cloned copy of this box
+        # sent it (and the receipt reached both copies, e.g. over the box's MQTT topic). Not ours.
+        node.stats["rejected"] += 1
+        return
+    if o.pending is not None:
+        if box in o.pending:  # else a repeat from a box that already confirmed
+            o.pending.discard(box)
+            acts.append(StoreReceipt(o.msg.seq, box))
+        if not o.pending:
             node.finish(o, MsgEvent.RECEIPT, acts)
-        else:
-            node.stats["rejected"] += 1
+    elif box == o.dst:
+        acts.append(StoreReceipt(o.msg.seq, box))
+        node.finish(o, MsgEvent.RECEIPT, acts)
+    else:
+        node.stats["rejected"] += 1
+
+
+def _bulletin_held(node: NodeContext, frame: BulletinHeldFrame, now: float, acts: list[Action]) -> None:
+    """Boxes that hold a bulletin, confirmed along the tree (core/bulletins.py): at the originator, each box the
+    sending CP may vouch for (itself, its own NSPs) counts as that box's receipt."""
+    boxes = bulletins.held_in(node, frame, now)
+    if not boxes:
+        return
+    o = node.out.get(frame.msg.seq)
+    for box in boxes:
+        if o is None or o.pending is None:
+            node.late_receipt(frame.msg.seq, box, acts)
+            continue
+        _count_receipt(node, o, box, frame.digest, acts)
 
 
 def _custody_ack(node: NodeContext, frame: CustodyAckFrame, now: float, acts: list[Action]) -> None:
@@ -336,7 +363,7 @@ def _expired(node: NodeContext, frame: ExpiredFrame, acts: list[Action]) -> None
 
 
 def _message(node: NodeContext, frame: MessageFrame, rec: Received, link: str, relayed: bool, now: float,
-             acts: list[Action]) -> None:
+             acts: list[Action], mesh_hops: int = 0) -> None:
     h = rec.header
     bulletin = frame.dst == BROADCAST_ADDR
     if frame.msg in node.delivered:
@@ -347,8 +374,13 @@ def _message(node: NodeContext, frame: MessageFrame, rec: Received, link: str, r
         if same:
             node.stats["duplicates"] += 1
             if node.memory.receipt_due(frame.msg, now):  # the first receipt may have been lost
-                node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
+                if bulletin:
+                    bulletins.repeat_heard(node, frame, rec.hop_src, now)
+                else:
+                    node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     else:
+        if bulletin:
+            bulletins.fragment_in(node, frame, rec.raw, mesh_hops, rec.hop_src)
         if bulletin and frame.frag_count > 1:
             _expire_bulletin_partials(node, frame, now)
         try:
@@ -380,7 +412,10 @@ def _message(node: NodeContext, frame: MessageFrame, rec: Received, link: str, r
             node.digests[frame.msg] = body_digest(whole.body)
             node.stats["delivered_in"] += 1
             node.memory.receipt_queued(frame.msg, now)
-            node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
+            if bulletin:
+                bulletins.delivered(node, whole, receipt_digest(whole.body), now)
+            else:
+                node.queue_receipt(frame.src, frame.msg.seq, frame.precedence, now)
     if relayed and not bulletin:
         node.queue_ack(rec.hop_src, link, FrameRef(h.src, h.counter), now, h.precedence)
 

@@ -14,7 +14,7 @@ import contextlib
 import math
 from types import MappingProxyType
 
-from nspgw.core import inbound, lifecycle, outbound
+from nspgw.core import bulletins, inbound, lifecycle, outbound
 from nspgw.core.actions import (
     Action,
     Detail,
@@ -30,6 +30,7 @@ from nspgw.core.actions import (
     StoreTtl,
 )
 from nspgw.core.airtime import DutyCycleLedger
+from nspgw.core.bulletin_state import BulletinRelay
 from nspgw.core.config import NodeConfig, NodeState
 from nspgw.core.events import (
     RADIO,
@@ -102,6 +103,7 @@ class Node:
         self.net_windows = NetWindows()  # network-key frames: never the pair-key windows above
         self.frag_requests: dict[tuple[BoxAddr, int], float] = {}  # (requester, seq) → last honoured at
         self.bulletin_partials: dict[MsgId, float] = {}  # bulletin partial → first fragment at (expiry)
+        self.bulletins = BulletinRelay()  # a CP: bulletins it carries for its NSPs (core/bulletins.py)
         self.clone_alerted: set[BoxAddr] = set()  # boxes seen sending two frames under one counter
         self.roster_warned = config.keyring.roster.version  # highest roster version a beacon told us about
         self._counter = state.counter_reserved
@@ -185,6 +187,9 @@ class Node:
         times += [h.deadline for h in self.held.values()]
         times += [t for _, _, t in self._receipts.values()]
         times += [t for _, t in self._acks.values()]
+        relay_due = self.bulletins.next_due()
+        if relay_due is not None:
+            times.append(relay_due)
         return min(t for t in times if t != math.inf) if any(t != math.inf for t in times) else None
 
     def ip_reaches(self, addr: BoxAddr, now: float) -> bool:
@@ -415,6 +420,7 @@ class Node:
             if at <= now:
                 del self._acks[(hop, link)]
                 inbound.flush_acks(self, hop, link, refs, now)
+        bulletins.timers(self, now)
         if now >= self._next_beacon:
             self._next_beacon = now + self.cfg.beacon_interval_s * (0.9 + 0.2 * self.rng.random())
             beacon = BeaconFrame(self.me, self.cfg.keyring.roster.version, min(self.queued(), 255))

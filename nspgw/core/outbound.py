@@ -11,7 +11,7 @@ import functools
 import math
 from dataclasses import replace
 
-from nspgw.core import inbound
+from nspgw.core import bulletins, inbound
 from nspgw.core.actions import Action, Detail, DetailKind, StoreFrameSent, Transmit
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.backlog import Backlog, Pending, estimate_backlog
@@ -28,6 +28,7 @@ from nspgw.wire.frames import (
     MAX_BROADCAST_FRAME,
     NSPGW_PORTNUM,
     BeaconFrame,
+    BulletinHeldFrame,
     ExpiredFrame,
     FragmentRequestFrame,
     MessageFrame,
@@ -124,6 +125,9 @@ def plan(node: NodeContext, key: JobKey, now: float) -> Route | None:
                      relay_on_ip=lambda hop: node.ip_confirmed(hop))
     if isinstance(key, HeldKey):
         h = node.held[(key.origin, key.counter)]
+        up = bulletins.upstream_for(node, h.dst)
+        if up is not None and up != h.from_hop and not node.ip_reaches(h.dst, now):
+            return Route(RADIO, up, True)  # beyond the flood from `dst`: back the way its bulletins came
         failed = int(h.attempts > 0 and h.last_direct)
         return route(node.cfg.keyring.roster, node.me, h.dst, heard_fresh=node.is_fresh(h.dst, now),
                      ip_up=node.ip_reaches(h.dst, now), via_mesh_relay=node.mesh_hops.get(h.dst, 0) > 0,
@@ -133,6 +137,9 @@ def plan(node: NodeContext, key: JobKey, now: float) -> Route | None:
     if c.hop is not None:
         return Route(c.link or (IP if ip else RADIO), c.hop, False)
     dst = getattr(c.frame, "dst", BROADCAST_ADDR)
+    up = bulletins.upstream_for(node, dst) if dst != BROADCAST_ADDR else None
+    if up is not None and not node.ip_reaches(dst, now):
+        return Route(RADIO, up, True)  # beyond the flood from `dst`: back the way its bulletins came
     r = route(node.cfg.keyring.roster, node.me, dst, heard_fresh=node.is_fresh(dst, now),
               ip_up=node.ip_reaches(dst, now), direct_failures=0, direct_limit=1)
     return r
@@ -171,7 +178,8 @@ def estimate_len(node: NodeContext, key: JobKey) -> int:
         return min(len(frags[i].body) + len(frags[i].signature) + 26, MAX_BROADCAST_FRAME)
     if isinstance(key, HeldKey):
         return len(node.held[(key.origin, key.counter)].raw) + 4
-    return 40
+    raw = node.ctl[key.job].raw
+    return 40 if raw is None else len(raw)
 
 def _frag_len(frag: MessageFrame) -> int:
     return min(len(frag.body) + len(frag.signature) + 26, MAX_BROADCAST_FRAME)
@@ -327,6 +335,9 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
     else:
         c = node.ctl.pop(key.job)
         node.sched.remove(key)
+        if c.raw is not None:  # a GCT bulletin fragment a CP passes on unchanged (core/bulletins.py)
+            transmit(node, r.link, None if r.hop == BROADCAST_ADDR else r.hop, c.raw, c.precedence, None, now, acts)
+            return
         if isinstance(c.frame, FragmentRequestFrame):
             asked = inbound.next_request(node, c, now)  # what is missing now; None: nothing any more
             if asked is None:
@@ -348,7 +359,8 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
         # by hop). Not to a radio heard straight: want_ack makes the firmware raise hop limit 0 to its default
         # (Router::sendLocal), so the whole neighbourhood would flood it; a lost one is repaired end to end
         # (the message comes again, the receipt with it).
-        notice = (isinstance(c.frame, ReceiptFrame | ExpiredFrame) and hop is not None
+        notice = (hop is not None and (isinstance(c.frame, ReceiptFrame | ExpiredFrame) or (
+                      isinstance(c.frame, BulletinHeldFrame) and c.frame.dst == c.frame.msg.origin))
                   and not (node.is_fresh(hop, now) and node.mesh_hops.get(hop, 1) == 0))
         # A beacon tells the boxes that hear this radio itself that we are here: relayed, it would cost the
         # whole mesh a flood and tell far boxes nothing they can use (they reach us through our CP).
@@ -398,7 +410,9 @@ def serve_out(node: NodeContext, o: OutMsg, r: Route, now: float, acts: list[Act
         if o.bulletin and o.attempts > 0:
             if o.pending is None:
                 o.pending = node.bulletin_addressees()
-            o.round = [(i, b) for b in sorted(o.pending) for i in range(len(frags))]
+            # An NSP under a CP is served by that CP, which holds the bulletin (core/bulletins.py).
+            targets = bulletins.bulletin_targets(node, o.pending, o.attempts)
+            o.round = [(i, b) for b in targets for i in range(len(frags))]
         elif (recheck or (o.attempts > 0 and not r.custody)) and len(frags) > 1:
             o.round = [(len(frags) - 1, None)]  # the last fragment makes the reader ask for what it lacks
         else:
@@ -439,7 +453,14 @@ def serve_out(node: NodeContext, o: OutMsg, r: Route, now: float, acts: list[Act
         node.sched.put(key, o.precedence, now)
     else:
         o.attempts += 1
-        node.sched.put(key, o.precedence, now + retry_wait(node, o.precedence, o.attempts))
+        if o.bulletin:
+            # A bulletin's confirmations come from every post, spread out, and through its CP
+            # (core/bulletins.py): its repeats wait three times as long as a message's, else the first goes
+            # before they could arrive.
+            wait = backoff_s(o.attempts, 3.0 * node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
+        else:
+            wait = retry_wait(node, o.precedence, o.attempts)
+        node.sched.put(key, o.precedence, now + wait)
         o.via = via  # remembered to count a direct failure at the next round
 
 def serve_held(node: NodeContext, h: Held, r: Route, now: float, acts: list[Action]) -> None:

@@ -64,6 +64,9 @@ class Ctl:
     tries_left: int = 2  # sends after a radio NAK
     custody_sends: int = 0  # sends to a relay with custody so far (re-sent until it acknowledges)
     asked: int = 0  # fragment requests: how many this one follows (core/inbound.py `next_request`)
+    # Bytes to send unchanged instead of encoding `frame`: a bulletin fragment a CP passes on to its NSPs as
+    # the GCT sealed and signed it (core/bulletins.py); `frame` is that fragment, decoded.
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ the hop extension without touching the sealed frame. Replay windows are the core
 from __future__ import annotations
 
 import enum
+import itertools
 
 from nspgw.crypto.keyring import KeyRing
 from nspgw.crypto.keys import KEY_LEN, SIGNATURE_LEN, NetworkKey, SymmetricKeys
@@ -33,6 +34,7 @@ from nspgw.wire.frames import (
     MAX_UNICAST_FRAME,
     RECEIPT_DIGEST_LEN,
     BeaconFrame,
+    BulletinHeldFrame,
     CustodyAckFrame,
     ExpiredFrame,
     FragmentRequestFrame,
@@ -79,6 +81,11 @@ class Control(enum.IntEnum):
     PROBE = 1
     PROBE_REPLY = 2
     NETWORK_KEY = 3
+    BULLETIN_HELD = 4
+
+
+MAX_HELD_BOXES = 80
+"""Boxes one BulletinHeldFrame names (≤ 2-byte varint each: 160 bytes, within one unicast frame)."""
 
 
 _BROADCAST_KINDS = {Kind.BEACON, Kind.ROSTER_UPDATE}
@@ -132,7 +139,7 @@ def _kind_of(frame: Frame) -> Kind:
         return Kind.FRAGMENT_REQUEST
     if isinstance(frame, ExpiredFrame):
         return Kind.EXPIRED
-    if isinstance(frame, SyncFrame | ProbeFrame | NetworkKeyFrame):
+    if isinstance(frame, SyncFrame | ProbeFrame | NetworkKeyFrame | BulletinHeldFrame):
         return Kind.CONTROL
     if isinstance(frame, BeaconFrame):
         return Kind.BEACON
@@ -214,9 +221,51 @@ def _plaintext(frame: Frame) -> bytes:
         return bytes([Control.PROBE_REPLY if frame.reply else Control.PROBE]) + varint(frame.nonce)
     if isinstance(frame, NetworkKeyFrame):
         return bytes([Control.NETWORK_KEY]) + frame.key.epoch.to_bytes(4, "big") + frame.key.secret
+    if isinstance(frame, BulletinHeldFrame):
+        return bytes([Control.BULLETIN_HELD]) + _held_plaintext(frame)
     if isinstance(frame, BeaconFrame):
         return varint(frame.roster_version) + varint(frame.queued) + bytes([frame.flags])
     return frame.blob
+
+
+def _held_plaintext(frame: BulletinHeldFrame) -> bytes:
+    """origin (2) ‖ varint(seq) ‖ digest (2) ‖ varint(first box) ‖ varint(gap to the next) …, boxes ascending."""
+    if not 1 <= frame.msg.origin <= MAX_ADDR or not 0 <= frame.msg.seq <= MAX_SEQ:
+        raise ValueError("bulletin id out of range")
+    if len(frame.digest) != RECEIPT_DIGEST_LEN:
+        raise ValueError(f"content digest must be {RECEIPT_DIGEST_LEN} bytes")
+    boxes = frame.boxes
+    if not 1 <= len(boxes) <= MAX_HELD_BOXES or any(not 1 <= b <= MAX_ADDR for b in boxes):
+        raise ValueError(f"a bulletin confirmation names 1..{MAX_HELD_BOXES} valid boxes")
+    if any(b >= c for b, c in itertools.pairwise(boxes)):
+        raise ValueError("boxes of a bulletin confirmation must be strictly ascending")
+    out = bytearray(int(frame.msg.origin).to_bytes(2, "big") + varint(frame.msg.seq) + frame.digest)
+    prev = 0
+    for b in boxes:
+        out += varint(b - prev)
+        prev = b
+    return bytes(out)
+
+
+def _parse_held(src: BoxAddr, dst: BoxAddr, r: Reader) -> BulletinHeldFrame:
+    origin = r.uint(2)
+    if not 1 <= origin <= MAX_ADDR:
+        raise DecodeError("bulletin confirmation names an invalid originator")
+    seq = r.varint()
+    if seq > MAX_SEQ:
+        raise DecodeError("message sequence number out of range")
+    digest = r.take(RECEIPT_DIGEST_LEN)
+    boxes: list[BoxAddr] = []
+    prev = 0
+    while r.remaining:
+        gap = r.varint()
+        prev += gap
+        if gap == 0 or prev > MAX_ADDR or len(boxes) >= MAX_HELD_BOXES:
+            raise DecodeError("bulletin confirmation: boxes out of range or not ascending")
+        boxes.append(BoxAddr(prev))
+    if not boxes:
+        raise DecodeError("bulletin confirmation names no box")
+    return BulletinHeldFrame(src, dst, MsgId(BoxAddr(origin), seq), digest, tuple(boxes))
 
 
 def _parse(kind: Kind, src: BoxAddr, dst: BoxAddr, prec: Precedence, ttl: int | None, pt: bytes) -> Frame:
@@ -276,6 +325,8 @@ def _parse(kind: Kind, src: BoxAddr, dst: BoxAddr, prec: Precedence, ttl: int | 
             frame = ProbeFrame(src, dst, r.varint(), reply=sub == Control.PROBE_REPLY)
         elif sub == Control.NETWORK_KEY:
             frame = NetworkKeyFrame(src, dst, NetworkKey(r.uint(4), r.take(KEY_LEN)))
+        elif sub == Control.BULLETIN_HELD:
+            frame = _parse_held(src, dst, r)
         else:
             raise DecodeError(f"unknown control frame {sub} (newer nspgw version?)")
         r.end()

@@ -171,6 +171,22 @@ class SyncFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class BulletinHeldFrame:
+    """Bulletin confirmation along the post tree: `boxes` hold bulletin `msg` (content digest `digest`).
+
+    An NSP tells its own CP (one hop, `boxes` = itself); the CP tells the bulletin's originator, in one frame,
+    which of its NSPs and itself hold it. The originator counts a box only when it is the sender itself or an
+    NSP whose roster parent is the sender: a CP can vouch for its own posts, never for others'. Sealed under
+    the pair key like a receipt. `digest` is `receipt_digest` of the whole body (as in ReceiptFrame)."""
+
+    src: BoxAddr
+    dst: BoxAddr
+    msg: MsgId
+    digest: bytes
+    boxes: tuple[BoxAddr, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BeaconFrame:
     """A box announces itself: who is reachable, which roster version it holds, how much it has queued."""
 
@@ -222,6 +238,7 @@ Frame = (
     | RosterUpdateFrame
     | ProbeFrame
     | NetworkKeyFrame
+    | BulletinHeldFrame
 )
 
 

@@ -47,6 +47,8 @@ def requests_until(nsp: object, start: float, end: float) -> list[tuple[float, t
             return out
         t = max(d, t)
         for a in tx(nsp.handle_timer(t)):  # type: ignore[attr-defined]
+            if a.hop_dst not in (None, GCT):  # its confirmation to its CP (core/bulletins.py)
+                continue
             f = codec(GCT).decode(a.data, NSP).frame
             if isinstance(f, FragmentRequestFrame):
                 out.append((t, f.missing))

@@ -7,11 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nspgw.crypto.enrol import demo_boxes, make_network
-from nspgw.errors import AuthError
+from nspgw.errors import AuthError, DecodeError
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import (
     CUSTODY_OVERHEAD,
     FIXED_OVERHEAD,
+    MAX_HELD_BOXES,
     MAX_SEQ,
     FrameCodec,
     ttl_from_byte,
@@ -21,6 +22,7 @@ from nspgw.wire.frames import (
     MAX_BROADCAST_FRAME,
     MAX_UNICAST_FRAME,
     BeaconFrame,
+    BulletinHeldFrame,
     CustodyAckFrame,
     ExpiredFrame,
     FragmentRequestFrame,
@@ -78,6 +80,9 @@ control_frames = st.one_of(
     st.builds(lambda c: ExpiredFrame(NSP_A, GCT, c), st.lists(u32, max_size=30).map(tuple)),
     st.builds(lambda f: SyncFrame(NSP_A, GCT, f), u32),
     st.builds(lambda n, r: ProbeFrame(NSP_A, GCT, n, r), st.integers(0, 2**64 - 1), st.booleans()),
+    st.builds(lambda o, s, d, b: BulletinHeldFrame(NSP_A, GCT, MsgId(o, s), d, tuple(sorted(b))),
+              addr, st.integers(0, MAX_SEQ), st.binary(min_size=2, max_size=2),
+              st.sets(st.integers(1, 4094).map(BoxAddr), min_size=1, max_size=MAX_HELD_BOXES)),
 )
 
 
@@ -171,3 +176,35 @@ def test_encode_refuses_frames_this_box_may_not_send() -> None:
         CODECS[NSP_A].encode(message(NSP_A, GCT, b"x"), 2**32)
     with pytest.raises(ValueError):
         CODECS[NSP_A].encode(ReceiptFrame(NSP_A, BROADCAST_ADDR, (1,)), 1)
+
+
+def test_bulletin_held_refuses_what_has_no_single_encoding() -> None:
+    """Boxes strictly ascending, 1..MAX_HELD_BOXES of them, a 2-byte digest: anything else is not encoded, and
+    bytes that would decode to it (a zero gap, no box) are refused."""
+    ok = BulletinHeldFrame(CP_N, GCT, MsgId(GCT, 7), b"ab", (NSP_A, NSP_B))
+    for bad in (ok.__class__(CP_N, GCT, MsgId(GCT, 7), b"ab", (NSP_B, NSP_A)),
+                ok.__class__(CP_N, GCT, MsgId(GCT, 7), b"ab", (NSP_A, NSP_A)),
+                ok.__class__(CP_N, GCT, MsgId(GCT, 7), b"ab", ()),
+                ok.__class__(CP_N, GCT, MsgId(GCT, 7), b"abc", (NSP_A,)),
+                ok.__class__(CP_N, GCT, MsgId(GCT, 7), b"ab",
+                             tuple(BoxAddr(a) for a in range(1, MAX_HELD_BOXES + 2)))):
+        with pytest.raises(ValueError):
+            CODECS[CP_N].encode(bad, 1)
+    assert CODECS[GCT].decode(CODECS[CP_N].encode(ok, 1)).frame == ok
+    from nspgw.wire import codec as wc
+
+    for plaintext in (bytes([4]) + bytes([0, 1, 7]) + b"ab",  # no box
+                      bytes([4]) + bytes([0, 1, 7]) + b"ab" + bytes([101, 0])):  # a zero gap: the same box twice
+        raw = wc._header(wc.Kind.CONTROL, Precedence.ROUTINE, False, CP_N, GCT, 9)
+        sealed = raw + wc.seal(NET.keyring(CP_N).pair_keys(CP_N, GCT), raw, plaintext)
+        with pytest.raises(DecodeError):
+            CODECS[GCT].decode(sealed)
+
+
+def test_a_full_bulletin_report_fits_one_unicast_frame() -> None:
+    # as many 2-byte gaps (≥ 128) as fit below the highest address, the rest 1-byte
+    wide = [128 * k for k in range(1, 32)]
+    boxes = tuple(BoxAddr(a) for a in [*wide, *range(wide[-1] + 1, wide[-1] + 1 + MAX_HELD_BOXES - len(wide))])
+    assert len(boxes) == MAX_HELD_BOXES and boxes[-1] <= 4094
+    frame = BulletinHeldFrame(CP_N, GCT, MsgId(GCT, MAX_SEQ), b"ab", boxes)
+    assert len(CODECS[CP_N].encode(frame, 0xFFFFFFFF, custody_to=CP_Z, ttl_s=3600)) <= MAX_UNICAST_FRAME

@@ -13,6 +13,7 @@ from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FrameCodec
 from nspgw.wire.frames import (
     BeaconFrame,
+    BulletinHeldFrame,
     CustodyAckFrame,
     ExpiredFrame,
     FragmentRequestFrame,
@@ -55,6 +56,8 @@ def vectors() -> list[tuple[str, bytes]]:
         ("network_key", c[GCT].encode(NetworkKeyFrame(GCT, NSP_A, NetworkKey(1, bytes(range(32)))), 54)),
         ("beacon", c[NSP_A].encode(BeaconFrame(NSP_A, 1, 4), 1004)),
         ("roster_update", c[GCT].encode(RosterUpdateFrame(GCT, delta), 55)),
+        ("bulletin_held", c[CP_N].encode(BulletinHeldFrame(CP_N, GCT, MsgId(GCT, 7), b"\x0a\x0b",
+                                                           (CP_N, NSP_A, BoxAddr(102))), 23)),
     ]
 
 
@@ -83,6 +86,7 @@ GOLDEN = {
         "7b001fff00000037d100000001000000021066ef2016d118218fb5e8584bb8db33a813ce839391b9c61241671b200e3f"
         "6cc87bb2f7e9d13e4dd508c40f405314d86a2e0fb0778a9b62d654c12df66e5cca4f02a69db01e56956d01"
     ),
+    "bulletin_held": "6b00a00100000017e3409590d8d0eeca28455edc502080cb71",
 }
 
 
@@ -97,9 +101,10 @@ def test_golden_vectors_decode() -> None:
     receivers = {"message": GCT, "message_custody_hop": CP_N, "message_fragment": GCT, "bulletin": NSP_A,
                  "receipt": NSP_A, "custody_ack": NSP_A, "fragment_request": NSP_A, "expired": NSP_A,
                  "sync": NSP_A, "probe": CP_N, "probe_reply": NSP_A, "network_key": NSP_A, "beacon": GCT,
-                 "roster_update": NSP_A}
+                 "roster_update": NSP_A, "bulletin_held": GCT}
     senders = {"bulletin": GCT, "receipt": GCT, "fragment_request": GCT, "sync": GCT, "network_key": GCT,
-               "roster_update": GCT, "custody_ack": CP_N, "expired": CP_N, "probe_reply": CP_N}
+               "roster_update": GCT, "custody_ack": CP_N, "expired": CP_N, "probe_reply": CP_N,
+               "bulletin_held": CP_N}
     for name, hexed in GOLDEN.items():
         raw = bytes.fromhex(hexed)
         got = c[receivers[name]].decode(raw)
