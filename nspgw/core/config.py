@@ -37,7 +37,7 @@ class NodeConfig:
     reserve_fraction: float = 0.2
     # The radio is "busy" for time on air plus this margin (firmware CSMA backoff, serial latency).
     radio_margin_s: float = 0.5
-    heard_fresh_s: float = 1800.0  # a peer heard this recently is tried directly
+    heard_fresh_s: float = 7200.0  # a peer heard this recently is tried directly
     # Receipts and custody acks wait this long to share one frame (FLASH a quarter of it): a frame costs
     # ≥ 0.5 s of air whatever it carries, a few seconds more before "delivered" costs nothing.
     receipt_delay_s: float = 5.0
@@ -47,7 +47,7 @@ class NodeConfig:
     # Held by a relay but no receipt after this long (doubling): the receipt may have been lost on the way
     # back, so the originator sends once more; the reader deduplicates and confirms again.
     held_recheck_s: float = 1800.0
-    beacon_interval_s: float = 900.0
+    beacon_interval_s: float = 3600.0
     checkpoint_interval_s: float = 60.0
     counter_block: int = 64
     sync_hint_interval_s: float = 300.0
