@@ -19,6 +19,9 @@ adapter's queue (precedence first, then arrival order) and go out once the radio
 profile. A frame whose send raised goes back to the head of the queue, so delivery is at-least-once (the
 receiver's replay window drops a duplicate). The queue lives in memory; the core's SQLite outbox stays the
 authority: a frame is only done when a custody ack or receipt comes back, never when it left this adapter.
+
+Precedence reaches the radio too: each frame goes with the `MeshPacket.priority` of its precedence
+(radio_priority.py), so the firmware's own transmit queue also serves FLASH before relays and routine traffic.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from nspgw.adapters.radio_events import (
     packet_to_event,
 )
 from nspgw.adapters.radio_pacing import RadioPacer
+from nspgw.adapters.radio_priority import mesh_priority
 from nspgw.config import Config
 from nspgw.errors import RadioError, UsageError
 from nspgw.ids import node_id_str
@@ -405,8 +409,11 @@ class MeshtasticRadio:
         watchdog.daemon = True
         watchdog.start()
         try:
+            # MeshInterface.sendData's `priority` becomes MeshPacket.priority (the library's default RELIABLE
+            # otherwise); firmware only fills in a priority the client left UNSET (fixPriority).
             packet = iface.sendData(data, destinationId=node, portNum=NSPGW_PORTNUM,
-                                    channelIndex=self._channel_index, wantAck=want_ack, hopLimit=hop_limit)
+                                    channelIndex=self._channel_index, wantAck=want_ack, hopLimit=hop_limit,
+                                    priority=mesh_priority(precedence))
         except (Exception, SystemExit) as exc:
             with self._cond:
                 heapq.heappush(self._outq, frame)  # same precedence and seq: back at its old place

@@ -43,11 +43,13 @@ class SimRadioPort:
 
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
              want_ack: bool = False) -> None:
+        from nspgw.adapters.radio_priority import mesh_priority  # the adapter's precedence mapping
+
         box = self.net.boxes[self.addr]
         packet_id = self.net.next_packet_id()
         dest = hop_dst_addr  # BROADCAST (0xFFFFFFFF) or a node number, as the driver chose it
         packet = RadioPacket(box.spec.node_num, dest, packet_id, NSPGW_PORTNUM, data, NSPGW_CHANNEL,
-                             want_ack=want_ack and dest != BROADCAST, priority=LIBRARY_PRIORITY)
+                             want_ack=want_ack and dest != BROADCAST, priority=mesh_priority(precedence))
         self.net.mesh.send(box.name, packet)
         self.queued(packet_id, ref)
 

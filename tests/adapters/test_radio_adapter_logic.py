@@ -45,13 +45,15 @@ class LibraryInterfaceStandIn:
             node.channels.append(ch)
         self.localNode = node
         self.sent: list[tuple[bytes, int, int, int]] = []
+        self.options: list[dict[str, Any]] = []  # per sendData: wantAck, wantResponse, hopLimit, priority
         self.fail_sends = fail_sends
         self.closed = False
         self.heartbeats = 0
         self.queueStatus: mesh_pb2.QueueStatus | None = None
 
     def sendData(self, data: bytes, destinationId: int, portNum: int, channelIndex: int,
-                 wantAck: bool, hopLimit: int | None = None) -> mesh_pb2.MeshPacket:
+                 wantAck: bool = False, wantResponse: bool = False, hopLimit: int | None = None,
+                 priority: int = mesh_pb2.MeshPacket.Priority.RELIABLE) -> mesh_pb2.MeshPacket:
         # The library's wait for room in the radio's queue: no limit, ends only on a queueStatus with room.
         while self.queueStatus is not None and self.queueStatus.free <= 0:
             time.sleep(0.005)
@@ -59,7 +61,14 @@ class LibraryInterfaceStandIn:
             self.fail_sends -= 1
             raise OSError("write failed")
         self.sent.append((data, destinationId, portNum, channelIndex))
+        self.options.append({"wantAck": wantAck, "wantResponse": wantResponse, "hopLimit": hopLimit,
+                             "priority": priority})
         return mesh_pb2.MeshPacket(id=len(self.sent))
+
+    def getMyUser(self) -> dict[str, Any]:
+        # As the library keeps it: MessageToDict of the radio's User (camelCase, bytes as base64).
+        return {"id": "!00001234", "longName": "NSP Sporthal", "shortName": "NSP1",
+                "publicKey": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=", "hwModel": "TBEAM"}
 
     def sendHeartbeat(self) -> None:
         self.heartbeats += 1
@@ -412,3 +421,23 @@ def test_hop_limit_zero_only_for_a_neighbour_heard_straight() -> None:
     assert pacer.relayed(0xD) and not pacer.relayed(0xA)  # what we heard ourselves wins
     pacer.heard(0xA, 3, 1)  # the neighbour is now behind relays: the configured limit again
     assert pacer.hop_limit_for(0xA, want_ack=False) is None
+
+
+def test_precedence_becomes_the_radio_priority(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    """The firmware's transmit queue orders by MeshPacket.priority (MeshPacketQueue): FLASH goes as ALERT,
+    IMMEDIATE as HIGH, PRIORITY and ROUTINE as RELIABLE (the library's default), all below the firmware's
+    routing acks (ACK)."""
+    from nspgw.adapters.radio_priority import mesh_priority
+
+    prio = mesh_pb2.MeshPacket.Priority
+    assert [mesh_priority(p) for p in range(4)] == [prio.ALERT, prio.HIGH, prio.RELIABLE, prio.RELIABLE]
+    assert all(mesh_priority(p) < prio.ACK for p in range(4))
+    opener = Opener()
+    radio, _events = radio_factory(opener)
+    for precedence in (3, 2, 1, 0):
+        radio.send(0xA + precedence, b"p%d" % precedence, precedence)
+    radio.start()
+    iface = wait_for(lambda: opener.opened and len(opener.opened[0].sent) == 4 and opener.opened[0])
+    got = {d: o["priority"] for (d, *_rest), o in zip(iface.sent, iface.options, strict=True)}
+    assert got == {b"p0": prio.ALERT, b"p1": prio.HIGH, b"p2": prio.RELIABLE, b"p3": prio.RELIABLE}
+
