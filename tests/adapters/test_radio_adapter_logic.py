@@ -441,3 +441,36 @@ def test_precedence_becomes_the_radio_priority(radio_factory) -> None:  # type: 
     got = {d: o["priority"] for (d, *_rest), o in zip(iface.sent, iface.options, strict=True)}
     assert got == {b"p0": prio.ALERT, b"p1": prio.HIGH, b"p2": prio.RELIABLE, b"p3": prio.RELIABLE}
 
+
+def test_unknown_key_refusal_sends_our_nodeinfo_once_per_interval(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    """PKI_SEND_FAIL_PUBLIC_KEY for a DM: the adapter sends that node our own User on NODEINFO_APP with
+    want_response (it answers with its own, which teaches our radio the key), passes the NAK on to the core,
+    and does not repeat the exchange for the same node within KEY_EXCHANGE_INTERVAL_S."""
+    from nspgw.adapters.meshtastic_radio import NODEINFO_PORTNUM
+
+    pki_fail = mesh_pb2.Routing.Error.PKI_SEND_FAIL_PUBLIC_KEY
+    opener = Opener()
+    radio, events = radio_factory(opener)
+    radio.start()
+    radio.send(0xB0B, b"flash", 0)
+    iface = wait_for(lambda: opener.opened and opener.opened[0].sent and opener.opened[0])
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": _routing_answer(1, pki_fail)}, interface=iface)
+    wait_for(lambda: len(iface.sent) == 2)
+    data, node, port, channel = iface.sent[1]
+    assert (node, port, channel) == (0xB0B, NODEINFO_PORTNUM, 1)
+    user = mesh_pb2.User.FromString(data)
+    assert user.long_name == "NSP Sporthal" and user.public_key == bytes(range(1, 33))
+    assert iface.options[1]["wantResponse"] and not iface.options[1]["wantAck"]
+    assert iface.options[1]["priority"] == mesh_pb2.MeshPacket.Priority.ALERT  # as urgent as the refused frame
+    nak = wait_for(lambda: [e for e in list(events.queue) if isinstance(e, RadioAckNak)])
+    assert nak == [RadioAckNak(1, "PKI_SEND_FAIL_PUBLIC_KEY")]  # the core re-sends after the exchange
+    # The core's re-send is refused again (no answer yet): no second NodeInfo to that node; another node
+    # gets its own exchange.
+    radio.send(0xB0B, b"flash", 0)
+    radio.send(0xC0C, b"other", 3)
+    wait_for(lambda: len(iface.sent) == 4)
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": _routing_answer(3, pki_fail)}, interface=iface)
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": _routing_answer(4, pki_fail)}, interface=iface)
+    radio.send(0xD0D, b"marker", 3)  # the worker handles radio events before frames: both NAKs are done
+    wait_for(lambda: any(d == b"marker" for d, *_ in iface.sent))
+    assert [(n, p) for _d, n, p, _c in iface.sent[4:]] == [(0xC0C, NODEINFO_PORTNUM), (0xD0D, 311)]

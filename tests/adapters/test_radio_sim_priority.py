@@ -1,7 +1,9 @@
 """Issue #12 on the radio, through the real meshtastic library against virtual radios (`nspgw sim mesh`, two
 radios that hear each other, LONG_FAST so that frames queue up in the radio as they do on air):
-precedence becomes MeshPacket.priority, so a FLASH frame overtakes ROUTINE frames waiting in the radio's own
-transmit queue (firmware MeshPacketQueue)."""
+- precedence becomes MeshPacket.priority, so a FLASH frame overtakes ROUTINE frames waiting in the radio's own
+  transmit queue (firmware MeshPacketQueue);
+- a direct message the radio refuses for want of the destination's key (PKI_SEND_FAIL_PUBLIC_KEY) makes the
+  adapter exchange NodeInfo with that node, after which the re-sent frame goes through."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ import pytest
 
 from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.meshtastic_radio import MeshtasticRadio
-from nspgw.adapters.radio_admin import provision_checked
+from nspgw.adapters.radio_admin import connected, provision_checked
 from nspgw.adapters.radio_connect import RadioTarget
-from nspgw.adapters.radio_events import RadioFrame, RadioSent
+from nspgw.adapters.radio_events import RadioAckNak, RadioFrame, RadioSent
 from nspgw.ids import parse_node_id
 
 pytestmark = pytest.mark.system
@@ -101,6 +103,11 @@ def num(pair: dict[str, Any], index: int) -> int:
     return int(parse_node_id(pair["nodes"][index]["node_id"]))
 
 
+def knows_key(pair: dict[str, Any], index: int, other: int) -> bool:
+    with connected(RadioTarget.parse(host=pair["nodes"][index]["tcp"]), 10) as iface:
+        return bool((iface.nodesByNum or {}).get(other, {}).get("user", {}).get("publicKey"))
+
+
 def deliver(sender: MeshtasticRadio, events: queue.Queue[Any], dst: int, payload: bytes, precedence: int,
             tries: int = 8) -> RadioFrame:
     """Hand `payload` over and re-send after a silence, as nspgw's core does, until the other side has it."""
@@ -140,3 +147,28 @@ def test_flash_overtakes_routine_frames_waiting_in_the_radio_queue(pair: dict[st
     assert flash_at <= 2, [d[:10] for d in arrived]
     assert arrived.index(routine[-1]) > flash_at and arrived.index(routine[-2]) > flash_at
 
+
+def test_unknown_key_refusal_exchanges_nodeinfo_and_the_resent_frame_goes_through(pair: dict[str, Any],
+                                                                                    adapters) -> None:  # type: ignore[no-untyped-def]
+    # Both radios forget each other (as after `meshtastic --remove-node`, or a node DB reset): a DM is refused
+    # for want of the key, and the other radio's 12-hour NodeInfo reply suppression is gone with the entry.
+    for index, other in ((0, num(pair, 1)), (1, num(pair, 0))):
+        with connected(RadioTarget.parse(host=pair["nodes"][index]["tcp"]), 10) as iface:
+            iface.localNode.removeNode(other)
+    deadline = time.monotonic() + 20
+    while knows_key(pair, 0, num(pair, 1)) or knows_key(pair, 1, num(pair, 0)):
+        assert time.monotonic() < deadline, "the radios did not forget each other"
+        time.sleep(0.2)  # polling a condition with a deadline
+    a, a_events = adapters(0)
+    _b, b_events = adapters(1)
+    a.send(num(pair, 1), b"FLASH zonder sleutel", 0, ref=1)
+    sent = wait_event(a_events, lambda e: isinstance(e, RadioSent) and e.ref == 1)
+    nak = wait_event(a_events, lambda e: isinstance(e, RadioAckNak) and e.request_id == sent.request_id)
+    assert nak.error_reason == "PKI_SEND_FAIL_PUBLIC_KEY"  # the core gets the NAK and re-sends later
+    # The adapter sent our NodeInfo with want_response; the other radio learnt our key and answered with its
+    # own. The core's re-send (here: the test's) now goes out PKI-encrypted and is decrypted at the other end.
+    frame = deliver(a, b_events, num(pair, 1), b"FLASH zonder sleutel", 0)
+    assert frame.channel == 0 and frame.from_node == num(pair, 0)  # a PKI DM: decrypted with the node key
+    refusals = [e for e in list(a_events.queue) if isinstance(e, RadioAckNak)
+                and e.error_reason == "PKI_SEND_FAIL_PUBLIC_KEY"]
+    assert len(refusals) <= 1, "the exchange took more than one re-send"
