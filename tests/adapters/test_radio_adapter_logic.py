@@ -425,12 +425,12 @@ def test_hop_limit_zero_only_for_a_neighbour_heard_straight() -> None:
 
 def test_precedence_becomes_the_radio_priority(radio_factory) -> None:  # type: ignore[no-untyped-def]
     """The firmware's transmit queue orders by MeshPacket.priority (MeshPacketQueue): FLASH goes as ALERT,
-    IMMEDIATE as HIGH, PRIORITY and ROUTINE as RELIABLE (the library's default), all below the firmware's
-    routing acks (ACK)."""
+    IMMEDIATE as HIGH, PRIORITY as RELIABLE (the library's default), ROUTINE as DEFAULT, all below the
+    firmware's routing acks (ACK)."""
     from nspgw.adapters.radio_priority import mesh_priority
 
     prio = mesh_pb2.MeshPacket.Priority
-    assert [mesh_priority(p) for p in range(4)] == [prio.ALERT, prio.HIGH, prio.RELIABLE, prio.RELIABLE]
+    assert [mesh_priority(p) for p in range(4)] == [prio.ALERT, prio.HIGH, prio.RELIABLE, prio.DEFAULT]
     assert all(mesh_priority(p) < prio.ACK for p in range(4))
     opener = Opener()
     radio, _events = radio_factory(opener)
@@ -439,7 +439,7 @@ def test_precedence_becomes_the_radio_priority(radio_factory) -> None:  # type: 
     radio.start()
     iface = wait_for(lambda: opener.opened and len(opener.opened[0].sent) == 4 and opener.opened[0])
     got = {d: o["priority"] for (d, *_rest), o in zip(iface.sent, iface.options, strict=True)}
-    assert got == {b"p0": prio.ALERT, b"p1": prio.HIGH, b"p2": prio.RELIABLE, b"p3": prio.RELIABLE}
+    assert got == {b"p0": prio.ALERT, b"p1": prio.HIGH, b"p2": prio.RELIABLE, b"p3": prio.DEFAULT}
 
 
 def test_unknown_key_refusal_sends_our_nodeinfo_once_per_interval(radio_factory) -> None:  # type: ignore[no-untyped-def]

@@ -142,7 +142,7 @@ def test_flash_overtakes_routine_frames_waiting_in_the_radio_queue(pair: dict[st
         if frame.data not in arrived:
             arrived.append(frame.data)
     flash_at = arrived.index(b"FLASH")
-    # ALERT before RELIABLE (MeshPacketQueue): the radio sends FLASH as soon as the frame on air is done.
+    # ALERT before DEFAULT (MeshPacketQueue): the radio sends FLASH as soon as the frame on air is done.
     # With one priority for all (the library's default) it would have been last, after routine-6.
     assert flash_at <= 2, [d[:10] for d in arrived]
     assert arrived.index(routine[-1]) > flash_at and arrived.index(routine[-2]) > flash_at
