@@ -19,6 +19,15 @@ adapter's queue (precedence first, then arrival order) and go out once the radio
 profile. A frame whose send raised goes back to the head of the queue, so delivery is at-least-once (the
 receiver's replay window drops a duplicate). The queue lives in memory; the core's SQLite outbox stays the
 authority: a frame is only done when a custody ack or receipt comes back, never when it left this adapter.
+
+Precedence reaches the radio too: each frame goes with the `MeshPacket.priority` of its precedence
+(radio_priority.py), so the firmware's own transmit queue also serves FLASH before relays and routine traffic.
+
+Unknown keys: firmware 2.7 refuses a direct message to a node whose public key it has not heard
+(PKI_SEND_FAIL_PUBLIC_KEY, Router::perhapsEncode). The adapter then sends that node our own NodeInfo with
+want_response, as the Meshtastic apps do ("exchange user info"), at most once per node per
+KEY_EXCHANGE_INTERVAL_S; the NAK goes on to the core, which re-sends the frame after the exchange without
+counting a failed attempt (core/outbound.py `send_result`).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +52,7 @@ from nspgw.adapters.radio_events import (
     packet_to_event,
 )
 from nspgw.adapters.radio_pacing import OutFrame, RadioOutbox
+from nspgw.adapters.radio_priority import mesh_priority
 from nspgw.config import Config
 from nspgw.errors import RadioError, UsageError
 from nspgw.ids import node_id_str
@@ -97,6 +107,15 @@ EventSink = Callable[[str, object], None]
 _KINDS: dict[type, str] = {RadioFrame: "frame", RadioState: "state", RadioSent: "delivered",
                            RadioAckNak: "acknak", RadioTelemetry: "telemetry"}
 
+PKI_SEND_FAIL = "PKI_SEND_FAIL_PUBLIC_KEY"
+NODEINFO_PORTNUM = 4  # portnums.proto NODEINFO_APP
+KEY_EXCHANGE_INTERVAL_S = 600.0
+"""At most one NodeInfo exchange per node per 10 minutes (a NodeInfo DM is ~100 bytes, ~1.3 s on air at
+LONG_FAST): firmware's own NodeInfoModule does not send its NodeInfo more often than every 10 minutes
+(allocReply's base timeout), and a node that answered a request from us within 12 hours does not answer again
+(NodeInfoModule: replies suppressed per requester), so asking more often only spends airtime."""
+_REMEMBER_SENT = 512  # packet id -> (node, precedence) of our recent DMs, to name the node of a PKI refusal
+
 
 
 class MeshtasticRadio:
@@ -136,6 +155,9 @@ class MeshtasticRadio:
         # False only for tests of queue order and reconnects against a stand-in radio
         self._outbox = RadioOutbox(profile.modem_preset if profile is not None else "LONG_FAST", pace=pace)
         self._pacer = self._outbox.pacer
+        self._dm_sent: OrderedDict[int, tuple[int, int]] = OrderedDict()  # packet id -> (node, precedence)
+        self._exchange_due: dict[int, int] = {}  # node -> precedence of the refused frame: NodeInfo to send
+        self._exchanged_at: dict[int, float] = {}  # node -> monotonic time of our last NodeInfo to it
 
     @classmethod
     def from_config(cls, cfg: Config, sink: EventSink, **kw: Any) -> MeshtasticRadio:
@@ -361,6 +383,8 @@ class MeshtasticRadio:
                 event = packet_to_event(payload, self._my_node, self._channel_index)
                 if isinstance(event, RadioAckNak):
                     self._pacer.answered(time.monotonic(), event.request_id)
+                    if event.error_reason == PKI_SEND_FAIL:
+                        self._key_unknown(event.request_id)
                     if not self._pacer.proves_loss(event.request_id, event.error_reason):
                         log.debug("MAX_RETRANSMIT for packet %d sent without want_ack: no proof of loss",
                                   event.request_id)
@@ -383,16 +407,71 @@ class MeshtasticRadio:
             return
         with self._cond:
             # One frame in flight at the radio, with room for a relay (radio_pacing.py).
-            frame = self._outbox.pop_ready(now) if self._state.connected else None
-            if frame is None:
+            paced = self._outbox.pace and self._pacer.ready_at() > now
+            exchange = (next(iter(self._exchange_due.items()))
+                        if self._exchange_due and self._state.connected and not paced else None)
+            frame = self._outbox.pop_ready(now) if exchange is None and self._state.connected else None
+            if frame is None and exchange is None:
                 if not self._inbox and not self._stopping:
                     wait = self._heartbeat_s - (now - self._last_heartbeat)
-                    paced = self._outbox.wait_s(now)
-                    if paced and self._state.connected:
-                        wait = min(wait, paced)
+                    if paced and self._state.connected and (len(self._outbox) or self._exchange_due):
+                        wait = min(wait, self._pacer.ready_at() - now)
                     self._cond.wait(max(0.0, wait))
                 return
-        self._transmit(frame)
+        if exchange is not None:
+            self._send_nodeinfo(*exchange)
+        elif frame is not None:
+            self._transmit(frame)
+
+    def _key_unknown(self, packet_id: int) -> None:
+        """The radio refused our DM `packet_id` for want of the destination's public key: plan a NodeInfo
+        exchange with that node, unless one went out within KEY_EXCHANGE_INTERVAL_S."""
+        sent = self._dm_sent.pop(packet_id, None)
+        if sent is None:
+            return
+        node, precedence = sent
+        last = self._exchanged_at.get(node)
+        if last is not None and time.monotonic() - last < KEY_EXCHANGE_INTERVAL_S:
+            log.debug("key of %s still unknown; NodeInfo exchange already done %.0f s ago",
+                      node_id_str(node), time.monotonic() - last)
+            return
+        self._exchange_due[node] = min(precedence, self._exchange_due.get(node, precedence))
+
+    def _own_user(self, iface: Any) -> Any:
+        """Our radio's User (owner names, public key) as a protobuf, from the library's node DB."""
+        from google.protobuf import json_format
+        from meshtastic.protobuf import mesh_pb2
+
+        user = iface.getMyUser()
+        if not user:
+            return None
+        return json_format.ParseDict(user, mesh_pb2.User(), ignore_unknown_fields=True)
+
+    def _send_nodeinfo(self, node: int, precedence: int) -> None:
+        """Send our NodeInfo to `node` with want_response: it learns our key and answers with its own
+        (NodeInfoModule), which teaches our radio the key it lacked. NODEINFO_APP is never PKI-encrypted
+        (Router::perhapsEncode), so this DM goes out although the key is unknown."""
+        del self._exchange_due[node]
+        iface = self._iface
+        self._exchanged_at[node] = time.monotonic()
+        if len(self._exchanged_at) > _REMEMBER_SENT:
+            self._exchanged_at.pop(next(iter(self._exchanged_at)))
+        try:
+            user = self._own_user(iface)
+            if user is None:
+                log.warning("eigen NodeInfo onbekend; geen sleuteluitwisseling met %s", node_id_str(node))
+                return
+            payload = user.SerializeToString()
+            packet = iface.sendData(payload, destinationId=node, portNum=NODEINFO_PORTNUM,
+                                    channelIndex=self._channel_index, wantResponse=True,
+                                    hopLimit=self._pacer.hop_limit_for(node, want_ack=False),
+                                    priority=mesh_priority(precedence))
+        except (Exception, SystemExit) as exc:
+            self._drop(f"verzenden mislukt ({exc}); opnieuw verbinden")
+            return
+        log.info("sleutel van %s onbekend bij de radio: NodeInfo gestuurd (uitwisseling)", node_id_str(node))
+        self._pacer.sent(time.monotonic(), int(getattr(packet, "id", 0)), len(payload), direct=True,
+                         want_ack=False, relayed=self._pacer.relayed(node))
 
     def _transmit(self, frame: OutFrame) -> None:
         node, data, want_ack = frame.node, frame.data, frame.want_ack
@@ -402,8 +481,11 @@ class MeshtasticRadio:
         watchdog.daemon = True
         watchdog.start()
         try:
+            # MeshInterface.sendData's `priority` becomes MeshPacket.priority (the library's default RELIABLE
+            # otherwise); firmware only fills in a priority the client left UNSET (fixPriority).
             packet = iface.sendData(data, destinationId=node, portNum=NSPGW_PORTNUM,
-                                    channelIndex=self._channel_index, wantAck=want_ack, hopLimit=hop_limit)
+                                    channelIndex=self._channel_index, wantAck=want_ack, hopLimit=hop_limit,
+                                    priority=mesh_priority(frame.precedence))
         except (Exception, SystemExit) as exc:
             with self._cond:
                 self._outbox.requeue(frame)  # same precedence and seq: back at its old place
@@ -418,6 +500,11 @@ class MeshtasticRadio:
                 self._outbox.requeue(frame)
             self._drop("verbinding verbroken tijdens verzenden; opnieuw verbinden")
             return
-        self._outbox.sent(time.monotonic(), frame, int(getattr(packet, "id", 0)))
+        packet_id = int(getattr(packet, "id", 0))
+        self._outbox.sent(time.monotonic(), frame, packet_id)
+        if node != BROADCAST_NODE and packet_id:
+            self._dm_sent[packet_id] = (node, frame.precedence)
+            if len(self._dm_sent) > _REMEMBER_SENT:
+                self._dm_sent.popitem(last=False)
         self._emit(RadioSent(request_id=int(getattr(packet, "id", 0)), to_node=node, size=len(data),
                              precedence=frame.precedence, ref=frame.ref))

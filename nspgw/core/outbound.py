@@ -38,6 +38,10 @@ from nspgw.wire.frames import (
 
 _DUTY_BLOCK_S = 60.0  # after the firmware refused for duty cycle, wait this long before trying the radio again
 _QUICK_RETRIES = 3
+_KEY_EXCHANGE_S = 30.0
+"""After PKI_SEND_FAIL_PUBLIC_KEY (the radio does not know the destination's key and sent nothing) the radio
+adapter exchanges NodeInfo with the destination (two ~100-byte DMs, a few seconds at LONG_FAST); the frame is
+sent again after this wait, without counting a failed attempt, at most `_QUICK_RETRIES` times."""
 _CTL_CUSTODY_TRIES = 8  # sends of a control frame to a relay before the end-to-end re-check takes over
 
 
@@ -492,9 +496,15 @@ def send_result(node: NodeContext, ev: RadioSendResult, now: float, acts: list[A
     if ev.error_reason == "DUTY_CYCLE_LIMIT":
         # The firmware's own ledger disagrees with ours (other traffic, a reboot): back off the radio.
         node.radio.block(now + _DUTY_BLOCK_S)
+    # Refused for an unknown key: nothing went on air and the destination is not at fault, so no attempt is
+    # spent; the adapter is exchanging NodeInfo meanwhile. Repeated refusals (the exchange got no answer) fall
+    # through to the normal NAK handling, so the route soon moves to the relay.
+    key_wait = ev.error_reason == "PKI_SEND_FAIL_PUBLIC_KEY" and naks <= _QUICK_RETRIES
     key = sent.key
     if sent.ctl is not None:
-        if sent.ctl.tries_left > 1:
+        if key_wait:
+            node.add_ctl(sent.ctl, now, _KEY_EXCHANGE_S)
+        elif sent.ctl.tries_left > 1:
             node.add_ctl(replace(sent.ctl, tries_left=sent.ctl.tries_left - 1), now,
                          backoff_s(1, node.cfg.receipt_delay_s * 4, node.cfg.max_backoff_s, node.rng))
         return
@@ -505,8 +515,18 @@ def send_result(node: NodeContext, ev: RadioSendResult, now: float, acts: list[A
         if ev.error_reason == "DUTY_CYCLE_LIMIT":
             o.round.insert(0, (sent.frag, None))
             node.sched.put(key, o.precedence, now)
+        elif key_wait and not o.bulletin:  # (a bulletin repeat's round names its box: normal handling)
+            if not o.round:
+                o.attempts = max(o.attempts - 1, 0)  # the round that just ended is not over yet
+            o.round.insert(0, (sent.frag, None))
+            node.sched.put(key, o.precedence, now + _KEY_EXCHANGE_S)
         elif not o.round and soon is not None:
             node.sched.put(key, o.precedence, min(soon, node.sched.ready_at(key) or soon))
+    elif isinstance(key, HeldKey) and (key.origin, key.counter) in node.held and key_wait:
+        h = node.held[(key.origin, key.counter)]
+        h.attempts = max(h.attempts - 1, 0)
+        h.last_direct = False  # not a direct attempt the destination failed to answer
+        node.sched.put(key, h.precedence, now + _KEY_EXCHANGE_S)
     elif isinstance(key, HeldKey) and (key.origin, key.counter) in node.held and soon is not None:
         h = node.held[(key.origin, key.counter)]
         node.sched.put(key, h.precedence, min(soon, node.sched.ready_at(key) or soon))

@@ -590,8 +590,11 @@ class VirtualDevice:
             self._apply_to_mesh()
         elif kind == "remove_by_nodenum":
             st["nodes"].pop(admin.remove_by_nodenum, None)
+            # NodeInfoModule::pruneLastNodeInfoCache: the 12 h reply suppression is kept only for nodes in the DB.
+            self._nodeinfo_replied.pop(admin.remove_by_nodenum, None)
         elif kind == "nodedb_reset":
             st["nodes"].clear()
+            self._nodeinfo_replied.clear()
         elif kind in ("factory_reset_config", "factory_reset_device"):
             cfg = st["config"]
             fresh = default_state(self.node_num, self.name, role="CLIENT",

@@ -68,6 +68,7 @@ from nspgw.sim.mesh_types import (
     fix_priority,
     hop_limit_for_response,
     link_key,
+    relay_priority,
     routing_error,
     routing_payload,
 )
@@ -644,7 +645,7 @@ class Mesh:
         if rx_snr is None:
             info = node.heard.get(packet.src)
             rx_snr = info.snr if info is not None else 0.0
-        out = replace(packet, hop_limit=packet.hop_limit - 1)
+        out = replace(packet, hop_limit=packet.hop_limit - 1, priority=relay_priority(packet))
         if packet.next_hop != NO_NEXT_HOP and packet.dest != BROADCAST:
             out = replace(out, next_hop=history.next_hop_for(node, packet.dest, relay))
         res = self._router_send(node, out, from_client=False, rx_snr=rx_snr)

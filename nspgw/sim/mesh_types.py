@@ -7,7 +7,7 @@ Packet-level helpers that mirror firmware encodings (Routing payload, response h
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nspgw.core.airtime import DutyCycleLedger, meshtastic_frame_len
 from nspgw.sim import mesh_radio as radio
@@ -290,6 +290,16 @@ def hop_limit_for_response(hop_start: int, hop_limit: int, config_hop_limit: int
         if used + 2 < config_hop_limit:
             return used + 2
     return config_hop_limit
+
+
+def relay_priority(packet: RadioPacket) -> int:
+    """The priority a relaying radio gives its copy. Priority is not in the on-air header (PacketHeader: to,
+    from, id, flags, channel, next_hop, relay_node), so the received packet has it UNSET and Router::send runs
+    fixPriority on the relay: on the decoded packet when this radio holds the channel, else (a PKI direct
+    message for someone else) only its want_ack flag counts. The originator's client priority stays local."""
+    if packet.pki:
+        return PRIORITY_RELIABLE if packet.want_ack else PRIORITY_DEFAULT
+    return fix_priority(replace(packet, priority=0))
 
 
 def fix_priority(packet: RadioPacket) -> int:

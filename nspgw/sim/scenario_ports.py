@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nspgw.adapters.radio_pacing import RadioOutbox
+from nspgw.adapters.radio_priority import mesh_priority
 from nspgw.core.events import IP, FrameIn
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.sim.mesh import BROADCAST, DUTY_CYCLE_LIMIT, MAX_RETRANSMIT, TOO_LARGE, RadioPacket
@@ -22,10 +23,6 @@ from nspgw.wire.frames import NSPGW_PORTNUM
 if TYPE_CHECKING:
     from nspgw.sim.scenario_net import SimNet
 
-# The daemon's adapter sends through `meshtastic`'s MeshInterface.sendData without a priority, so every
-# frame carries the library's default MeshPacket.Priority RELIABLE (70); nspgw orders by precedence in its
-# own queue before the firmware sees a frame (adapters/meshtastic_radio.py).
-LIBRARY_PRIORITY = 70
 NSPGW_CHANNEL = 1
 ROUTING_ERRORS = {0: "NONE", MAX_RETRANSMIT: "MAX_RETRANSMIT", TOO_LARGE: "TOO_LARGE",
                   DUTY_CYCLE_LIMIT: "DUTY_CYCLE_LIMIT"}
@@ -65,8 +62,8 @@ class SimRadioPort:
                 hops = net.mesh.node(box.name).hop_limit
             # MeshInterface.sendData sets hop_start = hop_limit for our own packet (Router::send does too)
             packet = RadioPacket(box.spec.node_num, frame.node, packet_id, NSPGW_PORTNUM, frame.data, NSPGW_CHANNEL,
-                                 want_ack=frame.want_ack and frame.node != BROADCAST, priority=LIBRARY_PRIORITY,
-                                 hop_limit=hops, hop_start=hops)
+                                 want_ack=frame.want_ack and frame.node != BROADCAST,
+                                 priority=mesh_priority(frame.precedence), hop_limit=hops, hop_start=hops)
             net.mesh.send(box.name, packet)
             self.outbox.sent(now, frame, packet_id)
             self.queued(packet_id, frame.ref)

@@ -45,13 +45,15 @@ class LibraryInterfaceStandIn:
             node.channels.append(ch)
         self.localNode = node
         self.sent: list[tuple[bytes, int, int, int]] = []
+        self.options: list[dict[str, Any]] = []  # per sendData: wantAck, wantResponse, hopLimit, priority
         self.fail_sends = fail_sends
         self.closed = False
         self.heartbeats = 0
         self.queueStatus: mesh_pb2.QueueStatus | None = None
 
     def sendData(self, data: bytes, destinationId: int, portNum: int, channelIndex: int,
-                 wantAck: bool, hopLimit: int | None = None) -> mesh_pb2.MeshPacket:
+                 wantAck: bool = False, wantResponse: bool = False, hopLimit: int | None = None,
+                 priority: int = mesh_pb2.MeshPacket.Priority.RELIABLE) -> mesh_pb2.MeshPacket:
         # The library's wait for room in the radio's queue: no limit, ends only on a queueStatus with room.
         while self.queueStatus is not None and self.queueStatus.free <= 0:
             time.sleep(0.005)
@@ -59,7 +61,14 @@ class LibraryInterfaceStandIn:
             self.fail_sends -= 1
             raise OSError("write failed")
         self.sent.append((data, destinationId, portNum, channelIndex))
+        self.options.append({"wantAck": wantAck, "wantResponse": wantResponse, "hopLimit": hopLimit,
+                             "priority": priority})
         return mesh_pb2.MeshPacket(id=len(self.sent))
+
+    def getMyUser(self) -> dict[str, Any]:
+        # As the library keeps it: MessageToDict of the radio's User (camelCase, bytes as base64).
+        return {"id": "!00001234", "longName": "NSP Sporthal", "shortName": "NSP1",
+                "publicKey": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=", "hwModel": "TBEAM"}
 
     def sendHeartbeat(self) -> None:
         self.heartbeats += 1
@@ -414,3 +423,56 @@ def test_hop_limit_zero_only_for_a_neighbour_heard_straight() -> None:
     assert pacer.relayed(0xD) and not pacer.relayed(0xA)  # what we heard ourselves wins
     pacer.heard(0xA, 3, 1)  # the neighbour is now behind relays: the configured limit again
     assert pacer.hop_limit_for(0xA, want_ack=False) is None
+
+
+def test_precedence_becomes_the_radio_priority(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    """The firmware's transmit queue orders by MeshPacket.priority (MeshPacketQueue): FLASH goes as ALERT,
+    IMMEDIATE as HIGH, PRIORITY as RELIABLE (the library's default), ROUTINE as DEFAULT, all below the
+    firmware's routing acks (ACK)."""
+    from nspgw.adapters.radio_priority import mesh_priority
+
+    prio = mesh_pb2.MeshPacket.Priority
+    assert [mesh_priority(p) for p in range(4)] == [prio.ALERT, prio.HIGH, prio.RELIABLE, prio.DEFAULT]
+    assert all(mesh_priority(p) < prio.ACK for p in range(4))
+    opener = Opener()
+    radio, _events = radio_factory(opener)
+    for precedence in (3, 2, 1, 0):
+        radio.send(0xA + precedence, b"p%d" % precedence, precedence)
+    radio.start()
+    iface = wait_for(lambda: opener.opened and len(opener.opened[0].sent) == 4 and opener.opened[0])
+    got = {d: o["priority"] for (d, *_rest), o in zip(iface.sent, iface.options, strict=True)}
+    assert got == {b"p0": prio.ALERT, b"p1": prio.HIGH, b"p2": prio.RELIABLE, b"p3": prio.DEFAULT}
+
+
+def test_unknown_key_refusal_sends_our_nodeinfo_once_per_interval(radio_factory) -> None:  # type: ignore[no-untyped-def]
+    """PKI_SEND_FAIL_PUBLIC_KEY for a DM: the adapter sends that node our own User on NODEINFO_APP with
+    want_response (it answers with its own, which teaches our radio the key), passes the NAK on to the core,
+    and does not repeat the exchange for the same node within KEY_EXCHANGE_INTERVAL_S."""
+    from nspgw.adapters.meshtastic_radio import NODEINFO_PORTNUM
+
+    pki_fail = mesh_pb2.Routing.Error.PKI_SEND_FAIL_PUBLIC_KEY
+    opener = Opener()
+    radio, events = radio_factory(opener)
+    radio.start()
+    radio.send(0xB0B, b"flash", 0)
+    iface = wait_for(lambda: opener.opened and opener.opened[0].sent and opener.opened[0])
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": _routing_answer(1, pki_fail)}, interface=iface)
+    wait_for(lambda: len(iface.sent) == 2)
+    data, node, port, channel = iface.sent[1]
+    assert (node, port, channel) == (0xB0B, NODEINFO_PORTNUM, 1)
+    user = mesh_pb2.User.FromString(data)
+    assert user.long_name == "NSP Sporthal" and user.public_key == bytes(range(1, 33))
+    assert iface.options[1]["wantResponse"] and not iface.options[1]["wantAck"]
+    assert iface.options[1]["priority"] == mesh_pb2.MeshPacket.Priority.ALERT  # as urgent as the refused frame
+    nak = wait_for(lambda: [e for e in list(events.queue) if isinstance(e, RadioAckNak)])
+    assert nak == [RadioAckNak(1, "PKI_SEND_FAIL_PUBLIC_KEY")]  # the core re-sends after the exchange
+    # The core's re-send is refused again (no answer yet): no second NodeInfo to that node; another node
+    # gets its own exchange.
+    radio.send(0xB0B, b"flash", 0)
+    radio.send(0xC0C, b"other", 3)
+    wait_for(lambda: len(iface.sent) == 4)
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": _routing_answer(3, pki_fail)}, interface=iface)
+    pub.sendMessage("meshtastic.receive.routing", packet={"raw": _routing_answer(4, pki_fail)}, interface=iface)
+    radio.send(0xD0D, b"marker", 3)  # the worker handles radio events before frames: both NAKs are done
+    wait_for(lambda: any(d == b"marker" for d, *_ in iface.sent))
+    assert [(n, p) for _d, n, p, _c in iface.sent[4:]] == [(0xC0C, NODEINFO_PORTNUM), (0xD0D, 311)]

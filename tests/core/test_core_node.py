@@ -142,3 +142,52 @@ def test_unsendable_message_is_reported_not_raised() -> None:
     notes = [a for a in acts if getattr(a, "kind", "") == "expired"]
     assert notes and notes[0].params["reason"] == "unsendable"
     assert n.out == {}
+
+
+def is_flash(a: object) -> bool:
+    """The FLASH message's own frame on air (not a beacon or a control frame)."""
+    return isinstance(a, Transmit) and a.link == "radio" and a.precedence == Precedence.FLASH and a.hop_dst is not None
+
+
+def test_unknown_key_refusal_resends_after_the_key_exchange_without_spending_an_attempt() -> None:
+    """PKI_SEND_FAIL_PUBLIC_KEY: the radio sent nothing (it lacks the destination's key) and its adapter is
+    exchanging NodeInfo. The same frame goes to the same hop once the exchange has had its time, and the
+    refusal counts neither as an attempt nor as a direct failure (which would move the route to the relay)."""
+    from nspgw.core.outbound import _KEY_EXCHANGE_S
+
+    n = node(NSP)
+    tx = [a for a in n.handle(accepted(1, Precedence.FLASH), 0.0) if is_flash(a)]
+    assert tx
+    o = n.out[1]
+    before = (o.attempts, o.direct_failures)
+    acts = n.handle(RadioSendResult(tx[0].tx_ref, False, "PKI_SEND_FAIL_PUBLIC_KEY"), 1.0)
+    assert not any(is_flash(a) for a in acts)
+    t, again = 1.0, []
+    while not again and t < 1.0 + _KEY_EXCHANGE_S + 1.0:
+        t = max(n.next_deadline() or t + 1.0, t + 0.01)
+        again = [a for a in n.handle_timer(t) if is_flash(a)]
+    assert again and t >= 1.0 + _KEY_EXCHANGE_S  # not before the exchange had its time
+    assert again[0].hop_dst == tx[0].hop_dst and again[0].data != b""
+    assert (o.attempts, o.direct_failures) == before
+
+
+def test_repeated_unknown_key_refusals_fall_back_to_the_normal_nak_handling() -> None:
+    """An exchange that gets no answer (the other radio answered us within 12 h, NodeInfoModule) must not keep
+    the message waiting for ever: after a few refusals they count like any other NAK."""
+    from nspgw.core.outbound import _KEY_EXCHANGE_S, _QUICK_RETRIES
+
+    n = node(NSP)
+    t = 0.0
+    tx = [a for a in n.handle(accepted(1, Precedence.FLASH), t) if is_flash(a)]
+    waits = []
+    for _ in range(_QUICK_RETRIES + 1):
+        t += 0.5
+        n.handle(RadioSendResult(tx[0].tx_ref, False, "PKI_SEND_FAIL_PUBLIC_KEY"), t)
+        refused_at, tx = t, []
+        while not tx and t < refused_at + 4 * 3600:
+            t = max(n.next_deadline() or t + 1.0, t + 0.01)
+            tx = [a for a in n.handle_timer(t) if is_flash(a)]
+        assert tx
+        waits.append(t - refused_at)
+    assert all(abs(w - _KEY_EXCHANGE_S) < 0.05 for w in waits[:_QUICK_RETRIES])
+    assert abs(waits[-1] - _KEY_EXCHANGE_S) > 0.05  # the last one followed the ordinary retry timer

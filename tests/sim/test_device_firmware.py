@@ -47,6 +47,13 @@ def _knows(server: MeshServer, at: str, of: str) -> bool:
     return info is not None and len(info.user.public_key) == 32
 
 
+def _settled(server: MeshServer) -> bool:
+    """Nothing left in any radio's transmit queue: the NodeInfo exchange after boot (announcements, their
+    BACKGROUND replies behind relays) is over, so a later NodeInfo or next hop is the test's own doing."""
+    with server.lock:
+        return all(not server.mesh.node(name).queue for name in server.devices)
+
+
 def test_core_portnums_only_router_drops_port_311_but_relays_text(chain3: MeshServer,
                                                                   wait_for: Callable[..., Any]) -> None:
     """NodeDB::installRoleDefaults + Router::handleReceived (CORE_PORTNUMS_ONLY whitelist): node1 set to ROUTER
@@ -189,6 +196,7 @@ def test_replaced_radio_is_unreachable_by_dms_to_its_old_key(chain3: MeshServer,
     try:
         wait_for(lambda: _knows(chain3, "node0", "node1") and _knows(chain3, "node1", "node0"), what="keys")
         assert _dm_outcome(a, n1, b"voor de vervanging", wait_for) == "NONE"
+        wait_for(lambda: _settled(chain3), what="boot NodeInfo replies on air")
         old_key = bytes(chain3.devices["node0"].state["nodes"][n1].user.public_key)
         rx_before = chain3.mesh.node("node0").stats.frames_rx
         b.localNode.factoryReset(full=True)  # factory_reset_device: installDefaultConfig without the key
@@ -234,6 +242,7 @@ def test_originator_last_retry_clears_a_stale_next_hop_and_floods(chain3: MeshSe
 
     try:
         wait_for(lambda: _knows(chain3, "node0", "node2") and _knows(chain3, "node2", "node0"), what="keys")
+        wait_for(lambda: _settled(chain3), what="boot NodeInfo replies on air")  # no reply relearns the hop
         with chain3.lock:
             chain3.mesh._start_tx = watch  # type: ignore[method-assign]
             n0.next_hops[n2] = 0x77  # the learned relay was replaced: nobody answers to 0x77 any more

@@ -11,7 +11,7 @@ import pytest
 
 from nspgw.sim import mesh_radio
 from nspgw.sim.mesh import BROADCAST, ERRNO_UNKNOWN, Mesh, QueueStatus, RadioPacket, RoutingEvent
-from nspgw.sim.mesh_types import NUM_INTERMEDIATE_RETX, PRIORITY_ACK, QueuedTx, fix_priority
+from nspgw.sim.mesh_types import NUM_INTERMEDIATE_RETX, PRIORITY_ACK, QueuedTx, fix_priority, relay_priority
 
 PORT = 311
 A, B, C, D = 0x21, 0x22, 0x23, 0x24
@@ -50,6 +50,21 @@ def test_queue_orders_by_priority_then_relays_then_fifo_and_evicts_lower() -> No
     assert relayed.sort_key() < own.sort_key()  # equal priority: already on the mesh goes first
     assert fix_priority(pkt(1)) == 64 and fix_priority(pkt(1, want_ack=True)) == 70
     assert fix_priority(RadioPacket(src=A, dest=B, packet_id=1, portnum=5, payload=b"")) == PRIORITY_ACK
+
+
+def test_a_relay_gets_fixpriority_not_the_originators_client_priority() -> None:
+    """Priority is not in the on-air PacketHeader: the relaying radio's copy arrives UNSET and Router::send
+    gives it fixPriority's value (DEFAULT, RELIABLE with want_ack, ACK for routing), whatever priority the
+    originator's client asked for (here ALERT, as nspgw sends FLASH)."""
+    mesh = chain(3)
+    a, b = mesh.node("a"), mesh.node("b")
+    mesh.send("a", pkt(8, dest=C, priority=110))
+    assert [q.packet.priority for q in a.queue] == [110]  # the originator's queue keeps the client's priority
+    assert mesh._perhaps_rebroadcast(b, pkt(8, dest=C, priority=110), a.relay_id, rx_snr=5.0)
+    assert [q.packet.priority for q in b.queue if q.packet.packet_id == 8] == [64]
+    assert relay_priority(pkt(1, priority=110)) == 64 and relay_priority(pkt(1, want_ack=True, priority=110)) == 70
+    assert relay_priority(pkt(1, dest=B, pki=True, priority=110)) == 64
+    assert relay_priority(RadioPacket(src=A, dest=B, packet_id=1, portnum=5, payload=b"", priority=10)) == PRIORITY_ACK
 
 
 def test_overheard_ack_cancels_a_queued_dm_relay() -> None:
