@@ -19,6 +19,9 @@ class Relayed:
     raws: dict[int, bytes] = field(default_factory=dict)  # fragment index → GCT-sealed bytes as received
     parts: dict[int, MessageFrame] = field(default_factory=dict)  # the same fragments, decoded
     mesh_hops: int = 0  # most Meshtastic relays a fragment took to reach us
+    from_origin: bool = False  # a fragment came by the originator's own flood: its flood reaches us
+    via_cp: BoxAddr | None = None  # else: the neighbour CP whose own send brought us a fragment
+    asked_at: dict[BoxAddr, float] = field(default_factory=dict)  # box → when we last served its request
     whole: bool = False  # delivered here and its frames match the verified bulletin: may be re-sent
     digest: bytes = b""
     confirmed: set[BoxAddr] = field(default_factory=set)  # our NSPs (and we) known to hold it

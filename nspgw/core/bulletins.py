@@ -69,18 +69,35 @@ def fragment_in(node: NodeContext, frame: MessageFrame, raw: bytes, mesh_hops: i
     and notes whether the GCT's flood reaches it or only another CP's re-broadcast does (`upstream_for`)."""
     if not _relaying(node, frame.src):
         return
-    if hop == frame.src:
-        node.bulletins.set_upstream(frame.src, None)
-    elif hop != node.me and mesh_hops == 0 and _role(node, hop) == Role.CP:  # a neighbour CP's own re-send
-        node.bulletins.set_upstream(frame.src, hop)
     r = node.bulletins.get(frame.msg)
     if r is None or r.count != frame.frag_count:
         r = node.bulletins.add(frame.msg, Relayed(frame.precedence, frame.frag_count))
+    if hop == frame.src:
+        r.from_origin = True
+        node.bulletins.set_upstream(frame.src, None)
+    elif hop != node.me and mesh_hops == 0 and _role(node, hop) == Role.CP and not r.from_origin:
+        # A neighbour CP's own send (its re-broadcast at the flood's edge, or a re-send to its own posts).
+        # Our way back only while the originator's flood never brought us this bulletin: a CP that hears
+        # both its neighbour and the GCT must not hand its reports to the neighbour (seen in the CP chain:
+        # every CP heard the next one's re-sends and handed its reports down the chain, away from the GCT).
+        r.via_cp = hop
+        node.bulletins.set_upstream(frame.src, hop)
     if r.whole:
         return
     r.raws[frame.frag_index] = raw
     r.parts[frame.frag_index] = frame
     r.mesh_hops = max(r.mesh_hops, mesh_hops)
+
+
+def copy_heard(node: NodeContext, frame: MessageFrame, hop: BoxAddr) -> None:
+    """A copy of a bulletin fragment we hold already: one by the originator's own flood says the flood reaches
+    us (after a neighbour CP's send brought it first), so our way back to the originator is direct again."""
+    if hop != frame.msg.origin or not _relaying(node, frame.msg.origin):
+        return
+    r = node.bulletins.get(frame.msg)
+    if r is not None:
+        r.from_origin = True
+    node.bulletins.set_upstream(frame.msg.origin, None)
 
 
 def delivered(node: NodeContext, whole: MessageFrame, digest: bytes, now: float) -> None:
@@ -210,12 +227,20 @@ def report(node: NodeContext, msg: MsgId, digest: bytes, boxes: set[BoxAddr], pr
                      delay)
 
 
-def _send(node: NodeContext, r: Relayed, box: BoxAddr | None, now: float) -> None:
-    """Queue the GCT's own frames, unchanged: broadcast (`box` None) or one hop to `box`."""
+def _send(node: NodeContext, r: Relayed, box: BoxAddr | None, now: float, *, local: bool = False,
+          parts: tuple[int, ...] | None = None) -> None:
+    """Queue the GCT's own frames, unchanged: broadcast (`box` None) or one hop to `box`; `local`: a broadcast
+    for the radios in reach only (hop limit 0); `parts`: only these fragments (default all)."""
     link = IP if box is not None and node.ip_reaches(box, now) else RADIO
     hop = BROADCAST_ADDR if box is None else box
-    for i in range(r.count):
-        node.add_ctl(Ctl(r.parts[i], r.precedence, hop=hop, link=link, tries_left=1, raw=r.raws[i]), now)
+    for i in range(r.count) if parts is None else parts:
+        node.add_ctl(Ctl(r.parts[i], r.precedence, hop=hop, link=link, tries_left=1, raw=r.raws[i],
+                         local=local and box is None), now)
+
+
+def _heard_straight(node: NodeContext, boxes: set[BoxAddr], now: float) -> bool:
+    """Every one of `boxes` was heard lately by this radio itself (no Meshtastic relay in between)."""
+    return all(node.is_fresh(b, now) and node.mesh_hops.get(b) == 0 for b in boxes)
 
 
 def timers(node: NodeContext, now: float) -> None:
@@ -230,12 +255,54 @@ def timers(node: NodeContext, now: float) -> None:
             continue
         kids = children(node)
         if len(r.pending) >= 2 and 2 * len(r.pending) > len(kids):
-            _send(node, r, None, now)
+            # For our own posts: neighbour-only when they all hear us straight. Relayed with the radio's hop
+            # limit, a re-send for three posts flooded four radio hops of the chain (and the other CPs took
+            # the sender for their way back to the GCT).
+            _send(node, r, None, now, local=_heard_straight(node, r.pending, now))
         else:
             for box in sorted(r.pending):
                 _send(node, r, box, now)
         r.attempts += 1
         r.due = now + backoff_s(r.attempts, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
+
+
+def request_target(node: NodeContext, msg: MsgId) -> BoxAddr:
+    """Whom to ask for the missing fragments of bulletin `msg`: the box that holds its frames nearest to us.
+    An NSP under a CP asks that CP (one hop; it keeps the GCT's frames and serves its posts anyway); a CP
+    that got the bulletin only through a neighbour CP's send asks that CP. Everyone else, and every
+    non-bulletin, asks the originator. Asked from the originator, each post's request went up the tree (with
+    custody, hop by hop, beyond the flood) and every answer was a re-broadcast of the whole mesh."""
+    origin = msg.origin
+    if _role(node, origin) != Role.GCT:
+        return origin
+    if _relaying(node, origin):
+        r = node.bulletins.get(msg)
+        if r is not None and not r.from_origin and r.via_cp is not None and r.via_cp != node.me:
+            return r.via_cp
+        return origin
+    parent = cp_parent(node, node.me)
+    return parent if parent is not None and parent != origin else origin
+
+
+_REQUEST_GAP_S = 20.0  # a box's request for fragments of one bulletin is served at most this often
+
+
+def fragments_asked(node: NodeContext, requester: BoxAddr, msg: MsgId, missing: tuple[int, ...],
+                    now: float) -> None:
+    """A box asks us (not the originator) for fragments of a GCT bulletin we carry: sent one hop, as the GCT
+    sealed them, once we hold the verified bulletin (before that our own request is under way, and our
+    re-sends to our posts follow once it is whole)."""
+    r = node.bulletins.get(msg) if _relaying(node, msg.origin) else None
+    if r is None or not r.whole:
+        return
+    last = r.asked_at.get(requester)
+    if last is not None and now - last < _REQUEST_GAP_S:
+        node.stats["rejected"] += 1
+        return
+    r.asked_at[requester] = now
+    parts = tuple(i for i in sorted(set(missing)) if i in r.raws)
+    if parts:
+        _send(node, r, requester, now, parts=parts)
 
 
 def upstream_for(node: NodeContext, dst: BoxAddr) -> BoxAddr | None:

@@ -125,6 +125,7 @@ def frame_in(node: NodeContext, ev: FrameIn, now: float, acts: list[Action]) -> 
         if h.custody and rec.frame is not None and h.dst != BROADCAST_ADDR:
             node.queue_ack(hop, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
         elif isinstance(rec.frame, MessageFrame) and h.dst == BROADCAST_ADDR and rec.frame.msg in node.delivered:
+            bulletins.copy_heard(node, rec.frame, hop)
             # A CP re-sends the GCT's bulletin bytes unchanged to a post it has no confirmation from: the post
             # holds it (our confirmation was lost), so it confirms again (rate-limited).
             if node.memory.receipt_due(rec.frame.msg, now):
@@ -256,7 +257,10 @@ def _fragment_request(node: NodeContext, frame: FragmentRequestFrame, now: float
     """Resend what a destination misses, at most once per `_FRAG_REQUEST_GAP_S` per message and requester:
     a request costs us up to a whole message of airtime, so a flood of them (replays re-wrapped by a relay,
     or a misbehaving box) must not multiply it."""
-    if frame.msg.origin != node.me or frame.msg.seq not in node.out:
+    if frame.msg.origin != node.me:  # a post of ours (or a CP beyond us) asks for a GCT bulletin we carry
+        bulletins.fragments_asked(node, frame.src, frame.msg, frame.missing, now)
+        return
+    if frame.msg.seq not in node.out:
         return
     key = (frame.src, frame.msg.seq)
     last = node.frag_requests.get(key)
@@ -373,6 +377,8 @@ def _message(node: NodeContext, frame: MessageFrame, rec: Received, link: str, r
             return
         if same:
             node.stats["duplicates"] += 1
+            if bulletin:
+                bulletins.copy_heard(node, frame, rec.hop_src)
             if node.memory.receipt_due(frame.msg, now):  # the first receipt may have been lost
                 if bulletin:
                     bulletins.repeat_heard(node, frame, rec.hop_src, now)
@@ -454,7 +460,9 @@ def _request_missing(node: NodeContext, frame: MessageFrame, now: float) -> None
         if ready is None or at < ready:
             node.sched.put(CtlKey(job), frame.precedence, at)
         return
-    req = FragmentRequestFrame(node.me, frame.src, frame.msg, missing)
+    # A bulletin's fragments are asked of the box nearest to us that holds them (its CP), a message's of its sender.
+    dst = bulletins.request_target(node, frame.msg) if frame.dst == BROADCAST_ADDR else frame.src
+    req = FragmentRequestFrame(node.me, dst, frame.msg, missing)
     node.add_ctl(Ctl(req, frame.precedence), now, at - now)
 
 
@@ -473,7 +481,8 @@ def next_request(node: NodeContext, c: Ctl, now: float) -> Ctl | None:
     missing = node.reasm.missing(c.frame.msg)
     if not missing or c.frame.msg in node.delivered:
         return None
-    again = replace(c, frame=replace(c.frame, missing=missing), asked=c.asked + 1)
+    dst = bulletins.request_target(node, c.frame.msg) if c.frame.msg in node.bulletin_partials else c.frame.dst
+    again = replace(c, frame=replace(c.frame, dst=dst, missing=missing), asked=c.asked + 1)
     if _queued_request(node, c.frame.msg) is None:  # (a radio NAK re-queues a request too)
         node.add_ctl(again, now, backoff_s(again.asked, node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng))
     return replace(c, frame=again.frame)

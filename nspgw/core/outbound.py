@@ -340,7 +340,8 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
         c = node.ctl.pop(key.job)
         node.sched.remove(key)
         if c.raw is not None:  # a GCT bulletin fragment a CP passes on unchanged (core/bulletins.py)
-            transmit(node, r.link, None if r.hop == BROADCAST_ADDR else r.hop, c.raw, c.precedence, None, now, acts)
+            transmit(node, r.link, None if r.hop == BROADCAST_ADDR else r.hop, c.raw, c.precedence, None, now, acts,
+                     local=c.local)
             return
         if isinstance(c.frame, FragmentRequestFrame):
             asked = inbound.next_request(node, c, now)  # what is missing now; None: nothing any more

@@ -67,6 +67,7 @@ class Ctl:
     # Bytes to send unchanged instead of encoding `frame`: a bulletin fragment a CP passes on to its NSPs as
     # the GCT sealed and signed it (core/bulletins.py); `frame` is that fragment, decoded.
     raw: bytes | None = None
+    local: bool = False  # for the radios in reach only (hop limit 0): nobody relays it
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,15 @@ from nspgw.crypto.enrol import make_network
 from nspgw.crypto.roster import Role
 from nspgw.ids import BROADCAST_ADDR, BoxAddr
 from nspgw.wire.codec import FrameCodec
-from nspgw.wire.frames import BulletinHeldFrame, MessageFrame, MsgId, Precedence, ReceiptFrame, receipt_digest
+from nspgw.wire.frames import (
+    BeaconFrame,
+    BulletinHeldFrame,
+    MessageFrame,
+    MsgId,
+    Precedence,
+    ReceiptFrame,
+    receipt_digest,
+)
 
 CP2, NSP3 = BoxAddr(11), BoxAddr(201)
 TEXT = b"Drinkwater verkrijgbaar bij het gemeentehuis tot 20:00"
@@ -212,6 +220,37 @@ def test_a_cp_beyond_the_flood_reports_back_the_way_the_bulletin_came() -> None:
     assert sent and all(a.hop_dst == CP for a in sent)  # (its bulletin re-sends go to its own NSP)
     got = codec(CP).decode(sent[0].data, CP2)
     assert got.frame is None and got.header.custody and got.header.dst == GCT  # sealed for the GCT, held by CP
+
+
+def test_a_cp_the_gcts_flood_reaches_does_not_take_a_neighbour_cp_for_its_way_back() -> None:
+    """CP Zuid hears the GCT's own flood and also CP Noord's send of the same bulletin (a re-send to CP Noord's
+    posts, or its re-broadcast): its report still goes to the GCT itself. Taking the neighbour for its way back
+    sent every CP's reports down a chain of CPs, away from the GCT, each custody hand-over one more loop."""
+    _, frames = gct_broadcast()
+    for order in ((GCT, CP), (CP, GCT)):
+        cp2 = node(CP2)
+        cp2.handle_timer(0.0)
+        acts: list[Action] = []
+        for t, hop in enumerate(order):
+            acts += cp2.handle(FrameIn("radio", frames[0], hop, mesh_hops=1 if hop == GCT else 0), 5.0 + t)
+        sent = [a for _, a in run(cp2, 5.0, 200.0, acts) if a.hop_dst is not None and a.data[0] >> 3 & 7 != 0]
+        assert sent and all(a.hop_dst == GCT for a in sent), order
+
+
+def test_a_cp_resends_to_its_own_posts_heard_straight_for_the_radios_in_reach_only() -> None:
+    """A re-send broadcast for the CP's own NSPs goes with hop limit 0 when it hears them all straight (their
+    beacons): relayed, it flooded the neighbouring CPs' areas too. Not heard straight: relayed as before."""
+    _, frames = gct_broadcast()
+    for heard, local in ((True, True), (False, False)):
+        cp = node(CP)
+        cp.handle_timer(0.0)
+        if heard:
+            for i, nsp in enumerate((NSP, NSP2)):
+                beacon = codec(nsp).encode(BeaconFrame(nsp, NET.roster.version), 1)
+                cp.handle(FrameIn("radio", beacon, nsp), 1.0 + i)
+        acts = cp.handle(FrameIn("radio", frames[0], GCT), 5.0)
+        resent = [a for _, a in run(cp, 5.0, 400.0, acts) if a.hop_dst is None and a.data == frames[0]]
+        assert resent and all(a.local == local for a in resent), heard
 
 
 def test_an_nsp_on_the_broker_confirms_by_radio_when_its_cp_left_the_broker() -> None:

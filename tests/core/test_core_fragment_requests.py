@@ -1,4 +1,5 @@
-"""A box missing part of a fragmented bulletin asks the GCT for it, and asks again while it stays missing.
+"""A box missing part of a fragmented bulletin asks for it, and asks again while it stays missing: an NSP
+under a CP asks that CP (it keeps the GCT's frames, core/bulletins.py), which answers from them one hop.
 
 It used to ask only when the last fragment arrived: a box behind a CP that never got the last fragment never
 asked, and one whose request or answer was lost waited for the GCT's next whole repeat (up to half an hour,
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from core_boxes import GCT, NSP, codec, node, tx
+from core_boxes import CP, GCT, NSP, codec, node, tx
 
 from nspgw.core.events import FrameIn, MessageAccepted
 from nspgw.ids import BROADCAST_ADDR
@@ -38,7 +39,7 @@ def bulletin_frames() -> list[bytes]:
 
 
 def requests_until(nsp: object, start: float, end: float) -> list[tuple[float, tuple[int, ...]]]:
-    """The fragment requests `nsp` sends between `start` and `end` (every answer lost)."""
+    """The fragment requests `nsp` sends to its CP between `start` and `end` (every answer lost)."""
     out = []
     t = start
     while True:
@@ -47,17 +48,17 @@ def requests_until(nsp: object, start: float, end: float) -> list[tuple[float, t
             return out
         t = max(d, t)
         for a in tx(nsp.handle_timer(t)):  # type: ignore[attr-defined]
-            if a.hop_dst not in (None, GCT):  # its confirmation to its CP (core/bulletins.py)
-                continue
-            f = codec(GCT).decode(a.data, NSP).frame
+            assert a.hop_dst in (None, CP), a  # a bulletin's fragments are asked of the NSP's CP, not the GCT
+            f = codec(CP).decode(a.data, NSP).frame
             if isinstance(f, FragmentRequestFrame):
+                assert f.dst == CP and f.msg.origin == GCT
                 out.append((t, f.missing))
         t += 1e-3
 
 
 def test_a_box_that_never_got_the_last_fragment_asks_and_asks_again() -> None:
     frames = bulletin_frames()
-    nsp = node(NSP, heard_fresh_s=1e9)  # it hears the GCT: its requests go straight there (no custody hop)
+    nsp = node(NSP, heard_fresh_s=1e9)  # it hears the GCT too: still its CP is asked
     nsp.handle_timer(0.0)
     for i, data in enumerate(frames[:-1]):  # the last fragment is lost on the air
         nsp.handle(FrameIn("radio", data, GCT), 2.0 + 3 * i)
@@ -76,7 +77,7 @@ def test_a_box_that_never_got_the_last_fragment_asks_and_asks_again() -> None:
 
 def test_a_lost_answer_is_asked_for_again() -> None:
     frames = bulletin_frames()
-    nsp = node(NSP, heard_fresh_s=1e9)  # it hears the GCT: its requests go straight there (no custody hop)
+    nsp = node(NSP, heard_fresh_s=1e9)  # it hears the GCT too: still its CP is asked
     nsp.handle_timer(0.0)
     for i, data in enumerate(frames):
         if i != 1:  # a middle fragment is lost; the last one comes and the request goes at once
@@ -84,3 +85,23 @@ def test_a_lost_answer_is_asked_for_again() -> None:
     asked = requests_until(nsp, 2.0, 3600.0)
     assert len(asked) >= 3 and all(m == (1,) for _, m in asked), asked
     assert asked[0][0] < 2.0 + 3 * len(frames) + 30.0
+
+
+def test_a_cp_answers_its_posts_request_from_the_gct_frames_it_keeps() -> None:
+    frames = bulletin_frames()
+    cp = node(CP)
+    cp.handle_timer(0.0)
+    for i, data in enumerate(frames):
+        cp.handle(FrameIn("radio", data, GCT), 2.0 + 3 * i)
+    assert MsgId(GCT, 1) in cp.delivered
+    req = codec(NSP).encode(FragmentRequestFrame(NSP, CP, MsgId(GCT, 1), (1,)), 7)
+    acts = cp.handle(FrameIn("radio", req, NSP), 30.0)
+    t, sent = 30.0, []
+    while t < 40.0:
+        sent += [a for a in tx(acts) if a.hop_dst == NSP]
+        t = max(cp.next_deadline() or t, t + 0.01)
+        acts = cp.handle_timer(t)
+    assert [a.data for a in sent] == [frames[1]]  # the GCT's own bytes, one hop, only the missing one
+    rejected = cp.stats["rejected"]
+    cp.handle(FrameIn("radio", codec(NSP).encode(FragmentRequestFrame(NSP, CP, MsgId(GCT, 1), (1,)), 8), NSP), 41.0)
+    assert cp.stats["rejected"] == rejected + 1  # asked again at once: rate-limited, not answered again
