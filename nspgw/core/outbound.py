@@ -145,7 +145,8 @@ def plan(node: NodeContext, key: JobKey, now: float) -> Route | None:
     if up is not None and not node.ip_reaches(dst, now):
         return Route(RADIO, up, True)  # beyond the flood from `dst`: back the way its bulletins came
     r = route(node.cfg.keyring.roster, node.me, dst, heard_fresh=node.is_fresh(dst, now),
-              ip_up=node.ip_reaches(dst, now), direct_failures=0, direct_limit=1)
+              ip_up=node.ip_reaches(dst, now), via_mesh_relay=node.mesh_hops.get(dst, 0) > 0,
+              direct_failures=0, direct_limit=1)
     return r
 
 def _next_bulletin_box(o: OutMsg) -> BoxAddr | None:

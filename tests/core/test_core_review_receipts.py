@@ -10,6 +10,7 @@ from nspgw.core.actions import Action, DropCustody, Notice, StoreOutboxState, St
 from nspgw.core.events import FrameIn, MessageAccepted
 from nspgw.core.lifecycle import MsgState
 from nspgw.core.node import Node
+from nspgw.ids import BoxAddr
 from nspgw.wire.frames import (
     CustodyAckFrame,
     ExpiredFrame,
@@ -158,29 +159,39 @@ def test_receipt_handed_to_a_relay_is_sent_again_until_the_relay_takes_custody()
     assert later == [], "the relay took custody: no further copies"
 
 
-@pytest.mark.parametrize("mesh_hops", [0, 1])
-def test_receipt_asks_the_firmware_for_an_ack_only_through_relays_and_is_resent_after_its_nak(mesh_hops: int) -> None:
-    """Straight to the originator over Meshtastic rebroadcasts nothing of ours acknowledges a receipt: the
-    firmware's want_ack does, and its MAX_RETRANSMIT makes the core send it again. To a radio heard straight
-    no want_ack (the firmware would raise hop limit 0 to its default and the neighbourhood would flood it):
-    a lost receipt is repaired end to end, and a NAK still makes the core send it again."""
+def _receipts_to(gct: Node, hop: BoxAddr, acts: list[Action], t: float = 0.0) -> tuple[float, list[Transmit]]:
+    sent = [a for a in tx(acts) if a.hop_dst == hop]
+    while not sent and t < 600.0:
+        t = max(gct.next_deadline() or t + 1.0, t + 0.01)
+        sent = [a for a in tx(gct.handle_timer(t)) if a.hop_dst == hop]
+    return t, sent
+
+
+@pytest.mark.parametrize(("src", "mesh_hops", "hop", "want_ack"), [
+    (NSP, 0, NSP, False),  # heard straight: hop limit 0, no firmware ack (it would flood), repaired end to end
+    (NSP, 1, CP, False),  # heard through a relay, has a CP: custody along the tree, the CP acknowledges
+    (CP, 1, CP, True),  # heard through a relay, no CP above it: straight, the firmware's want_ack covers it
+])
+def test_receipt_goes_by_the_tree_or_asks_the_firmware_for_an_ack_and_is_resent_after_a_nak(
+        src: BoxAddr, mesh_hops: int, hop: BoxAddr, want_ack: bool) -> None:
+    """Straight to the originator over Meshtastic rebroadcasts nothing of ours acknowledges a receipt: through
+    the originator's CP with custody when it has one, else with the firmware's want_ack (its MAX_RETRANSMIT
+    makes the core send it again). To a radio heard straight no want_ack (the firmware would raise hop limit 0
+    to its default and the neighbourhood would flood it); a NAK still makes the core send it again."""
     from nspgw.core.events import RadioSendResult
 
     gct = node(GCT)
-    raw = codec(NSP).encode(MessageFrame(NSP, GCT, MsgId(NSP, 3), Precedence.PRIORITY, 0, b"water"), 12)
-    acts = gct.handle(FrameIn("radio", raw, NSP, mesh_hops=mesh_hops), 0.0)
-    t, sent = 0.0, [a for a in tx(acts) if a.hop_dst == NSP]
-    while not sent:
-        t = max(gct.next_deadline() or t + 1.0, t + 0.01)
-        sent = [a for a in tx(gct.handle_timer(t)) if a.hop_dst == NSP]
-    (receipt,) = sent
-    assert receipt.want_ack == (mesh_hops > 0) and receipt.link == "radio"
+    raw = codec(src).encode(MessageFrame(src, GCT, MsgId(src, 3), Precedence.PRIORITY, 0, b"water"), 12)
+    acts = gct.handle(FrameIn("radio", raw, src, mesh_hops=mesh_hops), 0.0)
     assert not any(a.want_ack for a in tx(acts)), "beacons and other frames do not ask for firmware acks"
+    t, sent = _receipts_to(gct, hop, acts)
+    (receipt,) = sent
+    assert receipt.want_ack == want_ack and receipt.link == "radio"
     gct.handle(RadioSendResult(receipt.tx_ref, False, "MAX_RETRANSMIT"), t + 30.0)
-    again: list[Transmit] = []
-    while not again and t < 600.0:
-        t = max(gct.next_deadline() or t + 1.0, t + 0.01)
-        again = [a for a in tx(gct.handle_timer(t)) if a.hop_dst == NSP]
-    assert again and again[0].want_ack == (mesh_hops > 0)
-    got = codec(NSP).decode(again[0].data, GCT).frame
-    assert isinstance(got, ReceiptFrame) and got.seqs == (3,)
+    _, again = _receipts_to(gct, hop, [], t)
+    assert again and again[0].want_ack == want_ack
+    got = codec(hop).decode(again[0].data, GCT)
+    if hop != src:  # the custodian passes it on, with its own hop tag
+        got = codec(src).decode(codec(hop).forward(got.raw, custody_to=src, ttl_s=60), hop)
+    frame = got.frame
+    assert isinstance(frame, ReceiptFrame) and frame.seqs == (3,)
