@@ -58,3 +58,21 @@ def test_flash_never_waits_longer_than_the_others(attempt: int) -> None:
     assert waits[Precedence.FLASH] <= waits[Precedence.IMMEDIATE] <= waits[Precedence.ROUTINE]
     assert waits[Precedence.FLASH] <= 1.5 * 8.0 * n.cfg.ack_timeout_s / 3.0
     assert waits[Precedence.IMMEDIATE] <= 1.5 * 600.0
+
+
+@pytest.mark.parametrize(("prec", "second_hop"), [(Precedence.FLASH, CP), (Precedence.ROUTINE, GCT)])
+def test_an_unanswered_direct_flash_goes_to_the_cp_after_one_round(prec: Precedence, second_hop: BoxAddr) -> None:
+    """An NSP heard the GCT straight once (the edge of its reach): a FLASH tries it directly once, then hands
+    over to its CP with custody; other precedences try directly `direct_attempts_before_relay` (2) times."""
+    nsp, gct = node(NSP), node(GCT)
+    t = 0.0
+    while not (beacons := [a for a in tx(gct.handle_timer(t)) if a.hop_dst is None]):
+        t = gct.next_deadline() or t + 1.0
+    nsp.handle(FrameIn(RADIO, beacons[0].data, BoxAddr(GCT)), t)
+    now = t + 1.0
+    acts = nsp.handle(MessageAccepted(MsgId(NSP, 1), GCT, prec, b"Brand in sporthal, 3 gewonden"), now)
+    hops = [a.hop_dst for a in tx(acts) if a.data and a.hop_dst is not None]
+    while len(hops) < 2 and now < t + 3600.0:  # nothing comes back: every frame is lost
+        now = max(nsp.next_deadline() or now + 1.0, now + 0.01)
+        hops += [a.hop_dst for a in tx(nsp.handle_timer(now)) if a.hop_dst is not None]
+    assert hops[:2] == [GCT, second_hop]
