@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from meshtastic.protobuf import config_pb2
+from sim_mesh import start_mesh, stop_mesh
 
 from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.meshtastic_radio import MAX_DIRECT_FRAME_BYTES, MeshtasticRadio
@@ -46,29 +47,12 @@ def turbo_profile(tmp: Path) -> profiles.FirmwareProfile:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    proc = subprocess.Popen([*NSPGW, "sim", "mesh", "--nodes", "3", "--chain", "--no-pty", "--preset", "SHORT_TURBO"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    control, nodes = "", []
-    while len(nodes) < 3:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"sim mesh did not start: {proc.stderr.read() if proc.stderr else ''}")
-        obj = json.loads(line)
-        if "control" in obj:
-            control = obj["control"]
-        elif "tcp" in obj:
-            nodes.append(obj)
+    proc, nodes, control = start_mesh(3, "--chain", "--preset", "SHORT_TURBO")
     prof = turbo_profile(tmp_path_factory.mktemp("profile"))
     for n in (nodes[0], nodes[2]):  # the ends are nspgw boxes; the middle is a stock relay
         provision_checked(RadioTarget.parse(host=n["tcp"]), prof, KEY)  # read back, as `radio provision` does
     yield {"nodes": nodes, "control": control, "profile": prof}
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    stop_mesh(proc)
 
 
 @pytest.fixture

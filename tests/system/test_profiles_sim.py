@@ -10,12 +10,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sim_mesh
 import yaml
+from sim_mesh import stop_mesh
 
 from nspgw.adapters import radio_profile as profiles
 
@@ -32,33 +33,7 @@ KEY = bytes(range(1, 33))
 
 
 def start_mesh(nodes: int, *args: str) -> tuple[subprocess.Popen[str], list[dict[str, str]], str]:
-    proc = subprocess.Popen([*NSPGW, "sim", "mesh", "--nodes", str(nodes), "--no-pty", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    control, found = "", []
-    deadline = time.monotonic() + 30
-    while len(found) < nodes and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        obj = json.loads(line)
-        if "control" in obj:
-            control = obj["control"]
-        elif "tcp" in obj:
-            found.append(obj)
-    if len(found) < nodes:
-        proc.kill()
-        raise AssertionError(f"sim mesh did not start: {proc.stderr.read() if proc.stderr else ''}")
-    return proc, found, control
-
-
-def stop_mesh(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    return sim_mesh.start_mesh(nodes, *args, cmd=NSPGW)
 
 
 @pytest.fixture(scope="module")
