@@ -143,4 +143,4 @@ def test_radio_checked_directly_against_the_profile_when_the_service_is_down(nsp
     code, _out, err = nspgw("radio", "provision", "--config", str(cfg))
     assert code == 0, err
     c = _checks(nspgw("selftest", "--json", "--config", str(cfg))[1])
-    assert c["radio"]["status"] == "ok" and radio["node_id"] in c["radio"]["detail"]
+    assert c["radio"]["status"] == "ok" and radio["node_id"] in c["radio"]["detail"], c["radio"]
