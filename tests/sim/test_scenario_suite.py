@@ -15,7 +15,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "scenarios"
 # CI durations: long enough that generated traffic and faults happen, short enough for the suite budget.
 SHORT = {"region-24h": 1800.0, "power-cuts": 4 * 3600.0, "loss-30": 4 * 3600.0, "cp-partition-6h": 4 * 3600.0,
          "two-hop-loss-10": 3 * 3600.0, "masts-dying": 3 * 3600.0,
-         # issue 12: at full length these are benchmarks with targets not met yet (docs/benchmarks.md)
+         # issue 12: their full-length figures and targets are benchmarks (docs/benchmarks.md), shortened here
          "mass-incident": 1.5 * 3600.0, "everything-at-once": 3 * 3600.0}  # the others run in full
 # Geographic variants (sim/propagation.py) run shorter still: same code paths, denser neighbourhoods.
 SHORT |= {f"{k}-geo": v for k, v in SHORT.items()} | {
