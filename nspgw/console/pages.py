@@ -229,8 +229,9 @@ def health_page(v: View) -> str:
 
 def _backlog(v: View, backlog: dict[str, dict[str, Any]] | None) -> tuple[str, str]:
     """The health row for the radio backlog: per precedence with work, how much and when it is expected to
-    have gone; 'warn' while the duty cycle holds traffic back (as `nspgw status`)."""
-    busy = {k: b for k, b in (backlog or {}).items() if b.get("frames")}
+    have gone; 'warn' while the duty cycle holds traffic back (as `nspgw status`). Only precedences with
+    operators' messages waiting are shown: a receipt or beacon in the queue is not a backlog to act on."""
+    busy = {k: b for k, b in (backlog or {}).items() if b.get("messages")}
     if not busy:
         return "—", "ok"
     parts = []
