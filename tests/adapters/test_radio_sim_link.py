@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from meshtastic.protobuf import config_pb2
-from sim_mesh import start_mesh, stop_mesh
+from sim_mesh import start_mesh, stop_mesh, to_queue, wait_event
 
 from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.meshtastic_radio import MAX_DIRECT_FRAME_BYTES, MeshtasticRadio
@@ -73,27 +73,8 @@ def adapters(chain: dict[str, Any]) -> Iterator[Callable[..., tuple[MeshtasticRa
         r.stop()
 
 
-def to_queue(events: queue.Queue[Any]) -> Callable[[str, object], None]:
-    """The Link sink `sink(kind, payload)`; the tests look at payload types."""
-    return lambda kind, payload: events.put(payload)
-
-
 def node_num(chain: dict[str, Any], index: int) -> int:
     return int(parse_node_id(chain["nodes"][index]["node_id"]))
-
-
-def wait_event(events: queue.Queue[Any], match: Callable[[Any], bool], timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError("expected event did not arrive before the deadline")
-        try:
-            e = events.get(timeout=left)
-        except queue.Empty:
-            continue
-        if match(e):
-            return e
 
 
 def expect_frame(events: queue.Queue[Any], payload: bytes, resend: Callable[[], None], tries: int = 4) -> RadioFrame:

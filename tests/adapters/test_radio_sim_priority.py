@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sim_mesh import start_mesh, stop_mesh
+from sim_mesh import start_mesh, stop_mesh, to_queue, wait_event
 
 from nspgw.adapters import radio_profile as profiles
 from nspgw.adapters.meshtastic_radio import MeshtasticRadio
@@ -28,24 +28,6 @@ pytestmark = pytest.mark.system
 
 KEY = bytes(range(1, 33))
 NSPGW = [sys.executable, "-c", "from nspgw.cli import main\nmain()"]
-
-
-def to_queue(events: queue.Queue[Any]) -> Callable[[str, object], None]:
-    return lambda kind, payload: events.put(payload)
-
-
-def wait_event(events: queue.Queue[Any], match: Callable[[Any], bool], timeout_s: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError("expected event did not arrive before the deadline")
-        try:
-            e = events.get(timeout=left)
-        except queue.Empty:
-            continue
-        if match(e):
-            return e
 
 
 def wait_state(radio: MeshtasticRadio, status: str, timeout_s: float = 20.0) -> None:

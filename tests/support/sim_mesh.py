@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 NSPGW = [sys.executable, "-c", "from nspgw.cli import main\nmain()"]
 
@@ -40,3 +43,23 @@ def stop_mesh(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+def to_queue(events: queue.Queue[Any]) -> Callable[[str, object], None]:
+    """A link's event sink `sink(kind, payload)` that queues the payloads (the tests look at their types)."""
+    return lambda kind, payload: events.put(payload)
+
+
+def wait_event(events: queue.Queue[Any], match: Callable[[Any], bool], timeout_s: float = 20.0) -> Any:
+    """The first queued event that `match`es, skipping the others; AssertionError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("expected event did not arrive before the deadline")
+        try:
+            e = events.get(timeout=left)
+        except queue.Empty:
+            continue
+        if match(e):
+            return e
