@@ -418,8 +418,11 @@ def _check_header(p: Path) -> None:
         wal_active = wal.exists() and wal.stat().st_size > 0
     except OSError as exc:
         raise StoreError(f"database {p} kan niet worden gelezen: {exc}") from None
-    if size == 0:
-        return  # a file created but never written (sqlite3 does the same on first connect)
+    if size == 0 or not head:
+        # A file created but never written (sqlite3 does the same on first connect). `not head`: it was empty
+        # when we read it, and another process opening it for the first time wrote its first page since
+        # (seen: 1 of 4 concurrent first opens refused a brand-new database under load).
+        return
     if not head.startswith(SQLITE_MAGIC):
         raise StoreError(f"{p} is not an nspgw database (no SQLite header); it is left untouched")
     page_size = int.from_bytes(head[16:18], "big")
