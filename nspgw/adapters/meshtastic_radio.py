@@ -181,13 +181,14 @@ class MeshtasticRadio:
             return len(self._outbox)
 
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
-             want_ack: bool = False, local: bool = False) -> None:
+             want_ack: bool = False, hops: int | None = None) -> None:
         """Queue a frame for node number `hop_dst_addr` (0xFFFFFFFF = broadcast). Never blocks.
 
         `ref` comes back in the "delivered" event (RadioSent) once the radio took the frame. A direct message
         is limited to MAX_DIRECT_FRAME_BYTES (219), a broadcast to MAX_FRAME_BYTES (231). `want_ack` (direct
         messages only) lets the firmware retransmit and report MAX_RETRANSMIT when the destination never acks.
-        `local`: for the radios in reach only (hop limit 0, no Meshtastic relay), e.g. a beacon."""
+        `hops`: the hop limit the core asks for (0: the radios in reach only, e.g. a beacon; None: ours, see
+        `RadioOutbox.hop_limit`)."""
         if not 0 < hop_dst_addr <= 0xFFFFFFFF:
             raise UsageError(f"ongeldig radio-adres {hop_dst_addr}")
         limit = MAX_FRAME_BYTES if hop_dst_addr == BROADCAST_NODE else MAX_DIRECT_FRAME_BYTES
@@ -195,7 +196,7 @@ class MeshtasticRadio:
             kind = "broadcast" if hop_dst_addr == BROADCAST_NODE else "direct bericht"
             raise UsageError(f"radioframe ({kind}) moet 1..{limit} bytes zijn, niet {len(data)}")
         with self._cond:
-            self._outbox.push(hop_dst_addr, data, precedence, ref=ref, want_ack=want_ack, local=local)
+            self._outbox.push(hop_dst_addr, data, precedence, ref=ref, want_ack=want_ack, hops=hops)
             self._cond.notify_all()
 
     def start(self) -> None:

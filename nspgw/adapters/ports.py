@@ -102,7 +102,7 @@ class RadioPort(Protocol):
     the firmware's ACK/NAK back to the core's tx_ref) and the firmware's routing result."""
 
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
-             want_ack: bool = False, local: bool = False) -> None: ...
+             want_ack: bool = False, hops: int | None = None) -> None: ...
 
 
 class IpPort(Protocol):

@@ -57,6 +57,9 @@ NEIGHBOUR_SLOTS = 1 << ((3 + CW_MAX) // 2)
 
 BROADCAST = 0xFFFFFFFF
 
+HOP_MAX = 7
+"""MeshTypes.h `HOP_MAX`: the firmware clamps a larger hop limit to this."""
+
 _REMEMBER = 512
 """Packet ids remembered for `proves_loss` (more than the radio's 16-packet queue can hold answers for)."""
 
@@ -169,7 +172,7 @@ class OutFrame:
     data: bytes = field(compare=False)
     ref: object = field(compare=False, default=None)
     want_ack: bool = field(compare=False, default=False)
-    local: bool = field(compare=False, default=False)  # for the radios in reach only: sent with hop limit 0
+    hops: int | None = field(compare=False, default=None)  # hop limit the core asked for (0: radios in reach)
 
 
 class RadioOutbox:
@@ -190,9 +193,9 @@ class RadioOutbox:
         return len(self._heap)
 
     def push(self, node: int, data: bytes, precedence: int, *, ref: object = None, want_ack: bool = False,
-             local: bool = False) -> None:
+             hops: int | None = None) -> None:
         ack = want_ack and node != BROADCAST
-        heapq.heappush(self._heap, OutFrame(int(precedence), next(self._seq), node, bytes(data), ref, ack, local))
+        heapq.heappush(self._heap, OutFrame(int(precedence), next(self._seq), node, bytes(data), ref, ack, hops))
 
     def requeue(self, frame: OutFrame) -> None:
         """A frame the radio did not take (the link broke while writing): back at its old place."""
@@ -210,13 +213,16 @@ class RadioOutbox:
         return heapq.heappop(self._heap)
 
     def hop_limit(self, frame: OutFrame) -> int | None:
-        """The hop limit to ask of the radio: 0 for a neighbour-only frame or a DM to a radio heard straight
-        (`RadioPacer.hop_limit_for`), else None (the radio's configured limit)."""
-        if frame.local and not frame.want_ack:
-            return 0
+        """The hop limit to ask of the radio: the core's (`Transmit.hops`, from the post tree), else 0 for a DM to
+        a radio heard straight (`RadioPacer.hop_limit_for`), else None (the radio's configured limit).
+
+        With want_ack, 0 is not asked for: Router::sendLocal raises it to the radio's own limit anyway, and the
+        pacing must expect the relays that follow."""
+        if frame.hops is not None and not (frame.hops == 0 and frame.want_ack):
+            return min(frame.hops, HOP_MAX)
         return self.pacer.hop_limit_for(frame.node, want_ack=frame.want_ack)
 
     def sent(self, now: float, frame: OutFrame, packet_id: int) -> None:
         """The radio took `frame` as `packet_id`: nothing more goes until its window has passed."""
         self.pacer.sent(now, packet_id, len(frame.data), direct=frame.node != BROADCAST, want_ack=frame.want_ack,
-                        relayed=self.pacer.relayed(frame.node), local=self.hop_limit(frame) == 0)
+                        relayed=self.pacer.relayed(frame.node) or bool(frame.hops), local=self.hop_limit(frame) == 0)

@@ -32,9 +32,11 @@ class Transmit:
     # small end-to-end notifications sent straight to a box that Meshtastic may reach through rebroadcasts:
     # nothing of ours acknowledges them hop by hop.
     want_ack: bool = False
-    # For the radios in reach only (Meshtastic hop limit 0): a beacon says "I am here" to the boxes that hear
-    # this radio itself; a relayed copy would only mislead the far ones about who their neighbours are.
-    local: bool = False
+    # The Meshtastic hop limit the core asks for (core/reach.py): 0 for the radios in reach only (a beacon
+    # says "I am here" to the boxes that hear this radio itself), n for at most n relays (a DM to a box the
+    # post tree places n relays away, a bulletin for the CPs' own posts); None: the radio adapter decides
+    # (0 to a radio it heard straight, else the radio's configured limit).
+    hops: int | None = None
 
 
 class DetailKind(enum.StrEnum):

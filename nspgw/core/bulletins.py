@@ -21,6 +21,7 @@ memory only: after a restart it confirms with a plain receipt and the GCT's repe
 
 from __future__ import annotations
 
+from nspgw.core import reach
 from nspgw.core.bulletin_state import Relayed
 from nspgw.core.context import NodeContext
 from nspgw.core.events import IP, RADIO
@@ -227,20 +228,15 @@ def report(node: NodeContext, msg: MsgId, digest: bytes, boxes: set[BoxAddr], pr
                      delay)
 
 
-def _send(node: NodeContext, r: Relayed, box: BoxAddr | None, now: float, *, local: bool = False,
+def _send(node: NodeContext, r: Relayed, box: BoxAddr | None, now: float, *, hops: int | None = None,
           parts: tuple[int, ...] | None = None) -> None:
-    """Queue the GCT's own frames, unchanged: broadcast (`box` None) or one hop to `box`; `local`: a broadcast
-    for the radios in reach only (hop limit 0); `parts`: only these fragments (default all)."""
+    """Queue the GCT's own frames, unchanged: broadcast (`box` None) or one hop to `box`; `hops`: the broadcast's
+    hop limit (0: the radios in reach only; None: the radio's own); `parts`: only these fragments (default all)."""
     link = IP if box is not None and node.ip_reaches(box, now) else RADIO
     hop = BROADCAST_ADDR if box is None else box
     for i in range(r.count) if parts is None else parts:
         node.add_ctl(Ctl(r.parts[i], r.precedence, hop=hop, link=link, tries_left=1, raw=r.raws[i],
-                         local=local and box is None), now)
-
-
-def _heard_straight(node: NodeContext, boxes: set[BoxAddr], now: float) -> bool:
-    """Every one of `boxes` was heard lately by this radio itself (no Meshtastic relay in between)."""
-    return all(node.is_fresh(b, now) and node.mesh_hops.get(b) == 0 for b in boxes)
+                         hops=hops if box is None else None), now)
 
 
 def timers(node: NodeContext, now: float) -> None:
@@ -255,10 +251,10 @@ def timers(node: NodeContext, now: float) -> None:
             continue
         kids = children(node)
         if len(r.pending) >= 2 and 2 * len(r.pending) > len(kids):
-            # For our own posts: neighbour-only when they all hear us straight. Relayed with the radio's hop
-            # limit, a re-send for three posts flooded four radio hops of the chain (and the other CPs took
-            # the sender for their way back to the GCT).
-            _send(node, r, None, now, local=_heard_straight(node, r.pending, now))
+            # For our own posts: only as far as they are (neighbour-only when they all hear us straight). Relayed
+            # with the radio's hop limit, a re-send for three posts flooded four radio hops of the chain (and the
+            # other CPs took the sender for their way back to the GCT).
+            _send(node, r, None, now, hops=reach.farthest(node, r.pending, now))
         else:
             for box in sorted(r.pending):
                 _send(node, r, box, now)

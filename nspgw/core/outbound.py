@@ -11,7 +11,7 @@ import functools
 import math
 from dataclasses import replace
 
-from nspgw.core import bulletins, inbound
+from nspgw.core import bulletins, inbound, reach
 from nspgw.core.actions import Action, Detail, DetailKind, StoreFrameSent, Transmit
 from nspgw.core.airtime import meshtastic_frame_len, time_on_air_ms
 from nspgw.core.backlog import Backlog, Pending, estimate_backlog
@@ -299,14 +299,21 @@ def pump(node: NodeContext, now: float, acts: list[Action]) -> None:
     raise RuntimeError(f"outbound pump did not settle at t={now:.3f}: {len(node.sched)} jobs")
 
 def transmit(node: NodeContext, link: str, hop: BoxAddr | None, data: bytes, prec: Precedence, sent: TxRecord | None,
-              now: float, acts: list[Action], want_ack: bool = False, local: bool = False) -> None:
+              now: float, acts: list[Action], want_ack: bool = False, hops: int | None = None,
+              attempt: int = 0) -> None:
+    """Hand one frame to a link. `hops`: the hop limit to ask of the radio (0: neighbours only); for a DM it
+    defaults to the measured distance (core/reach.py, `attempt`: how many times this frame went before)."""
     ref = node.radio.next_ref()
     airtime = 0.0
     if link == RADIO:
         airtime = airtime_ms(len(data), node.cfg.preset)
         node.ledger.record(now, airtime)
         node.radio.on_air(ref, now + airtime / 1000.0 + node.cfg.radio_margin_s, sent)
-    acts.append(Transmit(link, hop, data, prec, ref, airtime, want_ack and link == RADIO, local and link == RADIO))
+    if link != RADIO:
+        hops = None
+    elif hops is None and hop is not None:
+        hops = reach.dm_hops(node, hop, now, attempt)
+    acts.append(Transmit(link, hop, data, prec, ref, airtime, want_ack and link == RADIO, hops))
 
 def also_radio(node: NodeContext, prec: Precedence, data: bytes, hop: BoxAddr | None, now: float,
                acts: list[Action]) -> None:
@@ -349,7 +356,7 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
         node.sched.remove(key)
         if c.raw is not None:  # a GCT bulletin fragment a CP passes on unchanged (core/bulletins.py)
             transmit(node, r.link, None if r.hop == BROADCAST_ADDR else r.hop, c.raw, c.precedence, None, now, acts,
-                     local=c.local)
+                     hops=c.hops)
             return
         if isinstance(c.frame, FragmentRequestFrame):
             asked = inbound.next_request(node, c, now)  # what is missing now; None: nothing any more
@@ -365,7 +372,7 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
             # Handed over like a message fragment: the same frame goes again (new counter) until the relay
             # acknowledges custody. A receipt lost here would otherwise wait for the originator's slow
             # re-check of a message it believes a relay holds.
-            transmit(node, r.link, hop, data, c.precedence, None, now, acts)
+            transmit(node, r.link, hop, data, c.precedence, None, now, acts, attempt=c.custody_sends)
             _await_custody(node, c, counter, r.hop, now)
             return
         # Firmware acks for a receipt or expiry report that Meshtastic relays carry (nothing of ours acks it hop
@@ -377,8 +384,8 @@ def serve_job(node: NodeContext, key: JobKey, now: float, acts: list[Action]) ->
                   and not (node.is_fresh(hop, now) and node.mesh_hops.get(hop, 1) == 0))
         # A beacon tells the boxes that hear this radio itself that we are here: relayed, it would cost the
         # whole mesh a flood and tell far boxes nothing they can use (they reach us through our CP).
-        local = isinstance(c.frame, BeaconFrame)
-        transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice, local=local)
+        hops = 0 if isinstance(c.frame, BeaconFrame) else c.hops
+        transmit(node, r.link, hop, data, c.precedence, TxRecord(key, 0, c), now, acts, want_ack=notice, hops=hops)
 
 def retry_wait(node: NodeContext, prec: Precedence, attempt: int) -> float:
     """How long to wait for the answer to attempt `attempt` before sending again (jittered exponential backoff).
@@ -448,11 +455,15 @@ def serve_out(node: NodeContext, o: OutMsg, r: Route, now: float, acts: list[Act
         node.frame_hops[counter] = hop
     if box is not None:  # bulletin repeated to one box that did not confirm (`plan` chose the same link)
         data = node.codec.encode(frame, counter)
-        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, TxRecord(key, i, None), now, acts)
+        transmit(node, bulletin_link(node, o, box), box, data, o.precedence, TxRecord(key, i, None), now, acts,
+                 attempt=o.attempts - 1)
     else:
         custody_to = via.hop if via.custody else None
         data = node.codec.encode(frame, counter, custody_to=custody_to, ttl_s=remaining if custody_to else None)
-        transmit(node, via.link, hop, data, o.precedence, TxRecord(key, i, None), now, acts)
+        # Our bulletin's broadcast goes as far as our children need (core/reach.py); a DM as far as its hop is.
+        hops = reach.tree_hops(node, now) if o.bulletin and hop is None and o.attempts == 0 else None
+        transmit(node, via.link, hop, data, o.precedence, TxRecord(key, i, None), now, acts, hops=hops,
+                 attempt=o.attempts)
         if via.link == RADIO and o.bulletin and hop is None and node.links.ip_up:
             transmit(node, IP, None, data, o.precedence, None, now, acts)  # the readers on the broker
         elif via.link == IP:
@@ -485,7 +496,7 @@ def serve_held(node: NodeContext, h: Held, r: Route, now: float, acts: list[Acti
     h.attempts += 1
     h.last_direct = not r.custody
     h.sent_to.add(r.hop)
-    transmit(node, r.link, r.hop, data, h.precedence, TxRecord(key, 0, None), now, acts)
+    transmit(node, r.link, r.hop, data, h.precedence, TxRecord(key, 0, None), now, acts, attempt=h.attempts - 1)
     if r.link == IP:
         also_radio(node, h.precedence, data, r.hop, now, acts)
     node.sched.put(key, h.precedence, now + retry_wait(node, h.precedence, h.attempts))

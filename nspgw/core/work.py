@@ -67,7 +67,7 @@ class Ctl:
     # Bytes to send unchanged instead of encoding `frame`: a bulletin fragment a CP passes on to its NSPs as
     # the GCT sealed and signed it (core/bulletins.py); `frame` is that fragment, decoded.
     raw: bytes | None = None
-    local: bool = False  # for the radios in reach only (hop limit 0): nobody relays it
+    hops: int | None = None  # hop limit to ask of the radio (0: the radios in reach only); core/reach.py
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,7 +193,7 @@ class Driver:
                     return
                 node = entry.node_num
             try:
-                self.radio.send(node, t.data, int(t.precedence), ref=t.tx_ref, want_ack=t.want_ack, local=t.local)
+                self.radio.send(node, t.data, int(t.precedence), ref=t.tx_ref, want_ack=t.want_ack, hops=t.hops)
             except NspgwError as exc:
                 self.log.error("radio weigert frame: %s", exc)
         elif t.link == IP:

@@ -46,8 +46,8 @@ class SimRadioPort:
         self.wake_at: float | None = None
 
     def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
-             want_ack: bool = False, local: bool = False) -> None:
-        self.outbox.push(hop_dst_addr, data, precedence, ref=ref, want_ack=want_ack, local=local)
+             want_ack: bool = False, hops: int | None = None) -> None:
+        self.outbox.push(hop_dst_addr, data, precedence, ref=ref, want_ack=want_ack, hops=hops)
         self.pump()
 
     def pump(self) -> None:

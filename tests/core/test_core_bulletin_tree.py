@@ -241,7 +241,7 @@ def test_a_cp_resends_to_its_own_posts_heard_straight_for_the_radios_in_reach_on
     """A re-send broadcast for the CP's own NSPs goes with hop limit 0 when it hears them all straight (their
     beacons): relayed, it flooded the neighbouring CPs' areas too. Not heard straight: relayed as before."""
     _, frames = gct_broadcast()
-    for heard, local in ((True, True), (False, False)):
+    for heard, hops in ((True, 0), (False, None)):
         cp = node(CP)
         cp.handle_timer(0.0)
         if heard:
@@ -250,7 +250,7 @@ def test_a_cp_resends_to_its_own_posts_heard_straight_for_the_radios_in_reach_on
                 cp.handle(FrameIn("radio", beacon, nsp), 1.0 + i)
         acts = cp.handle(FrameIn("radio", frames[0], GCT), 5.0)
         resent = [a for _, a in run(cp, 5.0, 400.0, acts) if a.hop_dst is None and a.data == frames[0]]
-        assert resent and all(a.local == local for a in resent), heard
+        assert resent and all(a.hops == hops for a in resent), heard
 
 
 def test_an_nsp_on_the_broker_confirms_by_radio_when_its_cp_left_the_broker() -> None:

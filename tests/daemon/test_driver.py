@@ -48,7 +48,7 @@ class Air:
 
         class Port:
             def send(self, hop_dst_addr: int, data: bytes, precedence: int = 3, *, ref: object = None,
-                     want_ack: bool = False, local: bool = False) -> None:
+                     want_ack: bool = False, hops: int | None = None) -> None:
                 air.next_id += 1
                 air.log.append(("send", (node_num, hop_dst_addr, ref, want_ack, air.next_id)))
                 air.queue.append((node_num, hop_dst_addr, data))
