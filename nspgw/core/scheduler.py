@@ -79,7 +79,7 @@ class Scheduler(Generic[K]):
         return list(self._jobs)
 
 
-def backoff_s(attempt: int, base_s: float, max_s: float, rng: Rng) -> float:
+def backoff_s(attempt: int, base_s: float, max_s: float, rng: Rng, growth: float = 2.0) -> float:
     """Exponential backoff with ±50 % jitter (so boxes that lost the same frame do not retry in step)."""
-    raw = min(base_s * math.pow(2.0, max(attempt - 1, 0)), max_s)
+    raw = min(base_s * math.pow(growth, max(attempt - 1, 0)), max_s)
     return raw * (0.5 + rng.random())
