@@ -66,15 +66,17 @@ def reason_in(why: str, lang: str) -> str:
 
 
 def backlog_lines(backlog: dict[str, dict[str, Any]] | None, lang: str) -> list[str]:
-    """The operator's lines for the status record's `backlog`: per precedence with radio work, how much and
-    when it is expected to have gone; a hint when the duty cycle holds traffic back."""
+    """The operator's lines for the status record's `backlog`: per precedence with operators' messages waiting,
+    how much and when it is expected to have gone; a hint when the duty cycle holds traffic back. Receipts and
+    beacons alone are no backlog to act on (as on the console's health page): counted in one line."""
     from nspgw.cli.texts import t
 
     if backlog is None:  # a daemon from before the estimate
         return []
-    busy = {k: v for k, v in backlog.items() if v.get("frames")}
+    busy = {k: v for k, v in backlog.items() if v.get("messages")}
     if not busy:
-        return [t("status_backlog_none", lang)]
+        control = sum(int(v.get("frames") or 0) for v in backlog.values())
+        return [t("status_backlog_control", lang, frames=control) if control else t("status_backlog_none", lang)]
     out = [t("status_backlog", lang)]
     for k, v in busy.items():
         delay = v.get("expected_delay_s")

@@ -127,6 +127,8 @@ NL: dict[str, str] = {
     "status_airtime": "Zendtijd dit uur: {used:.1f} s gebruikt, {left:.1f} s over (grens {limit:.0f} s)",
     "status_peers": "Gehoorde kastjes: {n} (details: nspgw peers)",
     "status_backlog_none": "Achterstand radio: geen",
+    "status_backlog_control": "Achterstand radio: geen berichten ({frames} controleframe(s) wachten: ontvangst-"
+                              "bevestigingen, bakens)",
     "status_backlog": "Achterstand radio:",
     "status_backlog_line": "  {prio:<9} {n} bericht(en), {frames} frame(s), {air:.0f} s zendtijd; verzonden {when}",
     "backlog_within": "binnen ~{delay}",
@@ -277,6 +279,7 @@ EN: dict[str, str] = {
     "status_airtime": "Airtime this hour: {used:.1f} s used, {left:.1f} s left (limit {limit:.0f} s)",
     "status_peers": "Boxes heard: {n} (details: nspgw peers)",
     "status_backlog_none": "Radio backlog: none",
+    "status_backlog_control": "Radio backlog: no messages ({frames} control frame(s) waiting: receipts, beacons)",
     "status_backlog": "Radio backlog:",
     "status_backlog_line": "  {prio:<9} {n} message(s), {frames} frame(s), {air:.0f} s airtime; sent {when}",
     "backlog_within": "within ~{delay}",

@@ -68,6 +68,14 @@ def test_status_without_backlog_says_none_and_an_old_daemon_says_nothing(run: Ru
     cfg = str(nsp.config_path)
     _set(nsp, _record(backlog={p: EMPTY for p in ("flash", "immediate", "priority", "routine")}, outbox_eta={}))
     assert "Achterstand radio: geen" in run("status", "-c", cfg)[1]
+    # Only receipts and beacons waiting: no precedence line with "0 bericht(en)", one line that says so.
+    control = dict(EMPTY, frames=3, airtime_s=1.8, expected_delay_s=4)
+    _set(nsp, _record(backlog={"flash": EMPTY, "immediate": EMPTY, "priority": EMPTY, "routine": control},
+                      outbox_eta={}))
+    out = run("status", "-c", cfg)[1]
+    assert "Achterstand radio: geen berichten (3 controleframe(s) wachten" in out
+    assert not any(line.strip().startswith("ROUTINE") for line in out.splitlines())  # no "0 bericht(en)" line
+    assert "no messages (3 control frame(s) waiting" in run("status", "--lang", "en", "-c", cfg)[1]
     _set(nsp, _record())  # a daemon from before the estimate writes no `backlog`
     out = run("status", "-c", cfg)[1]
     assert "Achterstand" not in out and "Dienst draait op nsp1" in out
