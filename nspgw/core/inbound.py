@@ -175,6 +175,9 @@ def frame_in(node: NodeContext, ev: FrameIn, now: float, acts: list[Action]) -> 
         return
     if relayed:  # control frames relayed by a CP are acknowledged like messages (after the step commits)
         node.queue_ack(hop, ev.link, FrameRef(h.src, h.counter), now, h.precedence)
+    if fresh and hop != node.me and ev.link == RADIO and ev.mesh_hops == 0 and \
+            isinstance(frame, ReceiptFrame | CustodyAckFrame):
+        node.answered_at[hop] = now  # it heard us, we hear it: our beacon tells it nothing (Node._beacon_due)
     if isinstance(frame, ReceiptFrame):
         _receipt(node, frame, acts)
     elif isinstance(frame, BulletinHeldFrame):

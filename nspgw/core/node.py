@@ -64,6 +64,7 @@ from nspgw.wire.codec import FrameCodec
 from nspgw.wire.fragment import Reassembler
 from nspgw.wire.frames import BeaconFrame, MsgId, NetworkKeyFrame, Precedence, ProbeFrame, RosterUpdateFrame
 
+BEACONS_SKIPPED_MAX = 2  # beacons left out in a row while our CP answers us (Node._beacon_due)
 _EXPIRED_KEPT = 1024  # recently expired messages a late receipt is still accepted for
 
 __all__ = ["Ctl", "Held", "Node", "OutMsg"]
@@ -113,6 +114,8 @@ class Node:
         self._ctl_seq = 0
         self.radio = outbound.RadioTx()  # tx references, radio busy/blocked times, NAK counts
         self._next_beacon = 0.0
+        self._beacons_skipped = 0
+        self.answered_at: dict[BoxAddr, float] = {}  # box → when its receipt or custody ack came straight by radio
         self._next_checkpoint = 0.0
         self._dirty_windows: set[int] = set()
         self._receipts: dict[BoxAddr, tuple[set[int], Precedence, float]] = {}  # origin → seqs, prec, flush at
@@ -423,14 +426,34 @@ class Node:
         bulletins.timers(self, now)
         if now >= self._next_beacon:
             self._next_beacon = now + self.cfg.beacon_interval_s * (0.9 + 0.2 * self.rng.random())
-            beacon = BeaconFrame(self.me, self.cfg.keyring.roster.version, min(self.queued(), 255))
-            for n in [n for n, c in self.ctl.items() if isinstance(c.frame, BeaconFrame)]:
-                del self.ctl[n]  # one that never went out (radio down, budget) is stale: replace it
-                self.sched.remove(CtlKey(n))
-            self.add_ctl(Ctl(beacon, Precedence.ROUTINE, BROADCAST_ADDR, RADIO, 1), now)
+            if self._beacon_due(now):
+                beacon = BeaconFrame(self.me, self.cfg.keyring.roster.version, min(self.queued(), 255))
+                for n in [n for n, c in self.ctl.items() if isinstance(c.frame, BeaconFrame)]:
+                    del self.ctl[n]  # one that never went out (radio down, budget) is stale: replace it
+                    self.sched.remove(CtlKey(n))
+                self.add_ctl(Ctl(beacon, Precedence.ROUTINE, BROADCAST_ADDR, RADIO, 1), now)
+        self._checkpoint_due(now, acts)
+
+    def _checkpoint_due(self, now: float, acts: list[Action]) -> None:
         if now >= self._next_checkpoint:
             self._next_checkpoint = now + self.cfg.checkpoint_interval_s
             self.checkpoint(now, acts)
+
+    def _beacon_due(self, now: float) -> bool:
+        """Whether this interval's beacon goes. Not when our roster parent (our CP) answered one of our frames
+        by radio, straight, within the interval: it hears us and we hear it, which is all a beacon would tell
+        it (an NSP sends its CP a sitrep every hour and gets a receipt: its hourly beacon was a quarter of a
+        quiet region's frames). At most `BEACONS_SKIPPED_MAX` in a row are left out, so the other boxes in
+        reach (a GCT that hears the post straight, the roster version that a beacon carries) still hear one
+        every few hours."""
+        e = self.cfg.keyring.roster.get(self.me)
+        parent = e.parent if e is not None and e.parent not in (None, self.me) else None
+        t = self.answered_at.get(parent) if parent is not None else None
+        if t is not None and now - t <= self.cfg.beacon_interval_s and self._beacons_skipped < BEACONS_SKIPPED_MAX:
+            self._beacons_skipped += 1
+            return False
+        self._beacons_skipped = 0
+        return True
 
     def checkpoint(self, now: float, acts: list[Action]) -> None:
         if self.out or self.held:
