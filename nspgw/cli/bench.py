@@ -90,5 +90,30 @@ def scenarios(
     typer.echo(json.dumps(figures, indent=2, ensure_ascii=False) if as_json else report(figures))
 
 
+@app.command("seeds")
+def seeds(
+    scenario: Path = typer.Argument(..., help="Scenariobestand (TOML)."),
+    seed_list: str = typer.Option("15-20", "--seeds", help="Seeds, bv. 15-20 of 3,7,11."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Runs tegelijk (processen)."),
+    duration: str | None = typer.Option(None, "--duration", help="Andere duur per run, bv. 2h (zoals sim run)."),
+    as_json: bool = typer.Option(False, "--json", help="Uitvoer als JSON."),
+) -> None:
+    """Eén scenario over meerdere seeds (andere dagen, andere kaarten), elk getoetst aan de doelen van issue 12.
+    Exitcode 1 als een run een doel mist."""
+    from nspgw.bench.seeds import measure, parse_seeds, report
+    from nspgw.errors import UsageError
+    from nspgw.sim.scenario import parse_duration
+
+    try:
+        chosen = parse_seeds(seed_list)
+    except ValueError:
+        raise UsageError(f"--seeds: verwacht bv. 15-20 of 3,7,11, niet {seed_list!r}") from None
+    duration_s = parse_duration(duration, "--duration") if duration is not None else None
+    figures = measure(scenario, chosen, jobs, duration_s)
+    typer.echo(json.dumps(figures, indent=2, ensure_ascii=False) if as_json else report(figures))
+    if not figures["all_met"]:
+        raise typer.Exit(1)
+
+
 def register(parent: typer.Typer) -> None:
     parent.add_typer(app, name="bench")

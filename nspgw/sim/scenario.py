@@ -120,6 +120,12 @@ class Scenario:
     # (box, Meshtastic device role) where a scenario overrides the role of the box's firmware profile
     radio_roles: tuple[tuple[int, str], ...] = ()
 
+    def with_seed(self, seed: int) -> Scenario:
+        """The same scenario file with another random seed: other traffic, faults and (geo) map, same rules."""
+        raw = {**self.raw, "scenario": {**self.raw.get("scenario", {}), "seed": seed}}
+        again = parse_scenario(raw, self.name, self.base_dir, duration_s=self.duration_s)
+        return replace(again, presence=self.presence, ignored=self.ignored)
+
     def with_duration(self, duration_s: float) -> Scenario:
         """The same scenario shortened or stretched: generated traffic and faults scale with the duration,
         the drain keeps its share; hand-written events after the new end are dropped."""

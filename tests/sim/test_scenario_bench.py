@@ -42,3 +42,28 @@ def test_flash_overtakes_a_long_routine_queue() -> None:
     assert f["frames_before_flash"] == 0, "no ROUTINE frame went to the radio between the FLASH and its turn"
     assert 0 <= f["radio_free_to_flash_transmit_s"] <= max(f["frame_on_air_s"], f["neighbour_gap_s"]) + 0.01
     assert f["target_met"]
+
+
+def test_bench_seeds_runs_one_scenario_over_other_seeds_and_judges_each() -> None:
+    """`nspgw bench seeds`: other seeds are other days (traffic, faults) of the same scenario file; each run is
+    judged by the issue-12 targets its file name selects, and the exit status says whether all held."""
+    from nspgw.bench.seeds import parse_seeds, targets_for
+
+    scenario = "docs/scenarios/mass-incident.toml"
+    res = CliRunner().invoke(app, ["seeds", scenario, "--seeds", "3,5", "--duration", "30m", "--json"])
+    m = json.loads(res.output)
+    assert [r["seed"] for r in m["runs"]] == [3, 5] and m["targets"] == targets_for("mass-incident")
+    a, b = m["runs"]
+    assert a["sent"] > 0 and b["sent"] > 0 and (a["sent"], a["p95_s"]) != (b["sent"], b["p95_s"])  # other days
+    for r in m["runs"]:
+        flash = r["p95_s"].get("flash")
+        over = flash is not None and flash > 60.0
+        assert (("p95 flash" in r["missed"]) == over) and (("verloren/dubbel" in r["missed"]) == bool(
+            r["lost"] or r["duplicates_delivered"]))
+    assert res.exit_code == (0 if m["all_met"] else 1)
+    text = CliRunner().invoke(app, ["seeds", scenario, "--seeds", "3", "--duration", "30m"]).output
+    assert "mass-incident over 1 seeds" in text and "frames/afgeleverd: min" in text
+
+    assert parse_seeds("15-17,3,16") == [15, 16, 17, 3]
+    bad = CliRunner().invoke(app, ["seeds", scenario, "--seeds", "vijf"])
+    assert bad.exit_code != 0 and "--seeds" in str(bad.exception or bad.output)
