@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sim_nets import all_in_range
 
 from nspgw.core.actions import NoticeKind
 from nspgw.core.airtime import time_on_air_ms
@@ -22,16 +23,6 @@ def star(tmp_path: Path, *, loss: float = 0.0, seed: int = 1, presence: bool = T
     net = SimNet(demo_boxes(), tmp_path, seed=seed, config=cfg or None, presence=presence)
     for a, b in [(GCT, CP_N), (GCT, CP_S), (CP_N, NSP1), (CP_N, NSP2), (CP_S, NSP3), (CP_N, CP_S)]:
         net.mesh.set_link(f"box{a}", f"box{b}", loss=loss)
-    return net
-
-
-def all_in_range(tmp_path: Path, **kw: object) -> SimNet:
-    net = SimNet(demo_boxes(), tmp_path, **kw)  # type: ignore[arg-type]
-    addrs = [b.addr for b in demo_boxes()]
-    for a in addrs:
-        for b in addrs:
-            if a < b:
-                net.mesh.set_link(f"box{a}", f"box{b}")
     return net
 
 

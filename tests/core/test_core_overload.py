@@ -7,29 +7,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sim_nets import all_in_range
+
 from nspgw.core.actions import NoticeKind
 from nspgw.core.airtime import time_on_air_ms
 from nspgw.core.work import OutKey
-from nspgw.crypto.enrol import demo_boxes
-from nspgw.sim.scenario_net import SimNet
 from nspgw.wire.frames import Precedence
 
 GCT, NSP1 = 1, 101
 FULL_FRAME_S = time_on_air_ms(255, "LONG_FAST") / 1000.0
 
 
-def _all_in_range(tmp_path: Path) -> SimNet:
-    net = SimNet(demo_boxes(), tmp_path, seed=3)
-    addrs = [b.addr for b in demo_boxes()]
-    for a in addrs:
-        for b in addrs:
-            if a < b:
-                net.mesh.set_link(f"box{a}", f"box{b}")
-    return net
-
-
 def test_routine_overload_waits_and_expires_loudly_while_flash_keeps_its_latency(tmp_path: Path) -> None:
-    net = _all_in_range(tmp_path)
+    net = all_in_range(tmp_path, seed=3)
     net.run_until(60)
     # ≈ 2 s on air each: 170 of them are ≈ 330 s, more than the 288 s ROUTINE may spend per hour (EU868 10 %,
     # minus the 20 % reserve). Five more with a 10-minute time to live cannot go before it runs out.
