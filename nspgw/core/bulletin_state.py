@@ -29,6 +29,9 @@ class Relayed:
     attempts: int = 0
     due: float | None = None  # next re-send to pending NSPs
     deadline: float = 0.0
+    # At the end of the originator's flood: our broadcasts for the CPs beyond (core/bulletins.py `edge_timer`).
+    edge_sends: int = 0
+    edge_due: float | None = None
 
 
 class BulletinRelay:
@@ -59,8 +62,8 @@ class BulletinRelay:
         return r
 
     def due(self) -> list[tuple[MsgId, Relayed]]:
-        return [(m, r) for m, r in self._items.items() if r.due is not None]
+        return [(m, r) for m, r in self._items.items() if r.due is not None or r.edge_due is not None]
 
     def next_due(self) -> float | None:
-        times = [r.due for r in self._items.values() if r.due is not None]
+        times = [t for r in self._items.values() for t in (r.due, r.edge_due) if t is not None]
         return min(times) if times else None

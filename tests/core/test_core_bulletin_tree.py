@@ -4,6 +4,7 @@ CP's report only for that CP and its own NSPs; a box without a CP keeps the per-
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from core_boxes import CP, GCT, NET, NSP, NSP2, codec, node, tx
@@ -207,6 +208,24 @@ def test_a_cp_at_the_end_of_the_flood_broadcasts_the_gcts_frames_once_more() -> 
         acts = cp.handle(FrameIn("radio", frames[0], GCT, mesh_hops=hops), 5.0)
         out = [a.data for _, a in run(cp, 5.0, 30.0, acts) if a.hop_dst is None and a.data[0] >> 3 & 7 == 0]
         assert out == expected
+
+
+def test_a_cp_at_the_end_of_the_flood_broadcasts_twice_more_one_relay_far() -> None:
+    """Nobody else reaches the CPs beyond the flood's edge (the GCT's repeats end at the hop limit too): one lost
+    edge broadcast lost the bulletin for every post beyond. Two more follow with backoff, for the neighbour CP
+    beyond and its posts only (hop limit 1); then it stops, whatever it hears."""
+    _, frames = gct_broadcast()
+    cp = node(CP)
+    cp.handle_timer(0.0)
+    for i, nsp in enumerate((NSP, NSP2)):  # its own posts heard straight: their re-sends go neighbour-only
+        cp.handle(FrameIn("radio", codec(nsp).encode(BeaconFrame(nsp, NET.roster.version), 1), nsp), 1.0 + i)
+    acts = cp.handle(FrameIn("radio", frames[0], GCT, mesh_hops=3), 5.0)
+    sent = [(t, a) for t, a in run(cp, 5.0, 1800.0, acts) if a.hop_dst is None and a.data == frames[0]]
+    edge = [(t, a.hops) for t, a in sent if a.hops != 0]  # not the CP's neighbour-only re-sends to its own NSPs
+    assert len(edge) == 3, edge
+    assert edge[0] == (5.0, None) and [h for _, h in edge[1:]] == [1, 1]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(edge)]
+    assert all(g >= 1.5 * cp.cfg.ack_timeout_s * 0.99 for g in gaps), gaps  # 3 × the timeout, ±50 %
 
 
 def test_a_cp_beyond_the_flood_reports_back_the_way_the_bulletin_came() -> None:
