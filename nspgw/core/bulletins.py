@@ -45,8 +45,9 @@ EDGE_SENDS_MAX = 3
 """Broadcasts of one bulletin by a CP at the flood's edge, for the CPs beyond it."""
 EDGE_REPEAT_HOPS = 1
 """Hop limit of the repeats: the neighbour CP beyond and, by its relay, its posts. The first goes as far as the
-radio's own limit. Measured on the chains (seeds 1-8): full-limit repeats cost the map variant +48 % frames
-per bulletin, one relay +39 %, none (0) +23 % but left a FLASH bulletin to expire on one star seed."""
+radio's own limit. Measured on the map chain (seeds 1-8, frames on air per bulletin; 139-199 without
+repeats): full-limit repeats 176-291, one relay 191-244, none (0) 173-228 but then a FLASH bulletin expired
+on one day of the star chain."""
 
 _GATHER_FACTOR = 3.0  # a CP's later reports wait this many receipt delays for more late confirmations
 _SPREAD_PER_SIBLING = 0.8  # × receipt delay per NSP of the same CP: 4 s each at 5 s
