@@ -232,8 +232,8 @@ def _backlog(v: View, backlog: dict[str, dict[str, Any]] | None) -> tuple[str, s
     have gone; 'warn' while the duty cycle holds traffic back (as `nspgw status`). Only precedences with
     operators' messages waiting are shown: a receipt or beacon in the queue is not a backlog to act on."""
     busy = {k: b for k, b in (backlog or {}).items() if b.get("messages")}
-    if not busy:
-        return "—", "ok"
+    if not busy:  # "—": no estimate (a stopped daemon); "geen": nothing of the operators' waits for the radio
+        return ("—" if backlog is None else v.t("backlog.none")), "ok"
     parts = []
     for k, b in busy.items():
         delay = b.get("expected_delay_s")

@@ -37,7 +37,7 @@ def test_health_page_shows_the_backlog_and_warns_while_the_duty_cycle_holds_it(
     with Store.open(cp.store_path) as s:
         s.set_status(STATUS_KEY, dict(record, backlog={k: EMPTY for k in record["backlog"]}))  # type: ignore[attr-defined]
     _, _, html = c.get("/health?lang=nl")
-    assert 'h-ok"><dt>Achterstand radio</dt><dd>—' in html
+    assert 'h-ok"><dt>Achterstand radio</dt><dd>geen' in html
 
     # Only a receipt or beacon waiting for the radio (frames, no operator's message): no backlog to act on.
     ctl_only = {**EMPTY, "frames": 1, "airtime_s": 0.3, "expected_delay_s": 5}
@@ -45,5 +45,7 @@ def test_health_page_shows_the_backlog_and_warns_while_the_duty_cycle_holds_it(
         s.set_status(STATUS_KEY, dict(record, backlog={**{k: EMPTY for k in record["backlog"]},  # type: ignore[attr-defined]
                                                        "routine": ctl_only}))
     _, _, html = c.get("/health?lang=nl")
-    assert 'h-ok"><dt>Achterstand radio</dt><dd>—' in html and "ROUTINE 0" not in html
+    assert 'h-ok"><dt>Achterstand radio</dt><dd>geen' in html and "ROUTINE 0" not in html
+    _, _, html = c.get("/health?lang=en")
+    assert 'h-ok"><dt>Radio backlog</dt><dd>none' in html
 
