@@ -391,22 +391,24 @@ def retry_wait(node: NodeContext, prec: Precedence, attempt: int) -> float:
     """How long to wait for the answer to attempt `attempt` before sending again (jittered exponential backoff).
 
     FLASH waits a sixth of the usual first timeout, grows by half each time instead of doubling and never
-    waits more than 8 times its start (7.5, 11, 17, 25, 38, 57, 60 s at LONG_FAST, each ±50 %): its custody
-    ack or receipt comes after a quarter of the receipt delay and overtakes every queue (2 to 4 s), so a
-    longer wait is only lost time, and a lost FLASH frame is a lost frame on one hop (10 % loss, a collision
-    at a busy receiver: hidden terminals at a CP or the GCT), not a sign of a full channel, which a prompt,
-    jittered retry clears. With a third of the timeout and doubling, two or three losses in a row on one hop
-    (1 in 100 at 10 % loss) put the next try 30 to 90 s out: region-24h FLASH p95 up to 53 s on seeds not in
-    the repository, 7 to 19 s now on 16 of them. The price is paid where FLASH is frequent: a retry sent
-    before a slow answer arrives (a busy GCT) costs frames, +19 % on air in the mass incident (FLASH 3 per
-    post per hour). IMMEDIATE keeps the usual first timeout but backs off to 10 min at most."""
-    base, cap, growth = node.cfg.ack_timeout_s, node.cfg.max_backoff_s, 2.0
+    waits more than 8 times its start (7.5, 11, 17, 25, 38, 57, 60 s at LONG_FAST, each -25 % to +50 %).
+    Its custody ack comes after a quarter of the receipt delay and overtakes every queue (from the GCT in the
+    mass incident: 5.2 s median, 8.4 s for the slowest quarter), so a longer wait is only lost time, and a
+    shorter one repeats a frame whose answer is on its way (with ±50 % jitter the first retry could go after
+    3.75 s: +19 % frames on air in the mass incident, +10 % now). A lost FLASH frame is a lost frame on one hop
+    (10 % loss, a collision at a busy receiver: hidden terminals at a CP or the GCT), not a sign of a full
+    channel, which a prompt, jittered retry clears. With a third of the timeout and doubling, two or three
+    losses in a row on one hop (1 in 100 at 10 % loss) put the next try 30 to 90 s out: region-24h FLASH p95
+    up to 53 s on seeds not in the repository, 2.7 to 23 s now on 16 of them. FLASH is rare except in a mass
+    incident; there the extra frames are the price of its latency. IMMEDIATE keeps the usual first timeout but
+    backs off to 10 min at most."""
+    base, cap, growth, low = node.cfg.ack_timeout_s, node.cfg.max_backoff_s, 2.0, 0.5
     if prec == Precedence.FLASH:
-        base, growth = base / 6.0, 1.5
+        base, growth, low = base / 6.0, 1.5, 0.75
         cap = min(cap, 8.0 * base)
     elif prec == Precedence.IMMEDIATE:
         cap = min(cap, 600.0)
-    return backoff_s(attempt, base, cap, node.rng, growth)
+    return backoff_s(attempt, base, cap, node.rng, growth, low)
 
 
 def _await_custody(node: NodeContext, c: Ctl, counter: int, hop: BoxAddr, now: float) -> None:

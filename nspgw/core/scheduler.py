@@ -79,7 +79,8 @@ class Scheduler(Generic[K]):
         return list(self._jobs)
 
 
-def backoff_s(attempt: int, base_s: float, max_s: float, rng: Rng, growth: float = 2.0) -> float:
-    """Exponential backoff with ±50 % jitter (so boxes that lost the same frame do not retry in step)."""
+def backoff_s(attempt: int, base_s: float, max_s: float, rng: Rng, growth: float = 2.0, low: float = 0.5) -> float:
+    """Exponential backoff with jitter from `low` to 1.5 times the step (so boxes that lost the same frame do not
+    retry in step); the default ±50 %."""
     raw = min(base_s * math.pow(growth, max(attempt - 1, 0)), max_s)
-    return raw * (0.5 + rng.random())
+    return raw * (low + (1.5 - low) * rng.random())

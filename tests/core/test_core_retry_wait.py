@@ -59,6 +59,9 @@ def test_flash_never_waits_longer_than_the_others(attempt: int) -> None:
         waits[prec] = retry_wait(n, prec, attempt)
     assert waits[Precedence.FLASH] <= waits[Precedence.IMMEDIATE] <= waits[Precedence.ROUTINE]
     assert waits[Precedence.FLASH] <= 1.5 * 8.0 * n.cfg.ack_timeout_s / 6.0
+    # Never before its answer can be there: at least three quarters of the step (7.5 s first at LONG_FAST).
+    assert waits[Precedence.FLASH] >= 0.75 * min(n.cfg.ack_timeout_s / 6.0 * 1.5 ** (attempt - 1),
+                                                  8.0 * n.cfg.ack_timeout_s / 6.0) - 1e-9
     assert waits[Precedence.IMMEDIATE] <= 1.5 * 600.0
 
 
