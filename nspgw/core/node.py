@@ -442,7 +442,7 @@ class Node:
     def _beacon_due(self, now: float) -> bool:
         """Whether this interval's beacon goes. Not when our roster parent (our CP) answered one of our frames
         by radio, straight, within the interval: it hears us and we hear it, which is all a beacon would tell
-        it (an NSP sends its CP a sitrep every hour and gets a receipt: its hourly beacon was a quarter of a
+        it (an NSP sends its CP a sitrep every hour and gets a receipt: its hourly beacon was a fifth of a
         quiet region's frames). At most `BEACONS_SKIPPED_MAX` in a row are left out, so the other boxes in
         reach (a GCT that hears the post straight, the roster version that a beacon carries) still hear one
         every few hours."""
