@@ -44,6 +44,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from nspgw.core.airtime import PRESETS, meshtastic_frame_len, slot_time_ms, time_on_air_ms
+from nspgw.core.reach import HOP_MAX
 from nspgw.wire.frames import NSPGW_PORTNUM, PKC_OVERHEAD
 
 CW_MAX = 8
@@ -56,9 +57,6 @@ NEIGHBOUR_SLOTS = 1 << ((3 + CW_MAX) // 2)
 """2^((CWmin + CWmax) / 2) = 32 slots: the gap after a DM to a direct neighbour."""
 
 BROADCAST = 0xFFFFFFFF
-
-HOP_MAX = 7
-"""MeshTypes.h `HOP_MAX`: the firmware clamps a larger hop limit to this."""
 
 _REMEMBER = 512
 """Packet ids remembered for `proves_loss` (more than the radio's 16-packet queue can hold answers for)."""

@@ -255,7 +255,7 @@ def _send(node: NodeContext, r: Relayed, box: BoxAddr | None, now: float, *, hop
 
 
 def _edge_wait(node: NodeContext, sends: int) -> float:
-    """How long a CP at the flood's edge listens for a CP beyond it before it broadcasts again: as long as the
+    """How long a CP at the flood's edge waits before it broadcasts again for the CPs beyond: as long as the
     originator waits for confirmations (outbound.py, a bulletin's repeat round)."""
     return backoff_s(sends, 3.0 * node.cfg.ack_timeout_s, node.cfg.max_backoff_s, node.rng)
 
@@ -264,7 +264,7 @@ def edge_timer(node: NodeContext, r: Relayed, now: float) -> None:
     """Broadcast again for the CPs beyond the flood's edge (see the module docstring), or stop."""
     if r.edge_due is None or r.edge_due > now:
         return
-    if now >= r.deadline or r.edge_sends >= EDGE_SENDS_MAX:
+    if now >= r.deadline:
         r.edge_due = None
         return
     _send(node, r, None, now, hops=EDGE_REPEAT_HOPS)

@@ -432,9 +432,6 @@ class Node:
                     del self.ctl[n]  # one that never went out (radio down, budget) is stale: replace it
                     self.sched.remove(CtlKey(n))
                 self.add_ctl(Ctl(beacon, Precedence.ROUTINE, BROADCAST_ADDR, RADIO, 1), now)
-        self._checkpoint_due(now, acts)
-
-    def _checkpoint_due(self, now: float, acts: list[Action]) -> None:
         if now >= self._next_checkpoint:
             self._next_checkpoint = now + self.cfg.checkpoint_interval_s
             self.checkpoint(now, acts)

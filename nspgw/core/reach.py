@@ -9,9 +9,10 @@ frames it hears how many relays each box is away (hop_start - hop_limit, `NodeCo
 * a DM to a box not heard lately, whose roster parent (its CP) is, goes with the parent's distance + 1: a post
   is a neighbour of its own CP (the planning rule of technician-guide §9). In a star of CPs, the GCT's DM to a
   post of a CP was relayed by some 40 radios of that CP's and its neighbours' posts; now by the CPs only;
-* a bulletin the originator broadcasts goes one relay further than its farthest child that has children of
-  its own: every CP's relay reaches its posts, and the posts do not relay it once more (they did: 10 to 60 frames
-  per fragment, of which the posts needed none). Its CPs' re-sends serve a post the relay missed (bulletins.py).
+* a bulletin the originator broadcasts goes as far as its farthest addressee needs by the rules above (a post
+  not heard: one relay beyond its CP), so every CP's relay reaches its posts and the posts do not relay it once
+  more (they did: 10 to 60 frames per fragment, of which the posts needed none). Its CPs' re-sends serve a post
+  the relay missed (bulletins.py); a CP's re-send goes as far as its pending posts (`farthest`).
 
 Everything else, and every distance that is not known, leaves the radio its own limit (None). A distance
 that is out of date (the relay died, the post moved) costs unanswered attempts: from the fourth retry of a frame
